@@ -1,0 +1,16 @@
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from dashboard import genapi
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def upstream_message(error: genapi.GenApiError) -> str:
+    """The sentence a designer sees for an upstream failure."""
+    if isinstance(error, genapi.RateLimited) and error.retry_after:
+        seconds = max(1, round(error.retry_after))
+        return f"{error.message} (try again in about {seconds} second{'s' if seconds != 1 else ''})"
+    return error.message

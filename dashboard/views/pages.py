@@ -1,0 +1,30 @@
+"""The health check for load balancers."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from dashboard import genapi
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database and upstream reachability for a load balancer; nothing more revealing."""
+    checks = {"database": "ok", "upstream": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        checks["database"] = "unavailable"
+    try:
+        genapi.client().tools()
+    except genapi.UpstreamAuthError:
+        checks["upstream"] = "key refused"
+    except genapi.GenApiError:
+        checks["upstream"] = "unavailable"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)

@@ -1,0 +1,45 @@
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import axe_violations, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+class TestLoginAndShell:
+    def test_designer_logs_in_and_sees_the_dashboard_shell(self, page, live_app, designer):
+        page.goto(live_app.url + "/")
+        expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        assert axe_violations(page) == []
+        screenshot(page, "login-1440")
+
+        page.get_by_label("Username").fill("ada")
+        page.get_by_label("Password").fill("correct horse battery")
+        page.get_by_role("button", name="Log in").click()
+
+        expect(page).to_have_url(live_app.url + "/")
+        expect(page.get_by_role("link", name="Nextry Studio")).to_be_visible()
+        expect(page.get_by_text("ada")).to_be_visible()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        assert axe_violations(page) == []
+        assert page.console_errors == []
+        screenshot(page, "shell-1440")
+
+    def test_a_wrong_password_is_refused_with_a_message(self, page, live_app, designer):
+        page.goto(live_app.url + "/login/")
+        page.get_by_label("Username").fill("ada")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+        expect(page).to_have_url(re.compile(r"/login/$"))
+
+    def test_logging_out_returns_to_the_login_page(self, signed_in_page, live_app):
+        page = signed_in_page
+        page.goto(live_app.url + "/")
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+        page.goto(live_app.url + "/")
+        expect(page).to_have_url(re.compile(r"/login/"))
