@@ -1,0 +1,622 @@
+"""Server-side checks and clean-up for the photos designers upload.
+
+Photos are judged by their content, never by their name or declared type. Uploads can
+be tens of megabytes, so the common path never decodes a full-resolution image:
+headers are read lazily, JPEGs are test-decoded at 1/8 scale, PNG image data is
+inflated and counted without being kept, and metadata is stripped by copying the file
+segment by segment in 64 KiB pieces. Only a photo that needs rotating (EXIF
+orientation other than 1) is fully decoded and re-encoded.
+
+Everything here is a pure function of its arguments (limits included), so it does not
+depend on Django settings.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+CHUNK_SIZE: Final = 64 * 1024
+
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_SNIFF_BYTES: Final = 1024
+
+_FORMAT_BY_CONTENT_TYPE: Final = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/webp": "WEBP",
+}
+_CONTENT_TYPE_BY_FORMAT: Final = {fmt: ct for ct, fmt in _FORMAT_BY_CONTENT_TYPE.items()}
+_EXTENSION_BY_FORMAT: Final = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+
+EMPTY_MESSAGE: Final = "This file is empty."
+GIF_MESSAGE: Final = "GIF images are not supported. Please use a PNG, JPEG or WebP image."
+SVG_MESSAGE: Final = "SVG drawings are not supported. Please use a PNG, JPEG or WebP photo."
+UNREADABLE_MESSAGE: Final = (
+    "This file is not an image we can read. Please use a PNG, JPEG or WebP image."
+)
+DAMAGED_MESSAGE: Final = "This image is damaged or incomplete. Please export it again."
+
+
+class ImageRejected(ValueError):
+    """A designer-facing sentence saying why the file was refused."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # "PNG" | "JPEG" | "WEBP"
+    width: int
+    height: int
+    size: int  # bytes
+    orientation: int  # EXIF orientation 1..8 (1 when absent)
+
+    @property
+    def content_type(self) -> str:
+        return _CONTENT_TYPE_BY_FORMAT[self.format]
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSION_BY_FORMAT[self.format]
+
+
+class _Damaged(Exception):
+    """The file's structure is broken; reported to the designer as DAMAGED_MESSAGE."""
+
+
+# Whatever Pillow or our own parsers raise on a malformed or truncated file.
+_DAMAGED_ERRORS: Final = (
+    _Damaged,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    zlib.error,
+)
+
+
+# --- Small helpers ----------------------------------------------------------------
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """The image type the leading bytes announce, or None if not PNG, JPEG or WebP."""
+    if head.startswith(_PNG_SIGNATURE):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+_SIZE_UNITS: Final = ((1024**3, "GB"), (1024**2, "MB"), (1024, "KB"))
+
+
+def describe_size(num_bytes: int) -> str:
+    """A short human size: "20 MB", "1.5 KB", "12 bytes" (1 KB = 1024 bytes)."""
+    return _describe_size(num_bytes, round_up=False)
+
+
+def _describe_size(num_bytes: int, *, round_up: bool) -> str:
+    for unit_bytes, unit in _SIZE_UNITS:
+        if num_bytes >= unit_bytes:
+            return f"{_one_decimal(num_bytes, unit_bytes, round_up=round_up)} {unit}"
+    return "1 byte" if num_bytes == 1 else f"{num_bytes} bytes"
+
+
+def _one_decimal(value: int, unit: int, *, round_up: bool) -> str:
+    """value / unit with at most one decimal, computed exactly on integers."""
+    tenths = -(-value * 10 // unit) if round_up else (value * 10 + unit // 2) // unit
+    whole, tenth = divmod(tenths, 10)
+    return f"{whole}.{tenth}" if tenth else str(whole)
+
+
+def _file_size(fileobj: BinaryIO) -> int:
+    fileobj.seek(0, os.SEEK_END)
+    size = fileobj.tell()
+    fileobj.seek(0)
+    return size
+
+
+def _iter_exact(src: BinaryIO, length: int) -> Iterator[bytes]:
+    """Yield exactly `length` bytes from src in pieces of at most CHUNK_SIZE."""
+    while length > 0:
+        piece = src.read(min(length, CHUNK_SIZE))
+        if not piece:
+            raise _Damaged("unexpected end of file")
+        length -= len(piece)
+        yield piece
+
+
+def _read_exact(src: BinaryIO, length: int) -> bytes:
+    return b"".join(_iter_exact(src, length))
+
+
+def _copy_exact(src: BinaryIO, dest: BinaryIO, length: int) -> None:
+    for piece in _iter_exact(src, length):
+        dest.write(piece)
+
+
+_PLUGIN_BY_FORMAT: Final[dict[str, Callable[[BinaryIO], ImageFile.ImageFile]]] = {
+    "PNG": PngImagePlugin.PngImageFile,
+    "JPEG": JpegImagePlugin.JpegImageFile,
+    "WEBP": WebPImagePlugin.WebPImageFile,
+}
+
+def _open(fileobj: BinaryIO, fmt: str) -> ImageFile.ImageFile:
+    """Open lazily (header only). Our own max_pixels limit, checked by the caller, is
+    the authority on size, so Pillow's global decompression-bomb guard only decides
+    how we open, never whether."""
+    fileobj.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(fileobj, formats=[fmt])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's refusal does not say the dimensions; read them without it.
+            fileobj.seek(0)
+            return _PLUGIN_BY_FORMAT[fmt](fileobj)
+
+
+_TRANSPOSE_FOR_ORIENTATION: Final = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _apply_orientation(img: Image.Image, orientation: int) -> Image.Image:
+    """Same as ImageOps.exif_transpose, but driven by the orientation inspect_image
+    validated (a PNG's getexif() would otherwise decode the whole image)."""
+    method = _TRANSPOSE_FOR_ORIENTATION.get(orientation)
+    return img if method is None else img.transpose(method)
+
+
+# --- inspect_image ----------------------------------------------------------------
+
+
+def inspect_image(
+    fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: int = 32
+) -> ImageInfo:
+    """Check an upload by content and describe it; raise ImageRejected if unusable."""
+    try:
+        return _inspect(fileobj, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side)
+    finally:
+        fileobj.seek(0)
+
+
+def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: int) -> ImageInfo:
+    size = _file_size(fileobj)
+    if size == 0:
+        raise ImageRejected(EMPTY_MESSAGE)
+    if size > max_bytes:
+        raise ImageRejected(
+            f"This file is {_describe_size(size, round_up=True)}; "
+            f"the limit is {describe_size(max_bytes)}."
+        )
+    head = fileobj.read(_SNIFF_BYTES)
+    content_type = sniff_content_type(head)
+    if content_type is None:
+        raise ImageRejected(_unsupported_message(head))
+    fmt = _FORMAT_BY_CONTENT_TYPE[content_type]
+
+    try:
+        img = _open(fileobj, fmt)
+    except _DAMAGED_ERRORS as exc:
+        raise ImageRejected(DAMAGED_MESSAGE) from exc
+    with img:
+        width, height = img.size
+        _check_dimensions(width, height, max_pixels=max_pixels, min_side=min_side)
+        try:
+            orientation = _verify_and_read_orientation(fileobj, fmt, img, size)
+        except _DAMAGED_ERRORS as exc:
+            raise ImageRejected(DAMAGED_MESSAGE) from exc
+    return ImageInfo(fmt, width, height, size, orientation)
+
+
+def _unsupported_message(head: bytes) -> str:
+    if head.startswith(b"GIF8"):
+        return GIF_MESSAGE
+    if _looks_like_svg(head):
+        return SVG_MESSAGE
+    return UNREADABLE_MESSAGE
+
+
+def _looks_like_svg(head: bytes) -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<svg"):
+        return True
+    return text.startswith((b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in text
+
+
+def _check_dimensions(width: int, height: int, *, max_pixels: int, min_side: int) -> None:
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageRejected(
+            f"This image is {width} × {height} pixels "
+            f"({_one_decimal(pixels, 1_000_000, round_up=True)} megapixels); "
+            f"the limit is {_one_decimal(max_pixels, 1_000_000, round_up=False)} megapixels."
+        )
+    if width < min_side or height < min_side:
+        raise ImageRejected(
+            f"This image is only {width} × {height} pixels; "
+            f"it needs to be at least {min_side} pixels on each side."
+        )
+
+
+def _verify_and_read_orientation(
+    fileobj: BinaryIO, fmt: str, img: ImageFile.ImageFile, size: int
+) -> int:
+    """Detect truncation or corruption without a full-resolution decode. For JPEG this
+    relies on Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES = False, which this
+    module never changes."""
+    if fmt == "PNG":
+        exif = Image.Exif()
+        if exif_payload := _verify_png(fileobj):
+            exif.load(exif_payload)
+        return _orientation(exif)
+    exif = img.getexif()  # read from the header, before decoding
+    if fmt == "JPEG":
+        width, height = img.size
+        img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    else:
+        _verify_riff_size(fileobj, size)
+    img.load()
+    return _orientation(exif)
+
+
+def _orientation(exif: Image.Exif) -> int:
+    value = exif.get(0x0112, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+# --- PNG --------------------------------------------------------------------------
+
+_PNG_CHANNELS: Final = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# (x0, y0, dx, dy) of the seven Adam7 passes.
+_ADAM7_PASSES: Final = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+_MAX_EXIF_BYTES: Final = 1024 * 1024
+_PNG_DROPPED_CHUNKS: Final = frozenset(
+    # eXIf plus the pre-standard exIf/zxIf spellings some tools still write.
+    {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"exIf", b"zxIf", b"tIME"}
+)
+
+
+class _InflatedSize:
+    """Inflates a zlib stream fed in pieces, counting the output instead of keeping it."""
+
+    _MAX_OUTPUT_PER_CALL: Final = 1024 * 1024
+
+    def __init__(self) -> None:
+        self._inflater = zlib.decompressobj()
+        self.total = 0
+
+    def feed(self, data: bytes) -> None:
+        # Bounded output per call: a few KB of zlib can expand to hundreds of MB.
+        while data and not self._inflater.eof:
+            self.total += len(self._inflater.decompress(data, self._MAX_OUTPUT_PER_CALL))
+            data = self._inflater.unconsumed_tail
+
+    def finish(self) -> bool:
+        """Whether the stream was complete."""
+        if not self._inflater.eof:
+            self.total += len(self._inflater.flush())
+        return self._inflater.eof
+
+
+def _png_raw_size(ihdr: bytes) -> int:
+    """Bytes of filtered scanlines the IDAT stream must inflate to."""
+    width, height, depth, color_type, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+    bits_per_pixel = depth * _PNG_CHANNELS[color_type]
+
+    def scanlines(columns: int, rows: int) -> int:
+        return rows * (1 + (columns * bits_per_pixel + 7) // 8) if columns else 0
+
+    if not interlace:
+        return scanlines(width, height)
+    return sum(
+        scanlines(-(-(width - x0) // dx), -(-(height - y0) // dy))
+        for x0, y0, dx, dy in _ADAM7_PASSES
+        if width > x0 and height > y0
+    )
+
+
+def _verify_png(src: BinaryIO) -> bytes | None:
+    """Check every chunk's CRC, that IEND is reached and that the image data inflates
+    to the full image, all in one streaming pass; return the eXIf payload if any."""
+    src.seek(len(_PNG_SIGNATURE))
+    image_data = _InflatedSize()
+    raw_size: int | None = None
+    exif: bytes | None = None
+    while True:
+        length, chunk_type = struct.unpack(">I4s", _read_exact(src, 8))
+        wanted = chunk_type == b"IHDR" or (chunk_type == b"eXIf" and length <= _MAX_EXIF_BYTES)
+        sink = image_data.feed if chunk_type == b"IDAT" else None
+        data = _read_png_chunk_data(src, chunk_type, length, keep=wanted, sink=sink)
+        if chunk_type == b"IHDR":
+            raw_size = _png_raw_size(data)
+        elif chunk_type == b"eXIf" and wanted:
+            exif = data
+        elif chunk_type == b"IEND":
+            break
+    if raw_size is None or not image_data.finish() or image_data.total < raw_size:
+        raise _Damaged("PNG image data is incomplete")
+    return exif
+
+
+def _read_png_chunk_data(
+    src: BinaryIO,
+    chunk_type: bytes,
+    length: int,
+    *,
+    keep: bool,
+    sink: Callable[[bytes], None] | None,
+) -> bytes:
+    """Stream a chunk's data through its CRC check; return it only when `keep`."""
+    crc = zlib.crc32(chunk_type)
+    kept: list[bytes] = []
+    for piece in _iter_exact(src, length):
+        crc = zlib.crc32(piece, crc)
+        if sink is not None:
+            sink(piece)
+        if keep:
+            kept.append(piece)
+    (stored_crc,) = struct.unpack(">I", _read_exact(src, 4))
+    if stored_crc != crc:
+        raise _Damaged(f"bad CRC in PNG chunk {chunk_type!r}")
+    return b"".join(kept)
+
+
+def _write_png_stripped(src: BinaryIO, dest: BinaryIO) -> None:
+    dest.write(_read_exact(src, len(_PNG_SIGNATURE)))
+    while True:
+        header = _read_exact(src, 8)
+        length, chunk_type = struct.unpack(">I4s", header)
+        if chunk_type in _PNG_DROPPED_CHUNKS:
+            src.seek(length + 4, os.SEEK_CUR)
+        else:
+            dest.write(header)
+            _copy_exact(src, dest, length + 4)
+        if chunk_type == b"IEND":
+            return
+
+
+# --- JPEG -------------------------------------------------------------------------
+
+_JPEG_SOS: Final = 0xDA
+_JPEG_EOI: Final = 0xD9
+# TEM, RST0-7 and SOI carry no length field.
+_JPEG_STANDALONE: Final = frozenset({0x01, *range(0xD0, 0xD9)})
+
+
+def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
+    """Keep what decoding needs (tables, frame, JFIF, ICC, Adobe colour transform);
+    drop EXIF/XMP, IPTC/Photoshop, comments, MPF and other application data."""
+    if marker == 0xE0:
+        return payload.startswith(b"JFIF\x00")
+    if marker == 0xE2:
+        return payload.startswith(b"ICC_PROFILE\x00")
+    if marker == 0xEE:
+        return True
+    return not (0xE0 <= marker <= 0xEF or marker == 0xFE)
+
+
+def _read_jpeg_marker(src: BinaryIO) -> int | None:
+    """The next marker code, skipping fill bytes (and stray bytes decoders tolerate)."""
+    previous = b""
+    while byte := src.read(1):
+        if previous == b"\xff" and byte not in (b"\xff", b"\x00"):
+            return byte[0]
+        previous = byte
+    return None
+
+
+def _find_jpeg_marker(chunk: bytes) -> int | None:
+    """Index of the 0xFF that starts a marker in entropy-coded data, if any."""
+    pos = chunk.find(b"\xff")
+    while 0 <= pos < len(chunk) - 1:
+        following = chunk[pos + 1]
+        if following == 0xFF:
+            pos += 1
+        elif following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte or RSTn
+            pos = chunk.find(b"\xff", pos + 2)
+        else:
+            return pos
+    return None
+
+
+def _copy_entropy_coded_data(src: BinaryIO, dest: BinaryIO) -> None:
+    """Copy a scan's data; leave src at the 0xFF of the marker that ends it."""
+    while chunk := src.read(CHUNK_SIZE):
+        start = src.tell() - len(chunk)
+        end = _find_jpeg_marker(chunk)
+        if end is None and len(chunk) > 1 and chunk.endswith(b"\xff"):
+            end = len(chunk) - 1  # may begin a marker split across two reads: re-read it
+            dest.write(chunk[:end])
+            src.seek(start + end)
+        elif end is None:
+            dest.write(chunk)
+        else:
+            dest.write(chunk[:end])
+            src.seek(start + end)
+            return
+
+
+def _write_jpeg_stripped(src: BinaryIO, dest: BinaryIO) -> None:
+    # Anything after EOI is dropped too: phones append MPF images (depth and gain maps)
+    # there, each with its own EXIF and GPS.
+    dest.write(_read_exact(src, 2))  # SOI
+    while (marker := _read_jpeg_marker(src)) is not None:
+        code = bytes((0xFF, marker))
+        if marker == _JPEG_EOI:
+            dest.write(code)
+            return
+        if marker in _JPEG_STANDALONE:
+            dest.write(code)
+            continue
+        length_field = _read_exact(src, 2)
+        (length,) = struct.unpack(">H", length_field)
+        if length < 2:
+            raise _Damaged("bad JPEG segment length")
+        payload = _read_exact(src, length - 2)  # at most 64 KiB by construction
+        if _keep_jpeg_segment(marker, payload):
+            dest.write(code + length_field + payload)
+        if marker == _JPEG_SOS:
+            _copy_entropy_coded_data(src, dest)
+
+
+# --- WebP -------------------------------------------------------------------------
+
+_WEBP_DROPPED_CHUNKS: Final = frozenset({b"EXIF", b"XMP "})
+_VP8X_METADATA_FLAGS: Final = 0x08 | 0x04  # EXIF, XMP
+_RIFF_HEADER_SIZE: Final = 12  # "RIFF", size, "WEBP"
+
+
+def _riff_end(src: BinaryIO) -> int:
+    src.seek(4)
+    (riff_size,) = struct.unpack("<I", _read_exact(src, 4))
+    return 8 + riff_size
+
+
+def _verify_riff_size(src: BinaryIO, size: int) -> None:
+    riff_end = _riff_end(src)
+    if riff_end > size:
+        raise _Damaged("WebP file is shorter than its RIFF header says")
+    for _ in _webp_chunks(src, riff_end):
+        pass
+
+
+def _webp_chunks(src: BinaryIO, riff_end: int) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (fourcc, payload offset, payload size) for each chunk, reading headers only."""
+    pos = _RIFF_HEADER_SIZE
+    while pos < riff_end:
+        src.seek(pos)
+        fourcc, size = struct.unpack("<4sI", _read_exact(src, 8))
+        yield fourcc, pos + 8, size
+        pos += 8 + size + (size & 1)
+    if pos != riff_end:
+        raise _Damaged("WebP chunk runs past the end of the file")
+
+
+def _write_webp_stripped(src: BinaryIO, dest: BinaryIO) -> None:
+    kept = [
+        chunk
+        for chunk in _webp_chunks(src, _riff_end(src))
+        if chunk[0] not in _WEBP_DROPPED_CHUNKS
+    ]
+    riff_size = 4 + sum(8 + size + (size & 1) for _, _, size in kept)
+    dest.write(b"RIFF" + struct.pack("<I", riff_size) + b"WEBP")
+    for fourcc, offset, size in kept:
+        src.seek(offset)
+        dest.write(struct.pack("<4sI", fourcc, size))
+        if fourcc == b"VP8X":
+            flags_and_rest = bytearray(_read_exact(src, size + (size & 1)))
+            flags_and_rest[0] &= ~_VP8X_METADATA_FLAGS & 0xFF
+            dest.write(flags_and_rest)
+        else:
+            _copy_exact(src, dest, size + (size & 1))
+
+
+# --- write_sanitized --------------------------------------------------------------
+
+_STRIPPERS: Final[dict[str, Callable[[BinaryIO, BinaryIO], None]]] = {
+    "JPEG": _write_jpeg_stripped,
+    "PNG": _write_png_stripped,
+    "WEBP": _write_webp_stripped,
+}
+
+
+def write_sanitized(fileobj: BinaryIO, info: ImageInfo, dest: BinaryIO) -> None:
+    """Write the image to dest without metadata, upright. `info` comes from inspect_image."""
+    fileobj.seek(0)
+    try:
+        if info.orientation == 1:
+            _STRIPPERS[info.format](fileobj, dest)
+        else:
+            _write_reoriented(fileobj, info, dest)
+    except _Damaged as exc:
+        raise ImageRejected(DAMAGED_MESSAGE) from exc
+    finally:
+        fileobj.seek(0)
+
+
+# Decoded-image info worth keeping on re-encode; everything else is metadata.
+_PIXEL_INFO_KEYS: Final = ("icc_profile", "transparency")
+
+
+def _write_reoriented(fileobj: BinaryIO, info: ImageInfo, dest: BinaryIO) -> None:
+    """The one full decode: rotate the pixels so the file needs no orientation tag."""
+    with _open(fileobj, info.format) as img:
+        options = _reencode_options(img, info.format)
+        upright = _apply_orientation(img, info.orientation)
+        upright.info = {k: img.info[k] for k in _PIXEL_INFO_KEYS if img.info.get(k) is not None}
+    # Closing the source first frees its pixels before the encoder allocates its own.
+    upright.save(dest, format=info.format, **options)
+
+
+def _reencode_options(img: ImageFile.ImageFile, fmt: str) -> dict[str, object]:
+    icc = {"icc_profile": img.info["icc_profile"]} if img.info.get("icc_profile") else {}
+    if fmt == "JPEG":
+        assert isinstance(img, JpegImagePlugin.JpegImageFile)
+        return {"quality": 95, "subsampling": JpegImagePlugin.get_sampling(img), **icc}
+    if fmt == "PNG":
+        return {"optimize": False, **icc}
+    return {"quality": 95, **icc}
+
+
+# --- make_thumbnail ---------------------------------------------------------------
+
+_ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+def make_thumbnail(fileobj: BinaryIO, info: ImageInfo, max_side: int = 320) -> bytes:
+    """A WebP preview, upright, whose long side is at most max_side pixels."""
+    try:
+        with _open(fileobj, info.format) as img:
+            if info.format == "JPEG":
+                img.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
+            thumb = _to_display_mode(img)
+            thumb.thumbnail((max_side, max_side))
+            thumb = _apply_orientation(thumb, info.orientation)
+            out = io.BytesIO()
+            thumb.save(out, format="WEBP", quality=80)
+    finally:
+        fileobj.seek(0)
+    return out.getvalue()
+
+
+def _to_display_mode(img: Image.Image) -> Image.Image:
+    """RGB, or RGBA when the image has transparency. Converting before resizing also
+    keeps palette images from being resized with nearest-neighbour sampling."""
+    if img.mode.startswith("I"):
+        # 16-bit greyscale: scale to 8 bits rather than let convert() clip at 255.
+        img = img.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    has_alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
+    target = "RGBA" if has_alpha else "RGB"
+    return img if img.mode == target else img.convert(target)
