@@ -1,0 +1,150 @@
+"""The product's own logic around jobs: keeping inputs, sending jobs, cheap status polling.
+
+Views stay thin by calling these; only genapi speaks to the upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from dashboard import genapi, images
+from dashboard.models import InputImage, Job, JobInput
+from dashboard.slots import Slot
+
+logger = logging.getLogger("dashboard.jobs")
+
+# One listing call reports up to this many running jobs; jobs beyond it cost a detail read.
+PENDING_LISTING_LIMIT = 100
+# Large enough to fill an upload slot or a tray card sharply on a high-density screen.
+THUMBNAIL_SIDE = 512
+
+
+def store_input(owner, upload: UploadedFile, info: images.ImageInfo) -> InputImage:
+    """Keep an upload: metadata stripped, orientation applied, plus a small thumbnail."""
+    stem = uuid.uuid4().hex
+    month = timezone.now().strftime("%Y/%m")
+    thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
+    # Streamed through a temporary file: a 20 MB photo is never held whole in memory.
+    with tempfile.TemporaryFile() as sanitized:
+        images.write_sanitized(upload, info, sanitized)
+        size = sanitized.tell()
+        sanitized.seek(0)
+        name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))
+    thumbnail_name = default_storage.save(f"thumbnails/{month}/{stem}.webp", ContentFile(thumbnail))
+    turned = info.orientation in (5, 6, 7, 8)  # these EXIF orientations swap the sides
+    return InputImage.objects.create(
+        owner=owner,
+        file=name,
+        thumbnail=thumbnail_name,
+        original_name=PurePath(upload.name or "image").name[:255],
+        content_type=info.content_type,
+        size=size,
+        width=info.height if turned else info.width,
+        height=info.width if turned else info.height,
+    )
+
+
+def send_job(
+    designer,
+    *,
+    tool: str,
+    tool_title: str,
+    inputs: Sequence[tuple[Slot, InputImage]],
+    generation_type: genapi.GenerationType | None = None,
+) -> Job:
+    """Create one upstream job from stored inputs, and remember it. Never retried."""
+    with ExitStack() as stack:
+        files = [
+            genapi.UploadFile(
+                slot=slot.name,
+                # The designer's own file names stay here; upstream sees neutral ones.
+                filename=f"{slot.name}{PurePath(image.file.name).suffix}",
+                fileobj=stack.enter_context(default_storage.open(image.file.name, "rb")),
+                content_type=image.content_type,
+            )
+            for slot, image in inputs
+        ]
+        created = genapi.client().create_job(
+            tool, files, generation_type=generation_type.id if generation_type else None
+        )
+    with transaction.atomic():
+        job = Job.objects.create(
+            history_item_id=created.history_item_id,
+            designer=designer,
+            tool=tool,
+            tool_title=tool_title,
+            generation_type=generation_type.id if generation_type else "",
+            generation_type_title=generation_type.title if generation_type else "",
+        )
+        JobInput.objects.bulk_create(
+            JobInput(job=job, slot=slot.name, label=slot.label, image=image, position=position)
+            for position, (slot, image) in enumerate(inputs)
+        )
+    logger.info("job %s created by %s with %s", job.history_item_id, designer.pk, tool)
+    return job
+
+
+def rerun(job: Job, designer) -> Job:
+    """The same tool, generation type and input images, as a new job."""
+    inputs = [
+        (Slot(name=entry.slot, label=entry.label), entry.image)
+        for entry in job.inputs.select_related("image")
+    ]
+    generation_type = (
+        genapi.GenerationType(id=job.generation_type, title=job.generation_type_title, tool=job.tool)
+        if job.generation_type
+        else None
+    )
+    return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, generation_type=generation_type)
+
+
+def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
+    """The current state of jobs believed to be running, at O(1) upstream cost per tick.
+
+    One `status=pending` listing tells which are still running; only the jobs that left
+    it get a detail read (statuses flip once, so each job costs one read in its life).
+    None means the item no longer exists upstream.
+    """
+    wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
+    if not wanted:
+        return {}
+    api = genapi.client()
+    running = {item.id: item for item in api.history(statuses=["pending"], limit=PENDING_LISTING_LIMIT).items}
+    found: dict[str, genapi.HistoryItem | None] = {}
+    for item_id in wanted:
+        if item_id in running:
+            found[item_id] = running[item_id]
+            continue
+        try:
+            found[item_id] = genapi.cached_item(item_id)
+        except genapi.NotFound:
+            found[item_id] = None
+    _record(found)
+    return found
+
+
+def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
+    """Mirror finished statuses onto our Job rows; forget jobs deleted upstream."""
+    gone = [item_id for item_id, item in found.items() if item is None]
+    if gone:
+        Job.objects.filter(history_item_id__in=gone).delete()
+    for item_id, item in found.items():
+        if item is None or item.is_pending:
+            continue
+        Job.objects.filter(history_item_id=item_id, status=Job.Status.PENDING).update(
+            status=item.status,
+            error_message=item.error_message or "",
+            finished_at=timezone.now(),
+        )

@@ -1,0 +1,74 @@
+"""What the dashboard remembers that the upstream does not.
+
+The upstream is the source of truth for jobs, statuses and likes. Here we keep who
+created which job, with which inputs (so a result can be reviewed beside them and run
+again), and the last status we saw, so polling knows which jobs to ask about.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class InputImage(models.Model):
+    """One uploaded image, checked and stripped of metadata, with a small thumbnail."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="input_images")
+    file = models.FileField(upload_to="inputs/%Y/%m/")
+    thumbnail = models.FileField(upload_to="thumbnails/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Running"
+        COMPLETE = "complete", "Done"
+        ERROR = "error", "Failed"
+
+    history_item_id = models.CharField(max_length=128, unique=True)
+    designer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs"
+    )
+    tool = models.CharField(max_length=64)
+    tool_title = models.CharField(max_length=128, blank=True)
+    generation_type = models.CharField(max_length=128, blank=True)
+    generation_type_title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The last status seen upstream: tells polling which jobs still need asking about.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error_message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dismissed = models.BooleanField(default=False, help_text="Hidden from the recent-jobs tray.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["designer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.tool} {self.history_item_id}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class JobInput(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="inputs")
+    slot = models.CharField(max_length=32)
+    label = models.CharField(max_length=64)
+    image = models.ForeignKey(InputImage, on_delete=models.PROTECT, related_name="uses")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["job", "slot"], name="one_image_per_slot")]

@@ -1,0 +1,171 @@
+"""The generate page: pick a tool, add images, send jobs, watch them in the tray."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from dashboard import genapi, jobs
+from dashboard.forms import GenerateForm
+from dashboard.models import InputImage, Job
+from dashboard.slots import slots_for
+from dashboard.views.common import HtmxHttpRequest, upstream_message
+
+TRAY_SIZE = 12
+FAST_POLL_SECONDS = 2
+SLOW_POLL_SECONDS = 5
+SLOW_DOWN_AFTER_SECONDS = 30
+
+
+def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
+    groups: dict[str, list[genapi.Tool]] = {}
+    for tool in tools:
+        groups.setdefault(tool.group, []).append(tool)
+    return list(groups.items())
+
+
+def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
+    by_name = {tool.name: tool for tool in tools}
+    if name:
+        return by_name.get(name)
+    return by_name.get("fashion_swap") or (tools[0] if tools else None)
+
+
+def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
+    recent = list(
+        Job.objects.filter(designer=request.user, dismissed=False)
+        .prefetch_related("inputs__image")
+        .order_by("-created_at", "-id")[:TRAY_SIZE]
+    )
+    pending = [job for job in recent if job.is_pending]
+    tray_problem = problem
+    items: dict[str, genapi.HistoryItem | None] = {}
+    if pending:
+        try:
+            items = jobs.refresh([job.history_item_id for job in pending])
+        except genapi.GenApiError as exc:
+            tray_problem = exc.message
+        else:
+            recent = [job for job in recent if items.get(job.history_item_id, True) is not None]
+            for job in recent:
+                item = items.get(job.history_item_id)
+                if item is not None and not item.is_pending:
+                    job.status, job.error_message = item.status, item.error_message or ""
+    now = timezone.now()
+    running = [job for job in recent if job.is_pending]
+    oldest = min((job.created_at for job in running), default=now)
+    poll_seconds = FAST_POLL_SECONDS if (now - oldest).total_seconds() < SLOW_DOWN_AFTER_SECONDS else SLOW_POLL_SECONDS
+    for job in recent:
+        # Like state only from what is already known: the tray never reads items just for it.
+        known = items.get(job.history_item_id) or genapi.peek_item(job.history_item_id)
+        job.like = known.like if known else None
+    return {
+        "tray_jobs": recent,
+        "tray_running": len(running),
+        "tray_poll_seconds": poll_seconds if running else None,
+        "tray_problem": tray_problem,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def generate(request: HtmxHttpRequest) -> HttpResponse:
+    try:
+        tools = genapi.cached_tools()
+    except genapi.GenApiError as exc:
+        return render(
+            request, "generate.html", {"tools_problem": exc.message, "nav_active": "generate", **tray_context(request)}
+        )
+    source = request.POST if request.method == "POST" else request.GET
+    tool = pick_tool(tools, source.get("tool"))
+    if tool is None:
+        messages.error(request, "That tool is not offered. Choose one of the tools below.")
+        tool = pick_tool(tools, None)
+        if tool is None:
+            return render(request, "generate.html", {"tools_problem": "The generation service offers no tools right now.", "nav_active": "generate", **tray_context(request)})
+    slots = slots_for(tool.name, tool.group)
+    types_problem = None
+    try:
+        generation_types = genapi.cached_generation_types(tool.name)
+    except genapi.GenApiError as exc:
+        generation_types, types_problem = [], exc.message
+    form_kwargs = dict(designer=request.user, tool=tool, slots=slots, generation_types=generation_types)
+
+    sent_job = None
+    if request.method == "POST":
+        form = GenerateForm(request.POST, request.FILES, **form_kwargs)
+        valid = form.is_valid()
+        form.keep_valid_uploads()
+        if valid:
+            try:
+                sent_job = jobs.send_job(
+                    request.user,
+                    tool=tool.name,
+                    tool_title=tool.title,
+                    inputs=form.inputs(),
+                    generation_type=form.chosen_generation_type,
+                )
+            except genapi.UpstreamRejected as exc:
+                form.add_upstream_errors(exc)
+            except genapi.GenApiError as exc:
+                form.add_error(None, upstream_message(exc))
+        if sent_job is not None:
+            kept = {slot.name: form.kept[slot.name] for slot in slots if slot.keep}
+            if not request.htmx:
+                query = "&".join([f"tool={tool.name}"] + [f"{name}={image.pk}" for name, image in kept.items()])
+                messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
+                return redirect(f"{reverse('home')}?{query}")
+            form = GenerateForm(
+                initial={"generation_type": form.cleaned_data.get("generation_type", "")}, kept=kept, **form_kwargs
+            )
+    else:
+        kept = {
+            image_slot: image
+            for image_slot, image in (
+                (slot.name, InputImage.objects.filter(owner=request.user, pk=request.GET.get(slot.name)).first())
+                for slot in slots
+                if request.GET.get(slot.name, "").isdigit()
+            )
+            if image is not None
+        }
+        form = GenerateForm(kept=kept, **form_kwargs)
+
+    context = {
+        "nav_active": "generate",
+        "tool_groups": group_tools(tools),
+        "tool": tool,
+        "form": form,
+        "generation_types": generation_types,
+        "types_problem": types_problem,
+        "sent_job": sent_job,
+        **tray_context(request),
+    }
+    if request.htmx and request.method == "POST":
+        return render(request, "generate.html#form-and-tray", context)
+    if request.htmx and request.htmx.target == "generate-workspace":
+        return render(request, "generate.html#workspace", context)
+    return render(request, "generate.html", context)
+
+
+@require_GET
+def tray(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "generate.html#tray-update", tray_context(request))
+
+
+@require_POST
+def rerun(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
+    """Send a job again with the same tool, style and input images."""
+    job = get_object_or_404(Job, history_item_id=item_id)
+    problem = None
+    try:
+        jobs.rerun(job, request.user)
+    except genapi.GenApiError as exc:
+        problem = f"Could not run it again: {upstream_message(exc)}"
+    if request.htmx:
+        return render(request, "generate.html#tray-update", tray_context(request, problem))
+    if problem:
+        messages.error(request, problem)
+    return redirect("home")

@@ -1,0 +1,160 @@
+// Small behaviours htmx does not cover. Loaded with `defer`; no inline scripts (CSP).
+(function () {
+  "use strict";
+
+  // A swap that fails at the network level would otherwise do nothing visible.
+  function showToast(text) {
+    let region = document.getElementById("toast-region");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toast-region";
+      region.className = "toast-region";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    const toast = document.createElement("p");
+    toast.className = "toast";
+    toast.textContent = text;
+    region.appendChild(toast);
+    setTimeout(function () { toast.remove(); }, 6000);
+  }
+  window.nextryToast = showToast;
+
+  document.addEventListener("htmx:sendError", function () {
+    showToast("The dashboard could not be reached. Check your connection; nothing was lost.");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    showToast(status === 403
+      ? "Your session has expired. Reload the page to log in again."
+      : "Something went wrong on our side. Please try again.");
+  });
+  document.body.addEventListener("showMessage", function (event) {
+    if (event.detail && event.detail.value) showToast(event.detail.value);
+  });
+
+  // --- Image slots: choose, drop or paste a file, and see it at once -------------------
+
+  function formatBytes(bytes) {
+    if (bytes < 1024) return bytes + " bytes";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
+  }
+
+  function showFile(slot, file) {
+    const preview = slot.querySelector("[data-preview-image]");
+    const meta = slot.querySelector("[data-file-meta]");
+    const zone = slot.querySelector("[data-dropzone]");
+    const clear = slot.querySelector("[data-clear-slot]");
+    if (preview.dataset.objectUrl) URL.revokeObjectURL(preview.dataset.objectUrl);
+    const url = URL.createObjectURL(file);
+    preview.dataset.objectUrl = url;
+    meta.textContent = file.name + " · " + formatBytes(file.size);
+    preview.onload = function () {
+      meta.textContent = file.name + " · " + formatBytes(file.size) + " · " +
+        preview.naturalWidth + " × " + preview.naturalHeight + " px";
+    };
+    preview.onerror = function () {
+      meta.textContent = file.name + " · " + formatBytes(file.size) + " · this file does not look like an image";
+    };
+    preview.src = url;
+    preview.hidden = false;
+    zone.classList.add("has-file");
+    clear.hidden = false;
+  }
+
+  function setSlotFile(slot, file) {
+    const input = slot.querySelector("input[type=file]");
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    showFile(slot, file);
+  }
+
+  function clearSlot(slot) {
+    const input = slot.querySelector("input[type=file]");
+    const preview = slot.querySelector("[data-preview-image]");
+    input.value = "";
+    slot.querySelector("[data-kept]").value = "";
+    slot.querySelector("[data-file-meta]").textContent = "";
+    slot.querySelector("[data-dropzone]").classList.remove("has-file");
+    slot.querySelector("[data-clear-slot]").hidden = true;
+    preview.removeAttribute("src");
+    preview.hidden = true;
+    input.focus();
+  }
+
+  document.addEventListener("change", function (event) {
+    const input = event.target;
+    if (!input.matches || !input.matches(".dropzone-input")) return;
+    const slot = input.closest("[data-slot]");
+    if (input.files && input.files[0]) showFile(slot, input.files[0]);
+  });
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("[data-clear-slot]");
+    if (button) clearSlot(button.closest("[data-slot]"));
+  });
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      const zone = event.target.closest && event.target.closest("[data-dropzone]");
+      if (!zone) return;
+      event.preventDefault();
+      zone.classList.add("is-dragging");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      const zone = event.target.closest && event.target.closest("[data-dropzone]");
+      if (zone) zone.classList.remove("is-dragging");
+    });
+  });
+  document.addEventListener("drop", function (event) {
+    const zone = event.target.closest && event.target.closest("[data-dropzone]");
+    if (!zone) return;
+    event.preventDefault();
+    const file = event.dataTransfer && event.dataTransfer.files[0];
+    if (file) setSlotFile(zone.closest("[data-slot]"), file);
+  });
+
+  // A pasted image goes to the focused slot, else the first empty one.
+  document.addEventListener("paste", function (event) {
+    const form = document.querySelector("[data-generate-form]");
+    if (!form || !event.clipboardData) return;
+    const item = Array.prototype.find.call(event.clipboardData.items, function (entry) {
+      return entry.kind === "file" && entry.type.indexOf("image/") === 0;
+    });
+    if (!item) return;
+    const focused = document.activeElement && document.activeElement.closest("[data-slot]");
+    const slots = Array.prototype.slice.call(form.querySelectorAll("[data-slot]"));
+    const target = focused || slots.find(function (slot) {
+      return !slot.querySelector("[data-dropzone]").classList.contains("has-file");
+    }) || slots[0];
+    const blob = item.getAsFile();
+    const extension = (blob.type.split("/")[1] || "png").replace("jpeg", "jpg");
+    const file = new File([blob], blob.name && blob.name !== "image." + extension ? blob.name : "pasted-image." + extension, { type: blob.type });
+    event.preventDefault();
+    setSlotFile(target, file);
+  });
+
+  // --- Running jobs: elapsed time ticks between polls ---------------------------------
+
+  function elapsedText(since) {
+    const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
+    if (seconds < 60) return seconds + " s";
+    const minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min " + (seconds % 60) + " s";
+    return Math.floor(minutes / 60) + " h " + (minutes % 60) + " min";
+  }
+  function tick() {
+    document.querySelectorAll("[data-elapsed-since]").forEach(function (node) {
+      const since = Date.parse(node.getAttribute("data-elapsed-since"));
+      if (!isNaN(since)) node.textContent = elapsedText(since);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+  tick();
+})();

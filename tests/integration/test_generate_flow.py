@@ -1,0 +1,96 @@
+"""The generate flow against the real simulator over HTTP: no stubs anywhere."""
+
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from dashboard.models import Job
+from tests.support.corpus import flat_photo, garment_photo, person_photo
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def designer(django_user_model, client, settings, simulator):
+    settings.GENAPI_BASE_URL = simulator.base_url
+    settings.GENAPI_API_KEY = simulator.api_key
+    user = django_user_model.objects.create_user(username="ada")
+    client.force_login(user)
+    return user
+
+
+def send(client, person: bytes):
+    return client.post(
+        reverse("home"),
+        {
+            "tool": "fashion_swap",
+            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            "person": SimpleUploadedFile("model.png", person, "image/png"),
+        },
+        headers=HTMX,
+    )
+
+
+def tick_until_finished(client, job: Job, timeout: float = 15.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(reverse("tray"), headers=HTMX).content.decode()
+        job.refresh_from_db()
+        if not job.is_pending:
+            return body
+        time.sleep(0.3)
+    raise AssertionError(f"job {job.history_item_id} still pending after {timeout} s")
+
+
+class TestGenerateAgainstTheSimulator:
+    def test_a_job_runs_from_pending_to_a_real_result_image(self, client, designer):
+        body = send(client, person_photo(fmt="PNG")).content.decode()
+        job = Job.objects.get()
+        assert "Running ·" in body
+
+        body = tick_until_finished(client, job)
+        assert job.status == "complete"
+        assert f"/results/{job.history_item_id}/preview" in body
+
+        preview = client.get(reverse("result_image", args=[job.history_item_id, "preview"]))
+        assert preview.status_code == 200
+        assert preview["Content-Type"] == "image/webp"
+        assert b"".join(preview.streaming_content if preview.streaming else [preview.content])[8:12] == b"WEBP"
+        stock = client.get(reverse("result_image", args=[job.history_item_id, "stock"]) + "?download=1")
+        assert stock["Content-Type"] == "image/png" and stock.content.startswith(b"\x89PNG")
+        assert stock["Content-Disposition"].startswith('attachment; filename="fashion_swap-')
+
+    def test_a_flat_colour_model_photo_ends_in_an_error_card_with_the_upstreams_message(self, client, designer):
+        send(client, flat_photo())
+        job = Job.objects.get()
+        body = tick_until_finished(client, job)
+        assert job.status == "error"
+        assert "No person was found in the model photo" in body
+        assert "Try again" in body
+
+    def test_inputs_are_stored_and_served_only_to_logged_in_users(self, client, designer):
+        send(client, person_photo(fmt="PNG"))
+        inputs = {entry.slot: entry.image for entry in Job.objects.get().inputs.all()}
+        assert set(inputs) == {"clothes", "person"}
+        person = inputs["person"]
+        assert (person.width, person.height, person.content_type) == (480, 640, "image/png")
+        thumbnail = client.get(reverse("input_image", args=[person.pk, "thumbnail"]))
+        assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+        client.logout()
+        assert client.get(reverse("input_image", args=[person.pk, "thumbnail"])).status_code == 302
+
+    def test_try_again_sends_the_same_inputs_as_a_new_job(self, client, designer, simulator):
+        send(client, flat_photo())
+        failed = Job.objects.get()
+        tick_until_finished(client, failed)
+        simulator.clear_requests()
+        body = client.post(reverse("rerun", args=[failed.history_item_id]), headers=HTMX).content.decode()
+        again = Job.objects.exclude(pk=failed.pk).get()
+        assert again.history_item_id != failed.history_item_id
+        assert [(e.slot, e.image_id) for e in again.inputs.all()] == [(e.slot, e.image_id) for e in failed.inputs.all()]
+        posts = [r for r in simulator.requests() if r["method"] == "POST"]
+        assert len(posts) == 1
+        assert f"job-{again.history_item_id}" in body and "Running ·" in body
