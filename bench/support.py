@@ -1,0 +1,562 @@
+"""Shared start-up code for the benchmarks in bench/ (plain functions, no framework).
+
+A benchmark is a standalone script (``.venv/bin/python bench/<name>.py`` from the
+repository root) that does::
+
+    with bench_stack("upload_memory") as stack:      # temp dir, simulator, dashboard, login
+        stack.session.get(stack.url("/jobs/tray"))
+        stack.sim.requests()
+
+Everything lives in a temporary directory (SQLite database, media, static files, the
+simulator's data, both processes' logs) that is removed at the end, also on Ctrl-C,
+SIGTERM or an exception. The dashboard runs as in production: gunicorn with one sync
+worker, DEBUG=false, collected static files, against the simulator over real sockets.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.simulator import SimulatorProcess, free_port  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+GUNICORN = str(VENV_BIN / "gunicorn")
+START_TIMEOUT = 30.0
+USERNAME = "bench"
+PASSWORD = "bench-password-9f3k"
+MIB = 1024 * 1024
+
+
+# --- Output -------------------------------------------------------------------------
+
+
+def heading(text: str) -> None:
+    print(f"\n{text}\n{'-' * len(text)}", flush=True)
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def row(label: str, value: str, width: int = 34) -> None:
+    print(f"  {label:<{width}} {value}", flush=True)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- Signals ------------------------------------------------------------------------
+
+
+def _terminate_as_interrupt(signum, frame):  # noqa: ANN001
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so every context manager stops its process.
+
+    SIGINT gets Python's usual KeyboardInterrupt even when the shell started us with it
+    ignored (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate_as_interrupt)
+
+
+# --- /proc helpers (Linux) ------------------------------------------------------------
+
+
+def _status_kib(pid: int, field_name: str) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(rf"^{field_name}:\s+(\d+)\s+kB", text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"no {field_name} in /proc/{pid}/status")
+    return int(match.group(1))
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size now."""
+    return _status_kib(pid, "VmRSS")
+
+
+def hwm_kib(pid: int) -> int:
+    """Peak resident set size since start or since the last reset_peak_rss()."""
+    return _status_kib(pid, "VmHWM")
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (``echo 5 > /proc/<pid>/clear_refs``).
+
+    Returns whether it took effect (VmHWM now within 1 MiB of VmRSS); older kernels and
+    some sandboxes do not allow it, and callers then rely on sampling.
+    """
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return hwm_kib(pid) <= rss_kib(pid) + 1024
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of pid: /proc/<pid>/task/*/children, else a scan of /proc/*/stat."""
+    found: list[int] = []
+    tasks = Path(f"/proc/{pid}/task")
+    try:
+        for task in tasks.iterdir():
+            try:
+                found.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                break
+        else:
+            return sorted(set(found))
+    except OSError:
+        pass
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 (ppid) comes after "(comm)", which may itself contain spaces.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` seconds on a thread; keeps the maximum."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.max_kib = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        path = f"/proc/{self.pid}/status"
+        pattern = re.compile(r"^VmRSS:\s+(\d+)", re.MULTILINE)
+        while not self._stop.is_set():
+            try:
+                with open(path) as f:
+                    match = pattern.search(f.read())
+            except OSError:
+                return
+            if match:
+                self.max_kib = max(self.max_kib, int(match.group(1)))
+                self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- Images ---------------------------------------------------------------------------
+
+
+def small_jpeg(seed: int = 0, size: tuple[int, int] = (640, 480)) -> bytes:
+    """A small valid JPEG (a few KB), different per seed."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", size, ((seed * 53) % 256, (seed * 97) % 256, (seed * 31) % 256))
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=((seed * 11) % 256, 200, 120))
+    draw.rectangle((10, 10, 80 + seed % 200, 60), fill=(250, 250, 250))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def large_photos(
+    folder: Path,
+    count: int = 2,
+    *,
+    size: tuple[int, int] = (6000, 4000),
+    low: int = 19 * MIB + 256 * 1024,
+    high: int = 20 * MIB - 64 * 1024,
+) -> list[Path]:
+    """`count` JPEG photos of `size` pixels between `low` and `high` bytes, without EXIF.
+
+    Photo-like content (smooth gradients and blotches) blended with grain; the grain's
+    weight is searched until the quality-96 file lands in [low, high]. JPEG noise
+    compresses poorly, which is what makes a 24 MP file this heavy, as with a real
+    camera's high-ISO photo.
+    """
+    from PIL import Image, ImageFilter, ImageOps
+
+    width, height = size
+    gradient = Image.linear_gradient("L")
+    blotches = (
+        Image.effect_noise((width // 48, height // 48), 70)
+        .filter(ImageFilter.GaussianBlur(2))
+        .resize(size, Image.Resampling.BICUBIC)
+    )
+    channels = [gradient.resize(size), gradient.rotate(90).resize(size), blotches]
+    grain = Image.merge("RGB", [Image.effect_noise(size, 64) for _ in range(3)])
+    paths: list[Path] = []
+    alpha_lo, alpha_hi = 0.2, 0.9
+    for index in range(count):
+        order = channels[index % 3 :] + channels[: index % 3]
+        base = Image.merge("RGB", order)
+        if index % 2:
+            base = ImageOps.mirror(base)
+        noise = grain if index % 2 == 0 else grain.transpose(Image.Transpose.ROTATE_180)
+        lo, hi = alpha_lo, alpha_hi
+        data = b""
+        for _ in range(20):
+            alpha = (lo + hi) / 2
+            buffer = io.BytesIO()
+            # No exif= argument: the file carries no EXIF (so no orientation tag).
+            Image.blend(base, noise, alpha).save(buffer, format="JPEG", quality=96)
+            data = buffer.getvalue()
+            if len(data) > high:
+                hi = alpha
+            elif len(data) < low:
+                lo = alpha
+            else:
+                break
+        else:
+            raise RuntimeError(f"could not make a photo between {low} and {high} bytes (last {len(data)})")
+        # The next photo starts its search near this one's answer.
+        alpha_lo, alpha_hi = max(0.05, alpha - 0.1), min(1.0, alpha + 0.1)
+        path = folder / f"photo-{index + 1}.jpg"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+# --- The dashboard ----------------------------------------------------------------------
+
+
+def dashboard_env(tmp: Path, sim: SimulatorProcess, **extra: str) -> dict[str, str]:
+    """Production-like settings pointed at the simulator, with all state in `tmp`."""
+    env = {
+        **os.environ,
+        # bench_settings.py (written by write_settings) = dashboard.settings + STATIC_ROOT in tmp.
+        "PYTHONPATH": os.pathsep.join([str(tmp), str(REPO)]),
+        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only",
+        "HTTPS": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp / "media"),
+        "GENAPI_BASE_URL": sim.base_url,
+        "GENAPI_API_KEY": sim.api_key,
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    env.update(extra)
+    return env
+
+
+def write_settings(tmp: Path) -> None:
+    """The real settings with STATIC_ROOT moved into the temp dir.
+
+    With DEBUG=false the dashboard serves fingerprinted static files from a manifest that
+    `collectstatic` writes to STATIC_ROOT; this keeps that out of the repository's var/.
+    """
+    (tmp / "bench_settings.py").write_text(
+        textwrap.dedent(
+            f"""\
+            from dashboard.settings import *  # noqa: F403
+
+            STATIC_ROOT = {str(tmp / "static")!r}
+            """
+        )
+    )
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    completed = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+    return completed.stdout
+
+
+def prepare_database(env: dict[str, str], usernames: Sequence[str] = (USERNAME,)) -> None:
+    """migrate, collectstatic, and designers with PASSWORD."""
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "collectstatic", "--no-input", "-v", "0")
+    names = ", ".join(repr(name) for name in usernames)
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        f"for name in ({names},):\n"
+        f"    get_user_model().objects.create_user(name, password={PASSWORD!r})\n",
+    )
+
+
+class Gunicorn:
+    """`gunicorn dashboard.wsgi -w 1` on a free port; output goes to a log file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 1) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.workers = workers
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [
+                GUNICORN,
+                "dashboard.wsgi",
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "5",
+                # No shared socket in ~/.gunicorn: parallel benchmark runs do not collide.
+                "--no-control-socket",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own process group: Ctrl-C reaches only us, and we stop it in order.
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with code {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.base_url}/login/", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the dashboard did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        return children(self.process.pid)
+
+    def worker_pid(self) -> int:
+        """The single worker's PID (the gunicorn master's one child)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == self.workers == 1:
+                return pids[0]
+            time.sleep(0.05)
+        raise RuntimeError(f"expected one gunicorn worker, found {self.worker_pids()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # gunicorn: graceful shutdown of its workers
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def login(base_url: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
+    """A logged-in session: GET /login/, then POST the form with its CSRF token."""
+    session = requests.Session()
+    page = session.get(f"{base_url}/login/", timeout=10)
+    page.raise_for_status()
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    if match is None:
+        raise RuntimeError("no csrfmiddlewaretoken on the login page")
+    response = session.post(
+        f"{base_url}/login/",
+        data={"csrfmiddlewaretoken": match.group(1), "username": username, "password": password, "next": "/"},
+        headers={"Referer": f"{base_url}/login/"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    if response.status_code != 302 or "sessionid" not in session.cookies:
+        raise RuntimeError(f"login as {username} failed: {response.status_code}")
+    return session
+
+
+# --- The whole stack --------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    tmp: Path
+    sim: SimulatorProcess
+    dashboard: Gunicorn
+    env: dict[str, str]
+    session: requests.Session
+    sessions: dict[str, requests.Session] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return f"{self.dashboard.base_url}{path}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.tmp / "db.sqlite3"
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Read the dashboard's database directly (read-only, outside the app)."""
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+
+    def job_count(self, username: str | None = None) -> int:
+        if username is None:
+            return self.query("SELECT COUNT(*) FROM dashboard_job")[0][0]
+        return self.query(
+            "SELECT COUNT(*) FROM dashboard_job j JOIN auth_user u ON u.id = j.designer_id WHERE u.username = ?",
+            (username,),
+        )[0][0]
+
+    def recent_job_ids(self, username: str, limit: int) -> list[str]:
+        rows = self.query(
+            "SELECT j.history_item_id FROM dashboard_job j JOIN auth_user u ON u.id = j.designer_id "
+            "WHERE u.username = ? ORDER BY j.created_at DESC, j.id DESC LIMIT ?",
+            (username, limit),
+        )
+        return [r[0] for r in rows]
+
+    def csrf(self, session: requests.Session | None = None) -> str:
+        return (session or self.session).cookies["csrftoken"]
+
+    def create_job(
+        self,
+        files: dict[str, tuple[str, object, str]],
+        *,
+        tool: str = "fashion_swap",
+        session: requests.Session | None = None,
+        timeout: float = 120,
+    ) -> requests.Response:
+        """POST / as the form does without htmx; 302 means the job was sent upstream."""
+        session = session or self.session
+        return session.post(
+            self.url("/"),
+            data={"tool": tool, "csrfmiddlewaretoken": self.csrf(session)},
+            files=files,
+            headers={"Referer": self.url("/")},
+            allow_redirects=False,
+            timeout=timeout,
+        )
+
+    def tray(self, session: requests.Session | None = None) -> requests.Response:
+        """One poll of the recent-jobs tray, as htmx sends it."""
+        return (session or self.session).get(self.url("/jobs/tray"), headers={"HX-Request": "true"}, timeout=30)
+
+
+def count_calls(entries: Sequence[dict]) -> Counter[str]:
+    """Upstream calls grouped by method and path (ids in paths replaced by {id})."""
+    counter: Counter[str] = Counter()
+    for entry in entries:
+        path = re.sub(r"^(/user/generation-history/)(?!feedback/)[A-Za-z0-9_-]+$", r"\1{id}", entry["path"])
+        counter[f"{entry['method']} {path}"] += 1
+    return counter
+
+
+@contextmanager
+def bench_stack(
+    name: str,
+    *,
+    usernames: Sequence[str] = (USERNAME,),
+    sim_env: dict[str, str] | None = None,
+    dashboard_extra_env: dict[str, str] | None = None,
+    keep: bool = False,
+) -> Iterator[Stack]:
+    """Temp dir + simulator + migrated database + gunicorn dashboard + logged-in sessions.
+
+    Stops both processes and removes the temp dir on exit, whatever the reason. Set the
+    environment variable BENCH_KEEP=1 to keep the temp dir (logs) for inspection.
+    """
+    install_signal_handlers()
+    keep = keep or os.environ.get("BENCH_KEEP") == "1"
+    with ExitStack() as stack:
+        if keep:
+            tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{name}-")))
+        sim = stack.enter_context(SimulatorProcess(tmp / "simulator", env=sim_env))
+        env = dashboard_env(tmp, sim, **(dashboard_extra_env or {}))
+        write_settings(tmp)
+        prepare_database(env, usernames)
+        dashboard = stack.enter_context(Gunicorn(env, tmp / "gunicorn.log"))
+        sessions = {username: login(dashboard.base_url, username) for username in usernames}
+        try:
+            yield Stack(tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions)
+        except Exception:
+            tail = dashboard.log_tail()
+            if tail:
+                print(f"\n--- last lines of the dashboard's log ({tmp / 'gunicorn.log'}) ---\n{tail}", file=sys.stderr)
+            raise
+        finally:
+            if keep:
+                print(f"(kept {tmp})", file=sys.stderr)
+
+
+def main_guard(main) -> None:  # noqa: ANN001
+    """Run main() and exit with its code; 130 on Ctrl-C (other errors: traceback, exit 1)."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopped the simulator and the dashboard", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code or 0)
