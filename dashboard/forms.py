@@ -144,3 +144,40 @@ class GenerateForm(forms.Form):
                 unmatched.extend(messages)
         if unmatched or not error.field_errors:
             self.add_error(None, "; ".join(unmatched) if unmatched else error.message)
+
+
+PAGE_SIZES = (20, 40, 100)
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's filters, read from the URL. Bad values fall back to defaults."""
+
+    status = forms.MultipleChoiceField(
+        required=False,
+        choices=[("pending", "Running"), ("complete", "Done"), ("error", "Failed")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    type = forms.CharField(required=False, max_length=128)
+    limit = forms.TypedChoiceField(
+        required=False, coerce=int, choices=[(size, f"{size} per page") for size in PAGE_SIZES], empty_value=PAGE_SIZES[0]
+    )
+    mine = forms.BooleanField(required=False, label="Made by me")
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+
+    def clean_type(self) -> str:
+        value = self.cleaned_data.get("type", "")
+        return value if value and genapi.is_valid_id(value) else ""
+
+    def filters(self) -> "Filters":
+        """Clean values; an invalid one falls back to its default rather than failing the page."""
+        from dashboard.history import Filters
+
+        self.is_valid()
+        data = self.cleaned_data
+        return Filters(
+            statuses=tuple(data.get("status") or ()),
+            type=data.get("type") or "",
+            limit=data.get("limit") or PAGE_SIZES[0],
+            mine=bool(data.get("mine")),
+            page=data.get("page") or 1,
+        )

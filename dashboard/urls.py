@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from dashboard.views import generate, media, pages, results
+from dashboard.views import generate, history, media, pages, results
 
 
 class ItemIdConverter:
@@ -43,4 +43,12 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+]
+
+urlpatterns += [
+    path("history/", history.gallery, name="history"),
+    path("history/poll", history.poll, name="history_poll"),
+    path("history/bulk", history.bulk, name="history_bulk"),
+    path("history/<item:item_id>/", history.detail, name="history_item"),
+    path("history/<item:item_id>/delete", history.delete, name="history_delete"),
 ]

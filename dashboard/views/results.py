@@ -41,4 +41,5 @@ def feedback(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
             like = cached.like if cached else None
     if not request.htmx:
         return redirect(safe_next(request))
-    return render(request, "results.html#feedback", {"item_id": item_id, "like": like, "feedback_problem": problem})
+    context = {"item_id": item_id, "like": like, "feedback_problem": problem, "next_url": safe_next(request)}
+    return render(request, "results.html#feedback", context)

@@ -157,4 +157,156 @@
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSettle", tick);
   tick();
+
+  // --- History: the lightbox ---------------------------------------------------------
+
+  function currentLightbox() {
+    return document.querySelector("dialog[data-lightbox]");
+  }
+
+  // The server renders the dialog open (so it works without JavaScript); here it
+  // becomes a real modal: focus stays inside and the gallery stays where it was.
+  function upgradeLightbox() {
+    const dialog = currentLightbox();
+    if (!dialog || dialog.dataset.modal) return;
+    dialog.dataset.modal = "1";
+    if (dialog.open) dialog.close();
+    dialog.showModal();
+    document.documentElement.classList.add("has-lightbox");
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      closeLightbox();
+    });
+  }
+
+  function closeLightbox() {
+    const dialog = currentLightbox();
+    if (!dialog) return;
+    const closeUrl = dialog.dataset.closeUrl;
+    const gallery = document.getElementById("gallery");
+    const galleryUrl = gallery ? gallery.dataset.galleryUrl : null;
+    dialog.close();
+    dialog.remove();
+    document.documentElement.classList.remove("has-lightbox");
+    if (gallery && closeUrl === galleryUrl) {
+      // Same page of results: keep the scroll position, just restore the address.
+      history.pushState({}, "", closeUrl);
+      const opener = document.querySelector("[data-last-opened]");
+      if (opener) opener.focus();
+    } else if (gallery && window.htmx) {
+      // Moving through results crossed a page boundary: show that page.
+      htmx.ajax("GET", closeUrl, { target: "#gallery", swap: "outerHTML" }).then(function () {
+        history.pushState({}, "", closeUrl);
+      });
+    } else {
+      window.location.assign(closeUrl);
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    const close = event.target.closest && event.target.closest("dialog[data-lightbox] [data-close]");
+    if (close) {
+      event.preventDefault();
+      closeLightbox();
+      return;
+    }
+    const opener = event.target.closest && event.target.closest(".result-media");
+    if (opener) {
+      document.querySelectorAll("[data-last-opened]").forEach(function (node) { node.removeAttribute("data-last-opened"); });
+      opener.setAttribute("data-last-opened", "");
+    }
+  });
+
+  function clickIn(root, selector) {
+    const target = root.querySelector(selector);
+    if (target) target.click();
+    return Boolean(target);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    const dialog = currentLightbox();
+    if (!dialog || event.altKey || event.ctrlKey || event.metaKey) return;
+    const typing = event.target.closest && event.target.closest("input[type=text], input[type=search], textarea, select, input[type=range]");
+    if (typing) return;
+    const key = event.key;
+    // One action at a time: a second key while a request runs would act on a form
+    // that is about to be replaced.
+    if (dialog.querySelector(".htmx-request") && key !== "Escape") return;
+    let handled = false;
+    if (key === "ArrowLeft") handled = clickIn(dialog, "[data-nav=previous]");
+    else if (key === "ArrowRight") handled = clickIn(dialog, "[data-nav=next]");
+    else if (key === "l" || key === "L") handled = clickIn(dialog, "[data-feedback=like]");
+    else if (key === "d" || key === "D") handled = clickIn(dialog, "[data-feedback=dislike]");
+    else if (key === "Delete") handled = clickIn(dialog, "[data-delete-current] button");
+    else if (key === "Escape" && !dialog.matches(":modal")) {
+      // A dialog not (yet) modal gets no cancel event from the browser.
+      closeLightbox();
+      handled = true;
+    }
+    if (handled) event.preventDefault();
+  });
+
+  // The before/after slider: the range input reveals the result over the input photo.
+  document.addEventListener("input", function (event) {
+    if (!event.target.matches("[data-compare-range]")) return;
+    const compare = event.target.closest("[data-compare]");
+    compare.style.setProperty("--reveal", event.target.value + "%");
+  });
+
+  // --- History: selecting several results --------------------------------------------
+
+  let lastChecked = null;
+  function selectionBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-select]"));
+  }
+  function updateSelection() {
+    const form = document.querySelector("[data-bulk-form]");
+    if (!form) return;
+    const boxes = selectionBoxes();
+    const chosen = boxes.filter(function (box) { return box.checked; }).length;
+    form.querySelector("[data-selected-count]").textContent = chosen ? chosen + " selected" : "";
+    form.querySelectorAll("[data-bulk-action]").forEach(function (button) { button.disabled = chosen === 0; });
+    const all = form.querySelector("[data-select-all]");
+    all.checked = chosen > 0 && chosen === boxes.length;
+    all.indeterminate = chosen > 0 && chosen < boxes.length;
+    boxes.forEach(function (box) { box.closest("[data-card]").classList.toggle("is-selected", box.checked); });
+  }
+
+  document.addEventListener("click", function (event) {
+    const box = event.target.closest && event.target.closest("[data-select]");
+    if (!box) return;
+    if (event.shiftKey && lastChecked && lastChecked !== box) {
+      const boxes = selectionBoxes();
+      const from = boxes.indexOf(lastChecked);
+      const to = boxes.indexOf(box);
+      boxes.slice(Math.min(from, to), Math.max(from, to) + 1).forEach(function (each) { each.checked = box.checked; });
+    }
+    lastChecked = box;
+    updateSelection();
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-select-all]")) {
+      selectionBoxes().forEach(function (box) { box.checked = event.target.checked; });
+      updateSelection();
+    }
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    const submitter = event.detail.elt && event.detail.elt.matches("[data-bulk-form]") ? document.activeElement : null;
+    const message = submitter && submitter.getAttribute("data-confirm-bulk");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+  document.addEventListener("submit", function (event) {
+    // Without htmx the browser submits the bulk form directly: confirm deletes here too.
+    const submitter = event.submitter;
+    if (window.htmx || !submitter) return;
+    const message = submitter.getAttribute("data-confirm-bulk");
+    if (message && !window.confirm(message)) event.preventDefault();
+  });
+
+  function onPageReady() {
+    upgradeLightbox();
+    updateSelection();
+  }
+  document.addEventListener("htmx:afterSwap", onPageReady);
+  onPageReady();
 })();

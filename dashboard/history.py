@@ -1,0 +1,225 @@
+"""The gallery's own logic: which page of results to show, as cards, and what is around one.
+
+Everything upstream goes through genapi; this module adds what the dashboard knows
+(who made a job, its inputs) and the catalogue's titles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.db.models import Q
+
+from dashboard import genapi
+from dashboard.jobs import PENDING_LISTING_LIMIT
+from dashboard.jobs import refresh as refresh_jobs
+from dashboard.models import InputImage, Job
+
+
+@dataclass(frozen=True)
+class Filters:
+    statuses: tuple[str, ...] = ()
+    type: str = ""
+    limit: int = 20
+    mine: bool = False
+    page: int = 1
+
+    def query(self, **changes) -> str:
+        """The URL query for these filters (with changes), defaults left out."""
+        values = {**self.__dict__, **changes}
+        pairs: list[tuple[str, object]] = [("status", status) for status in values["statuses"]]
+        if values["type"]:
+            pairs.append(("type", values["type"]))
+        if values["limit"] != 20:
+            pairs.append(("limit", values["limit"]))
+        if values["mine"]:
+            pairs.append(("mine", "1"))
+        if values["page"] != 1:
+            pairs.append(("page", values["page"]))
+        return urlencode(pairs)
+
+
+@dataclass
+class Card:
+    item: genapi.HistoryItem
+    tool_title: str
+    type_title: str
+    job: Job | None = None
+    garment: InputImage | None = None
+
+
+@dataclass
+class GalleryPage:
+    cards: list[Card]
+    filters: Filters
+    pages: int
+    total_count: int | None
+    problem: str | None = None
+    page_links: list = field(default_factory=list)
+
+    @property
+    def pending_ids(self) -> list[str]:
+        return [card.item.id for card in self.cards if card.item.is_pending]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    tools: dict[str, genapi.Tool]
+    types: dict[str, genapi.GenerationType]
+
+    def tool_title(self, name: str | None) -> str:
+        if not name:
+            return "Unknown tool"
+        if name in self.tools:
+            return self.tools[name].title
+        if name in self.types:
+            return self.tool_title(self.types[name].tool)
+        return name.replace("_", " ").title()
+
+    def types_by_tool(self) -> list[tuple[genapi.Tool, list[genapi.GenerationType]]]:
+        grouped = [(tool, [gt for gt in self.types.values() if gt.tool == tool.name]) for tool in self.tools.values()]
+        return [(tool, types) for tool, types in grouped if types]
+
+
+def catalogue() -> Catalogue:
+    """Tools and every tool's generation types (each cached for minutes)."""
+    try:
+        tools = genapi.cached_tools()
+    except genapi.GenApiError:
+        return Catalogue(tools={}, types={})
+    types: dict[str, genapi.GenerationType] = {}
+    for tool in tools:
+        try:
+            types.update((gt.id, gt) for gt in genapi.cached_generation_types(tool.name))
+        except genapi.GenApiError:
+            continue
+    return Catalogue(tools={tool.name: tool for tool in tools}, types=types)
+
+
+def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
+    jobs = {
+        job.history_item_id: job
+        for job in Job.objects.filter(history_item_id__in=[item.id for item in items])
+        .select_related("designer")
+        .prefetch_related("inputs__image")
+    }
+    cards = []
+    for item in items:
+        job = jobs.get(item.id)
+        type_id = (job.generation_type if job else "") or str(item.extra.get("generation_type_id") or "")
+        type_title = (job.generation_type_title if job else "") or (known.types[type_id].title if type_id in known.types else "")
+        if not type_title and item.generation_type in known.types:
+            type_title = known.types[item.generation_type].title
+        garment = None
+        if job:
+            first_input = next(iter(job.inputs.all()), None)
+            garment = first_input.image if first_input else None
+        cards.append(
+            Card(
+                item=item,
+                tool_title=(job.tool_title if job and job.tool_title else known.tool_title(item.generation_type)),
+                type_title=type_title,
+                job=job,
+                garment=garment,
+            )
+        )
+    return cards
+
+
+def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
+    """One page of results from the upstream (or, for "made by me", from our own records)."""
+    try:
+        if filters.mine:
+            items, pages, total = _my_items(filters, designer)
+        else:
+            listing = genapi.client().history(
+                page=filters.page, limit=filters.limit, statuses=filters.statuses, generation_type=filters.type or None
+            )
+            genapi.remember_items(listing.items)
+            items, pages, total = listing.items, listing.pages, listing.total_count
+    except genapi.GenApiError as exc:
+        return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
+    result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
+    if pages > 1:
+        paginator = Paginator(range(pages), 1)
+        result.page_links = list(paginator.get_elided_page_range(min(filters.page, pages), on_each_side=2, on_ends=1))
+    return result
+
+
+def _my_jobs(filters: Filters, designer):
+    jobs = Job.objects.filter(designer=designer)
+    if filters.statuses:
+        jobs = jobs.filter(status__in=filters.statuses)
+    if filters.type:
+        jobs = jobs.filter(Q(generation_type=filters.type) | Q(tool=filters.type))
+    return jobs.order_by("-created_at", "-id")
+
+
+def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int, int]:
+    """The designer's own jobs, which only the dashboard knows, paginated here.
+
+    Finished items come from the cache when they can; running ones from one listing."""
+    # Job rows learn that a job finished only when something polls it: bring this
+    # designer's running ones up to date first (one listing, plus one read per job that
+    # finished), or the status filters would go by stale rows ("Done" missing finished jobs).
+    pending = list(
+        Job.objects.filter(designer=designer, status=Job.Status.PENDING).values_list("history_item_id", flat=True)[
+            :PENDING_LISTING_LIMIT
+        ]
+    )
+    running = {item_id: item for item_id, item in refresh_jobs(pending).items() if item is not None} if pending else {}
+    jobs = _my_jobs(filters, designer)
+    paginator = Paginator(jobs, filters.limit)
+    page = paginator.get_page(filters.page)
+    ids = [job.history_item_id for job in page.object_list]
+    items = []
+    for item_id in ids:
+        try:
+            item = running.get(item_id) or genapi.cached_item(item_id)
+        except genapi.NotFound:
+            Job.objects.filter(history_item_id=item_id).delete()
+            continue
+        items.append(item)
+    return items, paginator.num_pages if paginator.count else 0, paginator.count
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    previous: tuple[str, int] | None  # (item id, the page it is on)
+    next: tuple[str, int] | None
+    page: int  # the page the item itself is on
+
+
+def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
+    """The results before and after one item under the same filters, across page edges."""
+
+    def ids_on(page: int) -> tuple[list[str], int]:
+        if filters.mine:
+            jobs = Paginator(_my_jobs(filters, designer), filters.limit)
+            if page > jobs.num_pages:
+                return [], jobs.num_pages
+            return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
+        listing = genapi.client().history(
+            page=page, limit=filters.limit, statuses=filters.statuses, generation_type=filters.type or None
+        )
+        genapi.remember_items(listing.items)
+        return [item.id for item in listing.items], listing.pages
+
+    try:
+        ids, pages = ids_on(filters.page)
+        if item_id not in ids:
+            return Neighbours(previous=None, next=None, page=filters.page)
+        index = ids.index(item_id)
+        previous = (ids[index - 1], filters.page) if index > 0 else None
+        if previous is None and filters.page > 1:
+            before, _ = ids_on(filters.page - 1)
+            previous = (before[-1], filters.page - 1) if before else None
+        following = (ids[index + 1], filters.page) if index + 1 < len(ids) else None
+        if following is None and filters.page < pages:
+            after, _ = ids_on(filters.page + 1)
+            following = (after[0], filters.page + 1) if after else None
+    except genapi.GenApiError:
+        return Neighbours(previous=None, next=None, page=filters.page)
+    return Neighbours(previous=previous, next=following, page=filters.page)

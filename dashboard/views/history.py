@@ -1,0 +1,174 @@
+"""The history gallery: review, rate, delete, one at a time or several together."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling, push_url
+
+from dashboard import genapi, history, jobs
+from dashboard.forms import GalleryFilterForm
+from dashboard.models import Job
+from dashboard.views.common import HtmxHttpRequest, upstream_message
+
+BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
+MAX_BULK_ITEMS = 100
+
+
+def wants_fragment(request: HtmxHttpRequest, target: str) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.target == target
+
+
+def read_filters(source) -> tuple[GalleryFilterForm, history.Filters]:
+    form = GalleryFilterForm(source)
+    return form, form.filters()
+
+
+def gallery_url(filters: history.Filters, **changes) -> str:
+    query = filters.query(**changes)
+    return reverse("history") + (f"?{query}" if query else "")
+
+
+def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: history.Filters, **extra) -> dict:
+    known = history.catalogue()
+    page = history.load_page(filters, request.user, known)
+    pagination = [
+        (number, gallery_url(filters, page=number) if isinstance(number, int) else None) for number in page.page_links
+    ]
+    return {
+        "pagination": pagination,
+        "nav_active": "history",
+        "filter_form": form,
+        "filters": filters,
+        "gallery": page,
+        "catalogue": known,
+        "gallery_url": gallery_url(filters),
+        **extra,
+    }
+
+
+@require_GET
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
+    form, filters = read_filters(request.GET)
+    context = gallery_context(request, form, filters)
+    if wants_fragment(request, "gallery"):
+        # The canonical address of this view, whatever the filter form sent.
+        return push_url(render(request, "history.html#gallery", context), context["gallery_url"])
+    return render(request, "history.html", context)
+
+
+def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: history.Filters) -> dict:
+    (card,) = history.make_cards([item], history.catalogue())
+    around = history.neighbours(item.id, filters, request.user)
+    inputs = list(card.job.inputs.all()) if card.job else []
+    return {
+        "card": card,
+        "inputs": inputs,
+        "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
+        "previous_url": reverse("history_item", args=[around.previous[0]]) + "?" + filters.query(page=around.previous[1]) if around.previous else None,
+        "next_url": reverse("history_item", args=[around.next[0]]) + "?" + filters.query(page=around.next[1]) if around.next else None,
+        "close_url": gallery_url(filters, page=around.page),
+        "detail_query": filters.query(),
+        "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "generation_type": item.generation_type, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
+    }
+
+
+@require_GET
+def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
+    form, filters = read_filters(request.GET)
+    try:
+        item = genapi.cached_item(item_id)
+    except genapi.NotFound:
+        raise Http404("This result no longer exists. It may have been deleted.")
+    except genapi.GenApiError as exc:
+        context = gallery_context(request, form, filters, lightbox_problem=upstream_message(exc))
+        return render(request, "history.html", context, status=200)
+    context = detail_context(request, item, filters)
+    if wants_fragment(request, "lightbox"):
+        return render(request, "history.html#lightbox", context)
+    return render(request, "history.html", {**gallery_context(request, form, filters), **context, "lightbox_open": True})
+
+
+def _forget(item_id: str) -> None:
+    genapi.forget_item(item_id)
+    Job.objects.filter(history_item_id=item_id).delete()
+
+
+@require_POST
+def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
+    form, filters = read_filters(request.GET)
+    message = None
+    try:
+        genapi.client().delete(item_id)
+        _forget(item_id)
+        message = ("ok", "Deleted.")
+    except genapi.NotFound:
+        _forget(item_id)  # already gone upstream: what the designer wanted
+        message = ("ok", "Deleted.")
+    except genapi.GenApiError as exc:
+        message = ("error", f"Could not delete it: {upstream_message(exc)}")
+    if not request.htmx:
+        return redirect(gallery_url(filters))
+    response = render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=message))
+    return push_url(response, gallery_url(filters)) if request.htmx.target == "gallery" else response
+
+
+@require_POST
+def bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """Like, dislike or delete several results; failures are listed, the rest stand done."""
+    form, filters = read_filters(request.GET)
+    action = request.POST.get("action")
+    ids = list(dict.fromkeys(request.POST.getlist("ids")))[:MAX_BULK_ITEMS]
+    if action not in BULK_ACTIONS or not ids:
+        flash = ("error", "Select at least one result and an action.")
+    else:
+        api = genapi.client()
+        done, failed = 0, []
+        for item_id in ids:
+            try:
+                if action == "delete":
+                    try:
+                        api.delete(item_id)
+                    except genapi.NotFound:
+                        pass
+                    _forget(item_id)
+                else:
+                    api.set_feedback(item_id, action == "like")
+                    genapi.forget_item(item_id)
+                done += 1
+            except genapi.GenApiError as exc:
+                failed.append((item_id, upstream_message(exc)))
+        flash = ("ok" if not failed else "error", f"{done} {BULK_ACTIONS[action]}.")
+        if failed:
+            flash = ("error", f"{done} {BULK_ACTIONS[action]}; {len(failed)} failed.", failed)
+    if not request.htmx:
+        return redirect(gallery_url(filters))
+    return render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=flash))
+
+
+@require_GET
+def poll(request: HtmxHttpRequest) -> HttpResponse:
+    """One request per tick for every running card on the page, O(1) upstream calls."""
+    # An id no upstream item can have is never "still running": polling it would never end.
+    ids = [i for i in request.GET.get("ids", "").split(",") if genapi.is_valid_id(i)][:100]
+    try:
+        found = jobs.refresh(ids)
+    except genapi.GenApiError:
+        found = {}
+    still_running = [item_id for item_id in ids if item_id not in found or (found[item_id] is not None and found[item_id].is_pending)]
+    finished = [item for item in found.values() if item is not None and not item.is_pending]
+    gone = [item_id for item_id, item in found.items() if item is None]
+    context = {
+        "cards": history.make_cards(finished, history.catalogue()) if finished else [],
+        "gone": gone,
+        "pending_ids": still_running,
+        "detail_query": request.GET.get("q", ""),
+    }
+    response = render(request, "history.html#poll-update", context)
+    if not still_running:
+        # 286 tells htmx to stop polling; the swapped poller carries no trigger either.
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
