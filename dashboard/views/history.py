@@ -26,9 +26,12 @@ def read_filters(source) -> tuple[GalleryFilterForm, history.Filters]:
     return form, form.filters()
 
 
+def with_query(path: str, query: str) -> str:
+    return f"{path}?{query}" if query else path
+
+
 def gallery_url(filters: history.Filters, **changes) -> str:
-    query = filters.query(**changes)
-    return reverse("history") + (f"?{query}" if query else "")
+    return with_query(reverse("history"), filters.query(**changes))
 
 
 def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: history.Filters, **extra) -> dict:
@@ -67,8 +70,8 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         "card": card,
         "inputs": inputs,
         "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
-        "previous_url": reverse("history_item", args=[around.previous[0]]) + "?" + filters.query(page=around.previous[1]) if around.previous else None,
-        "next_url": reverse("history_item", args=[around.next[0]]) + "?" + filters.query(page=around.next[1]) if around.next else None,
+        "previous_url": with_query(reverse("history_item", args=[around.previous[0]]), filters.query(page=around.previous[1])) if around.previous else None,
+        "next_url": with_query(reverse("history_item", args=[around.next[0]]), filters.query(page=around.next[1])) if around.next else None,
         "close_url": gallery_url(filters, page=around.page),
         "detail_query": filters.query(),
         "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "generation_type": item.generation_type, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
