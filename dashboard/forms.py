@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 
 from dashboard import genapi, images, jobs
+from dashboard.history import Filters
 from dashboard.models import InputImage
 from dashboard.slots import Slot
 
@@ -168,10 +169,8 @@ class GalleryFilterForm(forms.Form):
         value = self.cleaned_data.get("type", "")
         return value if value and genapi.is_valid_id(value) else ""
 
-    def filters(self) -> "Filters":
+    def filters(self) -> Filters:
         """Clean values; an invalid one falls back to its default rather than failing the page."""
-        from dashboard.history import Filters
-
         self.is_valid()
         data = self.cleaned_data
         return Filters(

@@ -7,10 +7,12 @@ Everything upstream goes through genapi; this module adds what the dashboard kno
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from functools import cache
+from urllib.parse import quote, urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.urls import reverse
 
 from dashboard import genapi
 from dashboard.jobs import PENDING_LISTING_LIMIT
@@ -41,13 +43,38 @@ class Filters:
         return urlencode(pairs)
 
 
+@cache
+def _url_template(name: str, *args: str) -> str:
+    return reverse(name, args=[ID_PLACEHOLDER, *args])
+
+
+def url_for_item(name: str, item_id: str, *args: str) -> str:
+    """reverse() for the grid's many links, without resolving the pattern every time."""
+    return _url_template(name, *args).replace(ID_PLACEHOLDER, quote(item_id, safe=""))
+
+
+ID_PLACEHOLDER = "item-id-placeholder"
+
+
 @dataclass
 class Card:
+    """One result as the grid and the lightbox show it; display values worked out once."""
+
     item: genapi.HistoryItem
     tool_title: str
     type_title: str
     job: Job | None = None
     garment: InputImage | None = None
+    designer_name: str = field(init=False)
+    preview_url: str = field(init=False)
+    detail_url: str = field(init=False)
+    status_label: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.designer_name = self.job.designer.get_username() if self.job and self.job.designer else ""
+        self.preview_url = url_for_item("result_image", self.item.id, "preview")
+        self.detail_url = url_for_item("history_item", self.item.id)
+        self.status_label = {"complete": "Done", "error": "Failed"}.get(self.item.status, "Running")
 
 
 @dataclass
@@ -93,8 +120,12 @@ def catalogue() -> Catalogue:
     for tool in tools:
         try:
             types.update((gt.id, gt) for gt in genapi.cached_generation_types(tool.name))
-        except genapi.GenApiError:
+        except genapi.NotFound:
             continue
+        except genapi.GenApiError:
+            # The upstream is failing: asking again for every other tool would only make
+            # the page wait one timeout per tool. Titles fall back to the tools' names.
+            break
     return Catalogue(tools={tool.name: tool for tool in tools}, types=types)
 
 

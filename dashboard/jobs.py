@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import PurePath
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -80,14 +82,22 @@ def send_job(
             tool, files, generation_type=generation_type.id if generation_type else None
         )
     with transaction.atomic():
-        job = Job.objects.create(
+        # update_or_create: an upstream that reuses an id must not turn into an error page.
+        job, _ = Job.objects.update_or_create(
             history_item_id=created.history_item_id,
-            designer=designer,
-            tool=tool,
-            tool_title=tool_title,
-            generation_type=generation_type.id if generation_type else "",
-            generation_type_title=generation_type.title if generation_type else "",
+            defaults=dict(
+                designer=designer,
+                tool=tool,
+                tool_title=tool_title,
+                generation_type=generation_type.id if generation_type else "",
+                generation_type_title=generation_type.title if generation_type else "",
+                status=Job.Status.PENDING,
+                error_message="",
+                finished_at=None,
+                dismissed=False,
+            ),
         )
+        job.inputs.all().delete()
         JobInput.objects.bulk_create(
             JobInput(job=job, slot=slot.name, label=slot.label, image=image, position=position)
             for position, (slot, image) in enumerate(inputs)
@@ -148,3 +158,25 @@ def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
             error_message=item.error_message or "",
             finished_at=timezone.now(),
         )
+
+
+def seconds_until_allowed(designer) -> int:
+    """0 when the designer may send another job now; else how long to wait.
+
+    A fixed one-minute window per designer, counted in the shared cache so every
+    worker sees the same count.
+    """
+    limit = settings.JOB_RATE_LIMIT_PER_MINUTE
+    if limit <= 0:
+        return 0
+    now = time.time()
+    key = f"job-rate:{designer.pk}:{int(now // 60)}"
+    cache.add(key, 0, timeout=70)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=70)
+        count = 1
+    if count <= limit:
+        return 0
+    return max(1, int(60 - now % 60))

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dashboard.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +107,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several workers writing to one SQLite file: WAL lets readers and a writer work
+    # together, and IMMEDIATE transactions wait for the lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -167,6 +176,10 @@ GENAPI_TOOL_SLOTS_JSON = os.environ.get("GENAPI_TOOL_SLOTS", "")
 # --- Uploads ------------------------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_MB", 20) * 1024 * 1024
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_MEGAPIXELS", 40) * 1_000_000
+# The whole request body (every image of one job together, plus the form).
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
+# Jobs one designer may send per minute (0 turns the limit off).
+JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
 # Large photos go to a temporary file rather than memory (the default is 2.5 MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

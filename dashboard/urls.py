@@ -52,3 +52,5 @@ urlpatterns += [
     path("history/<item:item_id>/", history.detail, name="history_item"),
     path("history/<item:item_id>/delete", history.delete, name="history_delete"),
 ]
+
+handler404 = "dashboard.views.pages.not_found"

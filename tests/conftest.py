@@ -1,7 +1,5 @@
 import os
-import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +28,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-SIMULATOR_DEFAULTS = {"job_seconds": 1.0, "fail_rate": 0.0, "latency_ms": 0, "error_rate": 0.0, "error_body": "json", "rate_limit": None}
+SIMULATOR_DEFAULTS = {"job_seconds": 1.0, "fail_rate": 0.0, "latency_ms": 0, "error_rate": 0.0, "error_body": "json", "rate_limit": None, "bad_body": None}
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
 from dashboard import genapi
@@ -14,3 +14,7 @@ def upstream_message(error: genapi.GenApiError) -> str:
         seconds = max(1, round(error.retry_after))
         return f"{error.message} (try again in about {seconds} second{'s' if seconds != 1 else ''})"
     return error.message
+
+
+class Gone(Http404):
+    """A 404 whose message is written for designers and shown on the page."""

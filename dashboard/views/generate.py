@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +20,14 @@ TRAY_SIZE = 12
 FAST_POLL_SECONDS = 2
 SLOW_POLL_SECONDS = 5
 SLOW_DOWN_AFTER_SECONDS = 30
+
+
+def rate_limit_message(wait: int) -> str:
+    limit = settings.JOB_RATE_LIMIT_PER_MINUTE
+    return (
+        f"You have sent {limit} jobs in the last minute, the most allowed. "
+        f"Please wait {wait} second{'s' if wait != 1 else ''} and send it again; your images stay attached."
+    )
 
 
 def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
@@ -99,7 +108,10 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
         form.keep_valid_uploads()
-        if valid:
+        wait = jobs.seconds_until_allowed(request.user) if valid else 0
+        if wait:
+            form.add_error(None, rate_limit_message(wait))
+        elif valid:
             try:
                 sent_job = jobs.send_job(
                     request.user,
@@ -160,10 +172,14 @@ def rerun(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     """Send a job again with the same tool, style and input images."""
     job = get_object_or_404(Job, history_item_id=item_id)
     problem = None
-    try:
-        jobs.rerun(job, request.user)
-    except genapi.GenApiError as exc:
-        problem = f"Could not run it again: {upstream_message(exc)}"
+    wait = jobs.seconds_until_allowed(request.user)
+    if wait:
+        problem = rate_limit_message(wait)
+    else:
+        try:
+            jobs.rerun(job, request.user)
+        except genapi.GenApiError as exc:
+            problem = f"Could not run it again: {upstream_message(exc)}"
     if request.htmx:
         return render(request, "generate.html#tray-update", tray_context(request, problem))
     if problem:

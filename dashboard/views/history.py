@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -11,7 +12,7 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 from dashboard import genapi, history, jobs
 from dashboard.forms import GalleryFilterForm
 from dashboard.models import Job
-from dashboard.views.common import HtmxHttpRequest, upstream_message
+from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message
 
 BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
 MAX_BULK_ITEMS = 100
@@ -84,7 +85,7 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     try:
         item = genapi.cached_item(item_id)
     except genapi.NotFound:
-        raise Http404("This result no longer exists. It may have been deleted.")
+        raise Gone("This result no longer exists. It may have been deleted.")
     except genapi.GenApiError as exc:
         context = gallery_context(request, form, filters, lightbox_problem=upstream_message(exc))
         return render(request, "history.html", context, status=200)
@@ -113,6 +114,8 @@ def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     except genapi.GenApiError as exc:
         message = ("error", f"Could not delete it: {upstream_message(exc)}")
     if not request.htmx:
+        if message[0] == "error":
+            messages.error(request, message[1])  # said on the page the redirect leads to
         return redirect(gallery_url(filters))
     response = render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=message))
     return push_url(response, gallery_url(filters)) if request.htmx.target == "gallery" else response
@@ -147,6 +150,9 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
         if failed:
             flash = ("error", f"{done} {BULK_ACTIONS[action]}; {len(failed)} failed.", failed)
     if not request.htmx:
+        if flash[0] == "error":
+            reasons = sorted({reason for _, reason in flash[2]}) if len(flash) > 2 else []
+            messages.error(request, " ".join([flash[1], *reasons]))
         return redirect(gallery_url(filters))
     return render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=flash))
 

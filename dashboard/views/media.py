@@ -14,7 +14,7 @@ from io import BytesIO
 from django.core.cache import cache as django_cache
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from dashboard import genapi, images
 from dashboard.models import InputImage
+from dashboard.views.common import Gone
 
 FOREVER = "private, max-age=31536000, immutable"
 # Previews are small and asked for by every grid: keep them; stock PNGs stream through.
@@ -102,7 +103,7 @@ def input_image(request, pk: int, variant: str) -> FileResponse:
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
-        raise Http404("This input image is no longer stored.")
+        raise Gone("This input image is no longer stored.")
     response = FileResponse(
         handle,
         content_type="image/webp" if variant == "thumbnail" else image.content_type,

@@ -3,10 +3,12 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dashboard import genapi
+from dashboard.views.common import Gone
 
 
 @login_not_required
@@ -28,3 +30,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         checks["upstream"] = "unavailable"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 404 page; it repeats only the dashboard's own sentences, never a resolver's."""
+    message = str(exception) if isinstance(exception, Gone) else ""
+    return render(request, "404.html", {"message": message}, status=404)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -40,6 +41,7 @@ def feedback(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
             cached = genapi.peek_item(item_id)
             like = cached.like if cached else None
     if not request.htmx:
+        if problem:
+            messages.error(request, problem)  # said on the page the redirect leads to
         return redirect(safe_next(request))
-    context = {"item_id": item_id, "like": like, "feedback_problem": problem, "next_url": safe_next(request)}
-    return render(request, "results.html#feedback", context)
+    return render(request, "results.html#feedback", {"item_id": item_id, "like": like, "feedback_problem": problem})

@@ -25,7 +25,10 @@
     showToast("The dashboard could not be reached. Check your connection; nothing was lost.");
   });
   document.addEventListener("htmx:responseError", function (event) {
-    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    const xhr = event.detail.xhr;
+    // Responses that carry their own message (HX-Trigger: showMessage) say it themselves.
+    if (xhr && xhr.getResponseHeader("HX-Trigger")) return;
+    const status = xhr ? xhr.status : 0;
     showToast(status === 403
       ? "Your session has expired. Reload the page to log in again."
       : "Something went wrong on our side. Please try again.");
@@ -223,27 +226,44 @@
     return Boolean(target);
   }
 
+  function handleLightboxKey(dialog, key) {
+    if (key === "ArrowLeft") return clickIn(dialog, "[data-nav=previous]");
+    if (key === "ArrowRight") return clickIn(dialog, "[data-nav=next]");
+    if (key === "l" || key === "L") return clickIn(dialog, "[data-feedback=like]");
+    if (key === "d" || key === "D") return clickIn(dialog, "[data-feedback=dislike]");
+    if (key === "Delete") return clickIn(dialog, "[data-delete-current] button");
+    if (key === "Escape" && !dialog.matches(":modal")) {
+      // A dialog not (yet) modal gets no cancel event from the browser.
+      closeLightbox();
+      return true;
+    }
+    return false;
+  }
+
+  // A key pressed while a request runs, or before htmx has wired up what it just
+  // swapped in, waits for the swap to settle and then acts on the new content.
+  const BUSY = ".htmx-request, .htmx-settling, .htmx-added";
+  let queuedKey = null;
   document.addEventListener("keydown", function (event) {
     const dialog = currentLightbox();
     if (!dialog || event.altKey || event.ctrlKey || event.metaKey) return;
     const typing = event.target.closest && event.target.closest("input[type=text], input[type=search], textarea, select, input[type=range]");
     if (typing) return;
     const key = event.key;
-    // One action at a time: a second key while a request runs would act on a form
-    // that is about to be replaced.
-    if (dialog.querySelector(".htmx-request") && key !== "Escape") return;
-    let handled = false;
-    if (key === "ArrowLeft") handled = clickIn(dialog, "[data-nav=previous]");
-    else if (key === "ArrowRight") handled = clickIn(dialog, "[data-nav=next]");
-    else if (key === "l" || key === "L") handled = clickIn(dialog, "[data-feedback=like]");
-    else if (key === "d" || key === "D") handled = clickIn(dialog, "[data-feedback=dislike]");
-    else if (key === "Delete") handled = clickIn(dialog, "[data-delete-current] button");
-    else if (key === "Escape" && !dialog.matches(":modal")) {
-      // A dialog not (yet) modal gets no cancel event from the browser.
-      closeLightbox();
-      handled = true;
+    if (!["ArrowLeft", "ArrowRight", "l", "L", "d", "D", "Delete", "Escape"].includes(key)) return;
+    if (key !== "Escape" && (dialog.closest(BUSY) || dialog.querySelector(BUSY))) {
+      queuedKey = key;
+      event.preventDefault();
+      return;
     }
-    if (handled) event.preventDefault();
+    if (handleLightboxKey(dialog, key)) event.preventDefault();
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    const dialog = currentLightbox();
+    if (!queuedKey || !dialog || dialog.closest(BUSY) || dialog.querySelector(BUSY)) return;
+    const key = queuedKey;
+    queuedKey = null;
+    handleLightboxKey(dialog, key);
   });
 
   // The before/after slider: the range input reveals the result over the input photo.

@@ -241,3 +241,48 @@ class TestSlotTable:
         settings.GENAPI_TOOL_SLOTS_JSON = raw
         with pytest.raises(ImproperlyConfigured):
             slots_for("x", "fashion")
+
+
+@pytest.mark.django_db
+class TestJobRateLimit:
+    def test_a_designer_over_the_limit_is_told_to_wait_and_keeps_the_images(self, client, designer, api, settings):
+        settings.JOB_RATE_LIMIT_PER_MINUTE = 2
+        ids = iter(["jobrate1", "jobrate2", "jobrate3"])
+        api.add_callback(responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)})))
+        files = lambda: {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}  # noqa: E731
+        post_job(client, files())
+        post_job(client, files())
+        body = post_job(client, files()).content.decode()
+        assert "You have sent 2 jobs in the last minute" in body
+        assert re.search(r"Please wait \d+ seconds?", body)
+        assert re.search(r'name="person__kept" value="\d+"', body) and re.search(r'name="clothes__kept" value="\d+"', body)
+        assert len(job_posts(api)) == 2
+
+    def test_the_limit_is_per_designer(self, client, designer, api, settings, django_user_model):
+        settings.JOB_RATE_LIMIT_PER_MINUTE = 1
+        ids = iter(["jobrate4", "jobrate5"])
+        api.add_callback(responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)})))
+        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        client.force_login(django_user_model.objects.create_user(username="bob"))
+        body = post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}).content.decode()
+        assert "jobs in the last minute" not in body
+        assert len(job_posts(api)) == 2
+
+
+@pytest.mark.django_db
+class TestRequestSizeLimit:
+    def test_a_body_over_the_total_limit_gets_a_clear_413_page(self, client, designer, api, settings):
+        settings.REQUEST_MAX_BYTES = 1024 * 1024
+        big = upload("huge.png", garment_photo() + b"\0" * (2 * 1024 * 1024))
+        response = client.post(reverse("home"), {"tool": "fashion_swap", "clothes": big})
+        assert response.status_code == 413
+        assert "too large together" in response.content.decode()
+        assert "one job can send at most 1 MB" in response.content.decode()
+        assert job_posts(api) == []
+
+    def test_htmx_requests_also_get_the_message_as_an_event(self, client, designer, api, settings):
+        settings.REQUEST_MAX_BYTES = 1024 * 1024
+        big = upload("huge.png", b"\0" * (2 * 1024 * 1024))
+        response = client.post(reverse("home"), {"tool": "fashion_swap", "clothes": big}, headers={"HX-Request": "true"})
+        assert response.status_code == 413
+        assert "showMessage" in response["HX-Trigger"]

@@ -1,0 +1,51 @@
+"""Refuses request bodies over the total size limit with a clear page, not a reset."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from dashboard.images import describe_size
+
+DRAIN_CHUNK = 64 * 1024
+
+
+class RequestSizeLimitMiddleware:
+    """Django limits form fields but not file uploads as a whole: this does.
+
+    The body is read and discarded before answering (up to a bound), because a server
+    that answers while the browser is still sending makes the browser show a
+    connection reset instead of our message.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.REQUEST_MAX_BYTES
+        if length <= limit:
+            return self.get_response(request)
+        if length <= limit * 4:
+            stream = request.META["wsgi.input"]
+            remaining = length
+            while remaining > 0:
+                chunk = stream.read(min(DRAIN_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        message = (
+            f"Together these files are {describe_size(length)}; one job can send at most "
+            f"{describe_size(limit)}. Nothing was sent and your images are still attached: "
+            f"use smaller files (each up to {describe_size(settings.UPLOAD_MAX_BYTES)})."
+        )
+        response = HttpResponse(render_to_string("413.html", {"message": message}), status=413)
+        if request.headers.get("HX-Request"):
+            response["HX-Trigger"] = json.dumps({"showMessage": message})
+        return response
