@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.cache import cache
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 logger = logging.getLogger("dashboard.genapi")
@@ -235,6 +236,21 @@ def _text(value: object) -> str | None:
         text = str(value).strip()
         return text or None
     return None
+
+
+TIMED_OUT_MESSAGE = "The generation service took too long to answer. Please try again."
+# A change (a job, a rating, a delete) that timed out after it was sent may still happen.
+TIMED_OUT_WRITE_MESSAGE = (
+    "The generation service took too long to answer, so it may or may not have done this. "
+    "Check History before trying again."
+)
+UNREADABLE_MESSAGE = "The generation service sent an answer the dashboard cannot read."
+
+
+def _read_timed_out(error: requests.ConnectionError) -> bool:
+    """Whether a ConnectionError is really read timeouts that exhausted urllib3's retries."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, ReadTimeoutError)
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
@@ -509,11 +525,18 @@ class GenApiClient:
         except requests.Timeout as exc:
             status = "timeout"
             self.last_problem = UpstreamUnavailable.default_message
-            raise UpstreamUnavailable("The generation service took too long to answer. Please try again.") from exc
+            sent = method != "GET" and not isinstance(exc, requests.ConnectTimeout)
+            raise UpstreamUnavailable(TIMED_OUT_WRITE_MESSAGE if sent else TIMED_OUT_MESSAGE) from exc
         except requests.exceptions.RetryError as exc:
             status = "retries-exhausted"
             raise UpstreamError() from exc
         except requests.ConnectionError as exc:
+            if _read_timed_out(exc):
+                # Read timeouts that used up urllib3's retries: requests reports them as a
+                # connection error, but the service took the request and answered slowly.
+                status = "timeout"
+                self.last_problem = UpstreamUnavailable.default_message
+                raise UpstreamUnavailable(TIMED_OUT_MESSAGE if method == "GET" else TIMED_OUT_WRITE_MESSAGE) from exc
             status = "unreachable"
             self.last_problem = UpstreamUnavailable.default_message
             raise UpstreamUnavailable() from exc
@@ -553,7 +576,20 @@ class GenApiClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise UpstreamError("The generation service sent an answer the dashboard cannot read.") from exc
+            raise UpstreamError(UNREADABLE_MESSAGE) from exc
+
+    def _expect_api_answer(self, response: requests.Response) -> None:
+        """A success whose body is not read must still come from the API: an HTML page
+        (a proxy or another server answering) or JSON cut short means the change is not
+        known to have happened. Any other body is fine (the contract leaves it open)."""
+        try:
+            media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if media_type in ("text/html", "application/xhtml+xml"):
+                raise UpstreamError(UNREADABLE_MESSAGE, status=response.status_code)
+            if (media_type == "application/json" or media_type.endswith("+json")) and response.content.strip():
+                self._json(response)
+        finally:
+            response.close()
 
     # -- The seven calls -----------------------------------------------------------
 
@@ -634,11 +670,13 @@ class GenApiClient:
         return parse_history_page(body, page=page, limit=limit)
 
     def set_feedback(self, item_id: str, like: bool) -> None:
-        # The response body is undocumented: it is deliberately not read.
-        self._request("PATCH", f"user/generation-history/feedback/{_segment(item_id)}", json={"like": bool(like)}).close()
+        # The response body is undocumented: it is not used, only checked to be the API's.
+        self._expect_api_answer(
+            self._request("PATCH", f"user/generation-history/feedback/{_segment(item_id)}", json={"like": bool(like)})
+        )
 
     def delete(self, item_id: str) -> None:
-        self._request("DELETE", f"user/generation-history/{_segment(item_id)}").close()
+        self._expect_api_answer(self._request("DELETE", f"user/generation-history/{_segment(item_id)}"))
 
     # -- Images and diagnostics ----------------------------------------------------
 

@@ -5,7 +5,8 @@ same order the real service (behind its gateway) would apply it:
 
     control paths (/_simulator/...) bypass everything
     -> added latency -> auth (401, 403 for read-only keys on writes)
-    -> rate limit (429) -> injected server error (500 JSON / 502 HTML) -> the endpoint
+    -> rate limit (429) -> injected server error (500 JSON / 502 HTML)
+    -> bad body (200 with an HTML page or truncated JSON) -> the endpoint
 
 Every non-control request is written to an in-memory access log with its *raw* path, so
 tests can prove what actually reached the "upstream".
@@ -48,6 +49,9 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REQUEST_LOG_SIZE = 10_000
 
 HTML_BAD_GATEWAY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+# What the bad_body knob answers with a 200: a misrouted proxy's page, or JSON cut short.
+HTML_WRONG_SERVER = "<html><body><h1>Welcome to nginx!</h1></body></html>"
+TRUNCATED_JSON = '{"items": [{"id": "abc", "sta'
 
 
 # --- Wire models (they make /openapi.json document every field) -----------------------
@@ -118,6 +122,7 @@ class ConfigPatch(BaseModel):
     error_rate: Annotated[float, Field(ge=0, le=1)] | None = None
     error_body: Literal["json", "html"] | None = None
     rate_limit: str | None = None
+    bad_body: Literal["json", "html"] | None = None
 
     @field_validator("rate_limit")
     @classmethod
@@ -128,8 +133,8 @@ class ConfigPatch(BaseModel):
 
     @model_validator(mode="after")
     def _only_rate_limit_may_be_null(self) -> ConfigPatch:
-        # null means "off" for the rate limit; for the other knobs it would be ambiguous.
-        for name in self.model_fields_set - {"rate_limit"}:
+        # null means "off" for the rate limit and the bad body; for the other knobs it would be ambiguous.
+        for name in self.model_fields_set - {"rate_limit", "bad_body"}:
             if getattr(self, name) is None:
                 raise ValueError(f"{name} may not be null")
         return self
@@ -269,6 +274,10 @@ class GatewayMiddleware:
                 response = HTMLResponse(HTML_BAD_GATEWAY, status_code=502)
             else:
                 response = _error(500, "Internal processing error")
+        elif config.bad_body == "html":
+            response = HTMLResponse(HTML_WRONG_SERVER, status_code=200)
+        elif config.bad_body == "json":
+            response = Response(TRUNCATED_JSON, status_code=200, media_type="application/json")
         else:
             await self.app(scope, receive, send)
             return

@@ -26,6 +26,11 @@ Environment variables (default in brackets):
     ``html``: they are 502 ``text/html`` pages, like a proxy in front of a dead backend.
 ``SIMULATOR_RATE_LIMIT`` [empty = off]
     ``N/S``: at most N requests per S seconds per key; more get 429 with ``Retry-After``.
+``SIMULATOR_BAD_BODY`` [empty = off]
+    Every API request (after auth, like the error rate) is answered 200 with a body the
+    client cannot use: ``html``: ``text/html``, the page of a misrouted proxy
+    (``<h1>Welcome to nginx!</h1>``); ``json``: ``application/json`` but truncated,
+    malformed JSON (``{"items": [{"id": "abc", "sta``). At run time ``null`` turns it off.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 ErrorBody = Literal["json", "html"]
+BadBody = Literal["json", "html"]
 
 DEFAULT_API_KEY = "sim-local-key"
 DEFAULT_DATA_DIR = "var/simulator"
@@ -105,10 +111,11 @@ class SimulatorConfig:
     error_rate: float = 0.0
     error_body: ErrorBody = "json"
     rate_limit: RateLimit | None = None
+    bad_body: BadBody | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # The knobs PATCH /_simulator/config may change.
-    RUNTIME_KNOBS: ClassVar[tuple[str, ...]] = ("job_seconds", "fail_rate", "latency_ms", "error_rate", "error_body", "rate_limit")
+    RUNTIME_KNOBS: ClassVar[tuple[str, ...]] = ("job_seconds", "fail_rate", "latency_ms", "error_rate", "error_body", "rate_limit", "bad_body")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: str | Path | None = None) -> SimulatorConfig:
@@ -122,6 +129,9 @@ class SimulatorConfig:
         if error_body not in ("json", "html"):
             raise ValueError(f"SIMULATOR_ERROR_BODY must be json or html, got {error_body!r}")
         rate_limit_raw = env.get("SIMULATOR_RATE_LIMIT", "").strip()
+        bad_body = env.get("SIMULATOR_BAD_BODY", "").strip().lower() or None
+        if bad_body not in (None, "json", "html"):
+            raise ValueError(f"SIMULATOR_BAD_BODY must be empty, json or html, got {bad_body!r}")
         api_keys = _split_keys(env.get("SIMULATOR_API_KEYS")) or (DEFAULT_API_KEY,)
         return cls(
             api_keys=api_keys,
@@ -133,6 +143,7 @@ class SimulatorConfig:
             error_rate=_float(env, "SIMULATOR_ERROR_RATE", 0.0, 0.0, 1.0),
             error_body="html" if error_body == "html" else "json",
             rate_limit=RateLimit.parse(rate_limit_raw) if rate_limit_raw else None,
+            bad_body="html" if bad_body == "html" else "json" if bad_body == "json" else None,
         )
 
     def update(self, changes: Mapping[str, Any]) -> None:

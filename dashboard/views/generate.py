@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboard import genapi, jobs
 from dashboard.forms import GenerateForm
 from dashboard.models import InputImage, Job
-from dashboard.slots import slots_for
+from dashboard.slots import DEFAULT_SLOTS, slots_for
 from dashboard.views.common import HtmxHttpRequest, upstream_message
 
 TRAY_SIZE = 12
@@ -35,6 +35,13 @@ def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]
     for tool in tools:
         groups.setdefault(tool.group, []).append(tool)
     return list(groups.items())
+
+
+def tool_from_form(data) -> genapi.Tool | None:
+    name, group = data.get("tool", ""), data.get("tool_group", "")
+    if not genapi.is_valid_id(name):
+        return None
+    return genapi.Tool(name=name, title=name.replace("_", " ").title(), group=group if group in DEFAULT_SLOTS else "default")
 
 
 def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
@@ -83,18 +90,21 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
 @require_http_methods(["GET", "POST"])
 def generate(request: HtmxHttpRequest) -> HttpResponse:
     try:
-        tools = genapi.cached_tools()
+        tools, tools_problem = genapi.cached_tools(), None
     except genapi.GenApiError as exc:
-        return render(
-            request, "generate.html", {"tools_problem": exc.message, "nav_active": "generate", **tray_context(request)}
-        )
+        tools, tools_problem = [], exc.message
     source = request.POST if request.method == "POST" else request.GET
     tool = pick_tool(tools, source.get("tool"))
+    if tool is None and tools_problem and request.method == "POST":
+        # The catalogue cannot be read, but the form says what it was for: keep the
+        # designer's images rather than dropping them with the page.
+        tool = tool_from_form(request.POST)
     if tool is None:
+        if tools_problem or not tools:
+            context = {"tools_problem": tools_problem or "The generation service offers no tools right now."}
+            return render(request, "generate.html", {**context, "nav_active": "generate", **tray_context(request)})
         messages.error(request, "That tool is not offered. Choose one of the tools below.")
         tool = pick_tool(tools, None)
-        if tool is None:
-            return render(request, "generate.html", {"tools_problem": "The generation service offers no tools right now.", "nav_active": "generate", **tray_context(request)})
     slots = slots_for(tool.name, tool.group)
     types_problem = None
     try:
@@ -109,7 +119,9 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         valid = form.is_valid()
         form.keep_valid_uploads()
         wait = jobs.seconds_until_allowed(request.user) if valid else 0
-        if wait:
+        if tools_problem:
+            form.add_error(None, tools_problem)
+        elif wait:
             form.add_error(None, rate_limit_message(wait))
         elif valid:
             try:

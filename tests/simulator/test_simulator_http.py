@@ -27,6 +27,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "error_rate": 0.0,
     "error_body": "json",
     "rate_limit": None,
+    "bad_body": None,
 }
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HEX24 = set("0123456789abcdef")
@@ -484,6 +485,37 @@ def test_injected_errors_json_and_html(sim: SimulatorProcess, api: Api) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert response.text == "<html><body><h1>502 Bad Gateway</h1></body></html>"
     assert requests.get(f"{sim.base_url}/_simulator/health", timeout=5).json() == {"ok": True}
+
+
+def test_bad_body_html_and_truncated_json(sim: SimulatorProcess, api: Api) -> None:
+    total_before = api.history()["total_count"]
+    assert sim.config()["bad_body"] is None
+    assert sim.configure(bad_body="html")["bad_body"] == "html"
+    response = api.get("/generation/tools")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.text == "<html><body><h1>Welcome to nginx!</h1></body></html>"
+    # Writes too: the endpoint is never reached, so no job is created behind the page.
+    files = {"clothes": ("c.png", garment_photo(), "image/png"), "person": ("p.png", person_photo(), "image/png")}
+    created = api.post("/generation/generate_image_v2/", data={"tool": "fashion_swap"}, files=files)
+    assert created.status_code == 200 and created.headers["content-type"].startswith("text/html")
+    # Auth still comes first, and control paths are untouched.
+    assert requests.get(f"{sim.base_url}/generation/tools", timeout=5).status_code == 401
+    assert requests.get(f"{sim.base_url}/_simulator/health", timeout=5).json() == {"ok": True}
+
+    sim.configure(bad_body="json")
+    response = api.get("/user/generation-history")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.text == '{"items": [{"id": "abc", "sta'
+    with pytest.raises(ValueError):
+        response.json()
+
+    assert sim.configure(bad_body=None)["bad_body"] is None
+    assert api.get("/generation/tools").json() == SEED_TOOLS
+    assert api.history()["total_count"] == total_before
+    invalid = requests.patch(f"{sim.base_url}/_simulator/config", json={"bad_body": "xml"}, timeout=5)
+    assert invalid.status_code == 422
 
 
 def test_rate_limit(sim: SimulatorProcess, api: Api) -> None:

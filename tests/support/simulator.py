@@ -155,7 +155,7 @@ class SimulatorProcess:
         return response
 
     def configure(self, **knobs: Any) -> dict[str, Any]:
-        """Change runtime knobs (job_seconds, fail_rate, latency_ms, error_rate, error_body, rate_limit)."""
+        """Change runtime knobs (job_seconds, fail_rate, latency_ms, error_rate, error_body, rate_limit, bad_body)."""
         result: dict[str, Any] = self._control("PATCH", "config", json=knobs).json()
         return result
 

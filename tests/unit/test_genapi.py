@@ -705,6 +705,23 @@ class TestDelete:
             api.delete("abc")
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"body": "<html><body><h1>Welcome to nginx!</h1></body></html>", "content_type": "text/html"}, id="html-page"),
+        pytest.param({"body": '{"items": [{"id": "abc", "sta', "content_type": "application/json"}, id="truncated-json"),
+    ],
+)
+def test_a_change_answered_by_something_other_than_the_api_is_not_taken_as_done(rsps, api, kwargs):
+    rsps.patch(f"{FEEDBACK_URL}/abc", status=200, **kwargs)
+    rsps.delete(f"{HISTORY_URL}/abc", status=200, **kwargs)
+
+    with pytest.raises(genapi.UpstreamError, match="cannot read"):
+        api.set_feedback("abc", True)
+    with pytest.raises(genapi.UpstreamError, match="cannot read"):
+        api.delete("abc")
+
+
 # --- Result images -------------------------------------------------------------------------
 
 
