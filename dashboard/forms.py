@@ -28,6 +28,13 @@ def kept_field_name(slot: Slot) -> str:
     return f"{slot.name}__kept"
 
 
+def primary_key(value: object) -> int | None:
+    """A row number from a form or URL, or None: only ASCII digits that fit a 64-bit column
+    ("²".isdigit() is true, and 30 digits overflow SQLite: both were 500s)."""
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 class GenerateForm(forms.Form):
     """One job: a tool, an optional generation type and an image for each of its slots.
 
@@ -73,14 +80,14 @@ class GenerateForm(forms.Form):
 
     def _collect_kept(self) -> None:
         wanted = {
-            slot.name: value
+            slot.name: pk
             for slot in self.slots
-            if (value := str(self.data.get(kept_field_name(slot), "")).strip()).isdigit()
+            if (pk := primary_key(self.data.get(kept_field_name(slot), ""))) is not None
         }
         owned = InputImage.objects.filter(owner=self.designer, pk__in=wanted.values()).in_bulk()
         for slot_name, pk in wanted.items():
-            if int(pk) in owned:
-                self.kept[slot_name] = owned[int(pk)]
+            if pk in owned:
+                self.kept[slot_name] = owned[pk]
 
     def clean_tool(self) -> str:
         value = self.cleaned_data["tool"]

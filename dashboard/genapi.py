@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
@@ -467,6 +467,26 @@ class GenApiClient:
             text = text.replace(self._api_key, "[redacted]")
         return re.sub(r"(?i)(bearer\s+)\S+", r"\1[redacted]", text)
 
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self._redact_value(key): self._redact_value(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(inner) for inner in value]
+        return value
+
+    def _redact_item(self, item: HistoryItem) -> HistoryItem:
+        """A record's free text (error message, unknown fields) is shown to designers as
+        the upstream sent it: the key it may echo is removed like from error bodies."""
+        return replace(
+            item,
+            raw_status=self.redact(item.raw_status),
+            generation_type=self._redact_value(item.generation_type),
+            error_message=self._redact_value(item.error_message),
+            extra=self._redact_value(item.extra),
+        )
+
     def _request(
         self,
         method: str,
@@ -647,7 +667,7 @@ class GenApiClient:
         item = parse_history_item(body)
         if item is None:
             raise UpstreamError("The generation service sent a record the dashboard cannot read.")
-        return item
+        return self._redact_item(item)
 
     def history(
         self,
@@ -667,7 +687,8 @@ class GenApiClient:
         wanted = dict.fromkeys(status.lower() for status in statuses if isinstance(status, str))
         params.extend(("status", status) for status in wanted if status in STATUSES)
         body = self._json(self._request("GET", "user/generation-history", params=params))
-        return parse_history_page(body, page=page, limit=limit)
+        listing = parse_history_page(body, page=page, limit=limit)
+        return replace(listing, items=[self._redact_item(item) for item in listing.items])
 
     def set_feedback(self, item_id: str, like: bool) -> None:
         # The response body is undocumented: it is not used, only checked to be the API's.

@@ -37,11 +37,7 @@ urlpatterns = [
     path("inputs/<int:pk>/<input_variant:variant>", media.input_image, name="input_image"),
     path("tools/<item:tool>/types/<item:type_id>/preview", media.type_preview, name="type_preview"),
     path("healthz", pages.healthz, name="healthz"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", pages.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
 

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard import genapi, jobs
-from dashboard.forms import GenerateForm
+from dashboard.forms import GenerateForm, primary_key
 from dashboard.models import InputImage, Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
-from dashboard.views.common import HtmxHttpRequest, upstream_message
+from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message
 
 TRAY_SIZE = 12
 FAST_POLL_SECONDS = 2
@@ -146,15 +146,9 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 initial={"generation_type": form.cleaned_data.get("generation_type", "")}, kept=kept, **form_kwargs
             )
     else:
-        kept = {
-            image_slot: image
-            for image_slot, image in (
-                (slot.name, InputImage.objects.filter(owner=request.user, pk=request.GET.get(slot.name)).first())
-                for slot in slots
-                if request.GET.get(slot.name, "").isdigit()
-            )
-            if image is not None
-        }
+        wanted = {slot.name: pk for slot in slots if (pk := primary_key(request.GET.get(slot.name, ""))) is not None}
+        owned = InputImage.objects.filter(owner=request.user, pk__in=wanted.values()).in_bulk()
+        kept = {name: owned[pk] for name, pk in wanted.items() if pk in owned}
         form = GenerateForm(kept=kept, **form_kwargs)
 
     context = {
@@ -182,6 +176,8 @@ def tray(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 def rerun(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     """Send a job again with the same tool, style and input images."""
+    if not genapi.is_valid_id(item_id):
+        raise Gone("This job does not exist.")
     job = get_object_or_404(Job, history_item_id=item_id)
     problem = None
     wait = jobs.seconds_until_allowed(request.user)

@@ -97,7 +97,10 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
 
 def _forget(item_id: str) -> None:
     genapi.forget_item(item_id)
-    Job.objects.filter(history_item_id=item_id).delete()
+    # No job has an id the upstream could not have issued, and PostgreSQL refuses some
+    # (a NUL in a string is an error there, so a 500): such ids are never looked up.
+    if genapi.is_valid_id(item_id):
+        Job.objects.filter(history_item_id=item_id).delete()
 
 
 @require_POST

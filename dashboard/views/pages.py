@@ -1,5 +1,6 @@
 """The health check for load balancers."""
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -36,3 +37,15 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """The 404 page; it repeats only the dashboard's own sentences, never a resolver's."""
     message = str(exception) if isinstance(exception, Gone) else ""
     return render(request, "404.html", {"message": message}, status=404)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; a logged-in designer is sent on (home, or a safe `next`)."""
+
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self) -> str:
+        # Django raises ValueError (a 500) when a logged-in user's `next` is the login
+        # page itself: a crafted link, `/login/?next=/login/`. Such a `next` is dropped.
+        url = super().get_redirect_url()
+        return "" if url == self.request.path else url

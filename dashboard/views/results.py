@@ -14,7 +14,11 @@ from dashboard.views.common import HtmxHttpRequest, upstream_message
 
 def safe_next(request: HtmxHttpRequest, fallback: str = "/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    # A path on this site only: `redirect()` would take any other word for a view name
+    # (NoReverseMatch, a 500 for `?next=abc`).
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 

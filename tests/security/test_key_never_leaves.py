@@ -1,0 +1,433 @@
+"""The API key never reaches a browser or a log line, whatever page, user or failure.
+
+The key is a unique canary here, and a simulator of this module's own accepts only it,
+so every request below really is authenticated with it. Every URL of the project is
+walked with real ids, by GET and POST, logged in and out, with and without htmx; error
+pages are rendered with DEBUG off; and an upstream that echoes the key back in its error
+bodies (which the simulator never does, hence `responses`) must not get it onto a page.
+Every log record of the whole module is collected and searched for it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import traceback
+from uuid import uuid4
+
+import pytest
+import requests
+import responses
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from dashboard.models import InputImage, Job
+from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
+from tests.support.corpus import flat_photo, garment_photo, person_photo
+from tests.support.simulator import SimulatorProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+CANARY = "canary-" + uuid4().hex
+FAKE_API = "http://genapi.test"
+
+
+# --- Logs: every record the module produces, from every logger -------------------------
+
+
+class Collector(logging.Handler):
+    """Keeps every record; `excused` ones were provoked on purpose with the canary inside."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.excusing = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.excusing:
+            self.records.append(record)
+
+    @contextlib.contextmanager
+    def excused(self):
+        self.excusing = True
+        try:
+            yield
+        finally:
+            self.excusing = False
+
+
+def record_text(record: logging.LogRecord) -> str:
+    parts = [str(record.msg), repr(record.args)]
+    with contextlib.suppress(Exception):
+        parts.append(record.getMessage())
+    if record.exc_info:
+        parts.append("".join(traceback.format_exception(*record.exc_info)))
+    if record.exc_text:
+        parts.append(record.exc_text)
+    return "\n".join(parts)
+
+
+def leaking(records) -> list[str]:
+    return [f"{r.name}: {record_text(r)[:300]}" for r in records if CANARY in record_text(r)]
+
+
+# The project's LOGGING stops "dashboard" and "django" records at their own loggers
+# (propagate=False), so the collector listens on those as well as on the root.
+LISTENED = ("", "dashboard", "django", "urllib3", "requests")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_logs():
+    collector = Collector()
+    saved = []
+    for name in LISTENED:
+        logger = logging.getLogger(name)
+        saved.append((logger, logger.level))
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(collector)
+    yield collector
+    for logger, level in saved:
+        logger.removeHandler(collector)
+        logger.setLevel(level)
+    assert collector.records, "the collector saw no log record at all: it is not listening"
+    assert leaking(collector.records) == [], "the API key was logged during this module"
+
+
+@pytest.fixture(autouse=True)
+def no_key_in_this_tests_logs(module_logs, caplog):
+    caplog.set_level(logging.DEBUG)
+    seen = len(module_logs.records)
+    yield
+    assert leaking(module_logs.records[seen:]) == []
+    assert leaking(caplog.records) == []
+
+
+# --- Responses ------------------------------------------------------------------------
+
+
+def assert_no_canary(response, where: str) -> None:
+    body = body_of(response)
+    assert CANARY.encode() not in body, f"{where}: the API key is in the response body"
+    for header in header_values(response):
+        assert CANARY not in header, f"{where}: the API key is in a header: {header[:200]}"
+
+
+# --- A simulator that accepts only the canary, with real items -------------------------
+
+
+def upload_directly(sim: SimulatorProcess, person: bytes) -> str:
+    """A job created straight at the simulator (no dashboard), for an upstream-only item."""
+    response = requests.post(
+        f"{sim.base_url}/generation/generate_image_v2/",
+        headers=sim.headers,
+        data={"tool": "fashion_swap"},
+        files={"clothes": ("c.png", garment_photo(), "image/png"), "person": ("p.png", person, "image/png")},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["history_item_id"]
+
+
+def item_ids(sim: SimulatorProcess, status: str) -> list[str]:
+    response = requests.get(
+        f"{sim.base_url}/user/generation-history", headers=sim.headers, params={"status": status, "limit": 100}, timeout=10
+    )
+    response.raise_for_status()
+    return [item["id"] for item in response.json()["items"]]
+
+
+def one_item(sim: SimulatorProcess, status: str) -> str:
+    """An item in that status; made (and waited for) when the walks deleted the last one."""
+    found = item_ids(sim, status)
+    if found:
+        return found[0]
+    made = upload_directly(sim, person_photo(fmt="PNG") if status == "complete" else flat_photo())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if made in item_ids(sim, status):
+            return made
+        time.sleep(0.1)
+    raise AssertionError(f"no {status} item appeared in the simulator")
+
+
+@pytest.fixture(scope="module")
+def canary_sim(tmp_path_factory):
+    with SimulatorProcess(
+        tmp_path_factory.mktemp("canary-simulator"),
+        env={"SIMULATOR_API_KEYS": CANARY, "SIMULATOR_JOB_SECONDS": "0.5"},
+    ) as sim:
+        sim.seed(10)
+        assert sim.api_key == CANARY
+        yield sim
+
+
+@pytest.fixture
+def designer(django_user_model):
+    return django_user_model.objects.create_user(username="ada", password="pw")
+
+
+@pytest.fixture
+def world(canary_sim, settings, client, designer) -> Ids:
+    """A job sent through the dashboard (so a Job and InputImages exist) and real upstream ids."""
+    settings.DEBUG = False
+    settings.GENAPI_BASE_URL = canary_sim.base_url
+    settings.GENAPI_API_KEY = CANARY
+    client.force_login(designer)
+    sent = client.post(
+        "/",
+        {
+            "tool": "fashion_swap",
+            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+        },
+    )
+    assert sent.status_code == 302, "the job could not be sent through the dashboard"
+    running = Job.objects.get(designer=designer)
+    tools = requests.get(f"{canary_sim.base_url}/generation/generationTypes", headers=canary_sim.headers,
+                         params={"tool": "fashion_swap"}, timeout=10).json()
+    return Ids(
+        items=[
+            one_item(canary_sim, "complete"),
+            one_item(canary_sim, "error"),
+            running.history_item_id,
+            "0123456789abcdef01234567",  # well-formed, unknown upstream
+        ],
+        input_pks=list(InputImage.objects.filter(owner=designer).values_list("pk", flat=True)),
+        tool="fashion_swap",
+        type_id=tools[0]["id"],
+    )
+
+
+# What a POST carries to whichever view it reaches: plausible for every form.
+POST_DATA = {"like": "true", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
+
+
+class TestEveryPageWithTheRealSimulator:
+    @pytest.mark.parametrize("route", routes(), ids=lambda r: r.name)
+    def test_no_page_shows_the_api_key_to_anyone(self, route, world, designer, client):
+        post_data = {**POST_DATA, "ids": world.items}
+        requests_made = 0
+        for kwargs in kwargs_for(route, world):
+            url = reverse(route.name, kwargs=kwargs)
+            for logged_in in (True, False):
+                for headers in ({}, HTMX):
+                    for method in ("GET", "POST"):
+                        if logged_in:
+                            client.force_login(designer)  # logout, when walked, ends the session
+                        else:
+                            client.logout()
+                        if method == "GET":
+                            response = client.get(url, headers=headers)
+                        else:
+                            response = client.post(url, post_data, headers=headers)
+                        assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}")
+                        requests_made += 1
+        assert requests_made >= 8
+
+    def test_the_walk_really_talks_to_the_simulator_with_the_key(self, world, client, canary_sim):
+        canary_sim.clear_requests()
+        assert client.get("/history/").status_code == 200
+        assert any(entry["status"] == 200 for entry in canary_sim.requests())
+
+
+# --- Error pages with DEBUG off ---------------------------------------------------------
+
+
+@pytest.fixture
+def raising_urls(settings):
+    settings.ROOT_URLCONF = "tests.security.raising_urls"
+    settings.DEBUG = False
+    settings.GENAPI_API_KEY = CANARY
+
+
+class TestErrorPages:
+    @pytest.mark.parametrize("code", [400, 403, 404, 500])
+    @pytest.mark.parametrize("logged_in", [True, False], ids=["designer", "visitor"])
+    def test_error_pages_never_show_the_exception_that_carried_the_key(
+        self, code, logged_in, raising_urls, designer, module_logs
+    ):
+        browser = Client(raise_request_exception=False)
+        if logged_in:
+            browser.force_login(designer)
+        # The exception we raise carries the key on purpose; Django logs its text, which
+        # is our own doing, so those records are set aside. The page is what is tested.
+        with module_logs.excused():
+            response = browser.get(f"/_raise/{code}")
+            htmx_response = browser.get(f"/_raise/{code}", headers=HTMX)
+        assert response.status_code == code
+        assert_no_canary(response, f"the {code} page")
+        assert_no_canary(htmx_response, f"the {code} page for htmx")
+
+    @pytest.mark.parametrize("logged_in", [True, False], ids=["designer", "visitor"])
+    def test_a_missing_page_shows_no_key(self, logged_in, settings, designer):
+        settings.DEBUG = False
+        settings.GENAPI_API_KEY = CANARY
+        browser = Client(raise_request_exception=False)
+        if logged_in:
+            browser.force_login(designer)
+        response = browser.get("/no/such/page/")
+        assert response.status_code == 404
+        assert_no_canary(response, "the 404 page of an unknown address")
+
+
+# --- An upstream that echoes the key in its error bodies --------------------------------
+
+TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
+TYPES = [{"id": "aaaaaaaaaaaaaaaaaaaaaaaa", "title": "Studio white", "preview_url": "image/t/a.webp"}]
+ITEM_ID = "abcdefabcdefabcdefabcdef"
+
+
+def echoing_bodies() -> dict[str, dict]:
+    """Ways an upstream's error body can carry the key it was sent."""
+    bearer = f"Authorization: Bearer {CANARY}"
+    return {
+        "detail": {"json": {"detail": f"Request rejected; headers were {{{bearer}}}"}},
+        "field-errors": {
+            "json": {
+                "detail": [
+                    {"loc": ["body", "person"], "msg": f"Bad upload for key {CANARY}", "type": "value_error"},
+                    {"loc": ["body", CANARY], "msg": bearer, "type": "value_error"},
+                    {"loc": ["body"], "msg": f"bearer\t{CANARY}", "type": "value_error"},
+                ]
+            }
+        },
+        "message": {"json": {"message": f"api_key={CANARY}", "error": bearer}},
+        "html": {"body": f"<html><body><h1>Bad gateway</h1><pre>{bearer}\nkey={CANARY}</pre></body></html>",
+                 "content_type": "text/html"},
+        "text": {"body": f"upstream said: {bearer}", "content_type": "text/plain"},
+    }
+
+
+@pytest.fixture
+def echoing_api(settings):
+    settings.GENAPI_BASE_URL = FAKE_API
+    settings.GENAPI_API_KEY = CANARY
+    settings.DEBUG = False
+
+    def build(status: int, body: dict, *, catalogue_fails: bool) -> responses.RequestsMock:
+        mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        if not catalogue_fails:
+            mock.get(f"{FAKE_API}/generation/tools", json=TOOLS)
+            mock.get(re.compile(rf"{re.escape(FAKE_API)}/generation/generationTypes\?.*"), json=TYPES)
+        # A long window: handed back to the designer as a message, never slept through.
+        headers = {"Retry-After": "120"} if status == 429 else {}
+        for method in ("GET", "POST", "PATCH", "DELETE"):
+            mock.add(method, re.compile(rf"{re.escape(FAKE_API)}/.*"), status=status, headers=headers, **body)
+        return mock
+
+    return build
+
+
+def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object]]:
+    """Every page that shows what the upstream said, as a designer reaches it."""
+    client.force_login(designer)
+    stored = default_storage.save("inputs/x.png", ContentFile(garment_photo()))
+    image = InputImage.objects.create(
+        owner=designer, file=stored, thumbnail=stored, original_name="x.png",
+        content_type="image/png", size=1, width=400, height=500,
+    )
+    Job.objects.get_or_create(history_item_id=ITEM_ID, defaults={"designer": designer, "tool": "fashion_swap"})
+    gallery = [("GET /history/", {}), ("GET /history/ (htmx)", {**HTMX, "HX-Target": "gallery"})]
+    shown = []
+    for label, headers in gallery:
+        shown.append((label, client.get("/history/", headers=headers)))
+    for headers in ({}, HTMX, {**HTMX, "HX-Target": "lightbox"}):
+        shown.append((f"GET detail {headers}", client.get(f"/history/{ITEM_ID}/", headers=headers)))
+    shown += [
+        ("GET /", client.get("/")),
+        ("GET /?tool=fashion_swap (htmx workspace)", client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"})),
+        ("GET tray", client.get("/jobs/tray", headers=HTMX)),
+        ("GET poll", client.get(f"/history/poll?ids={ITEM_ID}", headers=HTMX)),
+        ("GET healthz", client.get("/healthz")),
+        ("GET preview", client.get(f"/results/{ITEM_ID}/preview")),
+        ("GET stock download", client.get(f"/results/{ITEM_ID}/stock?download=1")),
+        ("GET type preview", client.get(f"/tools/fashion_swap/types/{TYPES[0]['id']}/preview")),
+    ]
+    for headers in ({}, HTMX):
+        shown.append((f"POST generate {headers}", client.post("/", {
+            "tool": "fashion_swap",
+            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+        }, headers=headers)))
+        shown.append((f"POST generate kept {headers}", client.post("/", {
+            "tool": "fashion_swap", "clothes__kept": image.pk, "person__kept": image.pk}, headers=headers)))
+        shown.append((f"POST feedback {headers}", client.post(f"/results/{ITEM_ID}/feedback", {"like": "true", "next": "/history/"}, headers=headers)))
+        shown.append((f"POST delete {headers}", client.post(f"/history/{ITEM_ID}/delete", headers=headers)))
+        shown.append((f"POST delete gallery {headers}", client.post(f"/history/{ITEM_ID}/delete", headers={**headers, "HX-Target": "gallery"})))
+        for action in ("like", "dislike", "delete"):
+            shown.append((f"POST bulk {action} {headers}", client.post("/history/bulk", {"action": action, "ids": [ITEM_ID, "b" * 24]}, headers=headers)))
+        Job.objects.get_or_create(history_item_id=ITEM_ID, defaults={"designer": designer, "tool": "fashion_swap"})
+        shown.append((f"POST rerun {headers}", client.post(f"/jobs/{ITEM_ID}/rerun", headers=headers)))
+        if not headers:
+            # Whatever was put in the session (messages) is shown on the next full page.
+            shown.append(("GET / after the redirects", client.get("/")))
+            shown.append(("GET /history/ after the redirects", client.get("/history/")))
+    return shown
+
+
+class TestAnUpstreamThatEchoesTheKey:
+    @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429, 500, 502])
+    @pytest.mark.parametrize("shape", list(echoing_bodies()))
+    @pytest.mark.parametrize("catalogue_fails", [False, True], ids=["actions-fail", "everything-fails"])
+    def test_its_error_bodies_never_reach_a_page(self, status, shape, catalogue_fails, echoing_api, client, designer, settings):
+        with echoing_api(status, echoing_bodies()[shape], catalogue_fails=catalogue_fails) as api:
+            shown = pages_against_a_failing_upstream(client, designer)
+            assert api.calls, "no upstream call was made: the stubs were not exercised"
+        for label, response in shown:
+            # A placeholder image (502/503) or a degraded health check (503) is an answer;
+            # 500 would be a crash.
+            assert response.status_code != 500, label
+            assert_no_canary(response, label)
+
+    def test_the_upstreams_own_words_still_reach_the_designer_without_the_key(self, echoing_api, client, designer):
+        body = {"json": {"detail": f"The garment photo is too dark (Authorization: Bearer {CANARY})"}}
+        with echoing_api(400, body, catalogue_fails=False):
+            client.force_login(designer)
+            response = client.post("/", {
+                "tool": "fashion_swap",
+                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+            }, headers=HTMX)
+        page = response.content.decode()
+        assert "The garment photo is too dark" in page
+        assert CANARY not in page
+
+
+class TestAFailedJobWhoseMessageCarriesTheKey:
+    """A job's error text and extra fields come from the upstream as they are."""
+
+    def test_the_tray_gallery_and_detail_never_show_it(self, echoing_api, client, designer):
+        item = {
+            "id": ITEM_ID, "status": "error", "created_at": "2025-01-01T10:00:00Z",
+            "error": f"Calling the renderer failed: Authorization: Bearer {CANARY}",
+            "debug": {"headers": {"Authorization": f"Bearer {CANARY}"}, "key": CANARY},
+            "note": f"key={CANARY}",
+        }
+        Job.objects.create(history_item_id=ITEM_ID, designer=designer, tool="fashion_swap")
+        client.force_login(designer)
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+            api.get(f"{FAKE_API}/generation/tools", json=TOOLS)
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/generation/generationTypes\?.*"), json=TYPES)
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*status=pending.*"),
+                    json={"page": 1, "pages": 0, "total_count": 0, "items": []})
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*"),
+                    json={"page": 1, "pages": 1, "total_count": 1, "items": [item]})
+            api.get(f"{FAKE_API}/user/generation-history/{ITEM_ID}", json=item)
+            shown = [
+                ("tray", client.get("/jobs/tray", headers=HTMX)),
+                ("home", client.get("/")),
+                ("gallery", client.get("/history/")),
+                ("gallery mine", client.get("/history/?mine=1")),
+                ("poll", client.get(f"/history/poll?ids={ITEM_ID}", headers=HTMX)),
+                ("detail", client.get(f"/history/{ITEM_ID}/")),
+                ("lightbox", client.get(f"/history/{ITEM_ID}/", headers={**HTMX, "HX-Target": "lightbox"})),
+            ]
+        for label, response in shown:
+            assert response.status_code in (200, 286), label  # 286: htmx, stop polling
+            assert_no_canary(response, label)
+        assert "Calling the renderer failed" in shown[0][1].content.decode()
