@@ -487,19 +487,9 @@ class GenApiClient:
             extra=self._redact_value(item.extra),
         )
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
-        json: object = None,
-        data: object = None,
-        headers: Mapping[str, str] | None = None,
-        stream: bool = False,
-        timeout: tuple[float, float] | None = None,
-    ) -> requests.Response:
-        response = self._send(method, path, params=params, json=json, data=data, headers=headers, stream=stream, timeout=timeout)
+    def _request(self, method: str, path: str, **options: Any) -> requests.Response:
+        """One call, with typed errors for failures; options are `_send`'s."""
+        response = self._send(method, path, **options)
         if response.status_code == 429 and method == "GET":
             # Reads may wait out a short rate-limit window once; a long one goes back
             # to the designer as a message rather than a page that hangs.
@@ -507,7 +497,7 @@ class GenApiClient:
             if wait is not None and wait <= MAX_RETRY_AFTER_SLEEP:
                 response.close()
                 time.sleep(wait)
-                response = self._send(method, path, params=params, headers=headers, stream=stream, timeout=timeout)
+                response = self._send(method, path, **options)
         if response.status_code >= 300:
             self._raise_for(response)
         return response
