@@ -29,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,17 @@ def row(label: str, value: str, width: int = 34) -> None:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The pct-th percentile (0-100) by linear interpolation between closest ranks."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 # --- Signals ------------------------------------------------------------------------
@@ -118,6 +130,27 @@ def reset_peak_rss(pid: int) -> bool:
     except OSError:
         return False
     return hwm_kib(pid) <= rss_kib(pid) + 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far, from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # after "(comm)"; utime and stime are fields 14 and 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_seconds(pid: int) -> float:
+    """CPU time of the process's live threads, to the nanosecond (/proc/<pid>/task/*/schedstat).
+
+    Finer than cpu_seconds() (clock ticks, 10 ms) for timing single requests; threads
+    that already exited are not counted."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 def children(pid: int) -> list[int]:
@@ -278,17 +311,21 @@ def dashboard_env(tmp: Path, sim: SimulatorProcess, **extra: str) -> dict[str, s
         "GENAPI_API_KEY": sim.api_key,
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
+        # Benchmarks send jobs faster than a designer may (JOB_RATE_LIMIT_PER_MINUTE);
+        # they measure cost, not the limit, which the tests cover.
+        "JOB_RATE_LIMIT_PER_MINUTE": "0",
     }
     env.pop("REDIS_URL", None)
     env.update(extra)
     return env
 
 
-def write_settings(tmp: Path) -> None:
-    """The real settings with STATIC_ROOT moved into the temp dir.
+def write_settings(tmp: Path, extra: str = "") -> None:
+    """The real settings with STATIC_ROOT moved into the temp dir (plus `extra` lines).
 
     With DEBUG=false the dashboard serves fingerprinted static files from a manifest that
     `collectstatic` writes to STATIC_ROOT; this keeps that out of the repository's var/.
+    `extra` is Python appended to the settings file (e.g. DATABASES options).
     """
     (tmp / "bench_settings.py").write_text(
         textwrap.dedent(
@@ -298,6 +335,7 @@ def write_settings(tmp: Path) -> None:
             STATIC_ROOT = {str(tmp / "static")!r}
             """
         )
+        + textwrap.dedent(extra)
     )
 
 
@@ -315,23 +353,36 @@ def prepare_database(env: dict[str, str], usernames: Sequence[str] = (USERNAME,)
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "collectstatic", "--no-input", "-v", "0")
     names = ", ".join(repr(name) for name in usernames)
+    # The password is hashed once (a hash takes ~0.3 s) and shared: many designers stay quick.
     manage(
         env,
         "shell",
         "-c",
         "from django.contrib.auth import get_user_model\n"
-        f"for name in ({names},):\n"
-        f"    get_user_model().objects.create_user(name, password={PASSWORD!r})\n",
+        "from django.contrib.auth.hashers import make_password\n"
+        "User = get_user_model()\n"
+        f"hashed = make_password({PASSWORD!r})\n"
+        f"User.objects.bulk_create([User(username=name, password=hashed) for name in ({names},)])\n",
     )
 
 
 class Gunicorn:
-    """`gunicorn dashboard.wsgi -w 1` on a free port; output goes to a log file."""
+    """`gunicorn dashboard.wsgi -w 1` on a free port; output goes to a log file.
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 1) -> None:
+    threads > 1 adds `--threads N` (gunicorn then runs gthread workers instead of sync);
+    access_log (a path) adds gunicorn's access log there, one line per request:
+    method, path, status, and the worker's time on it in microseconds (ACCESS_LOG_FORMAT)."""
+
+    ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
+
+    def __init__(
+        self, env: dict[str, str], log_path: Path, workers: int = 1, threads: int = 1, access_log: Path | None = None
+    ) -> None:
         self.env = env
         self.log_path = log_path
         self.workers = workers
+        self.threads = threads
+        self.access_log = access_log
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
@@ -356,6 +407,12 @@ class Gunicorn:
                 "5",
                 # No shared socket in ~/.gunicorn: parallel benchmark runs do not collide.
                 "--no-control-socket",
+                *(["--threads", str(self.threads)] if self.threads > 1 else []),
+                *(
+                    ["--access-logfile", str(self.access_log), "--access-logformat", self.ACCESS_LOG_FORMAT]
+                    if self.access_log
+                    else []
+                ),
             ],
             cwd=REPO,
             env=self.env,
@@ -377,9 +434,26 @@ class Gunicorn:
         self.stop()
         raise RuntimeError(f"the dashboard did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
 
+    @property
+    def description(self) -> str:
+        """How it serves, e.g. "gunicorn -w 4 (sync workers)"."""
+        if self.threads > 1:
+            return f"gunicorn -w {self.workers} --threads {self.threads} (gthread workers)"
+        return f"gunicorn -w {self.workers} (sync workers)"
+
     def worker_pids(self) -> list[int]:
         assert self.process is not None
         return children(self.process.pid)
+
+    def wait_for_workers(self, timeout: float = 10) -> list[int]:
+        """The workers' PIDs, once all `workers` of them have started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.worker_pids()
+            if len(pids) == self.workers:
+                return pids
+            time.sleep(0.05)
+        raise RuntimeError(f"expected {self.workers} gunicorn workers, found {self.worker_pids()}")
 
     def worker_pid(self) -> int:
         """The single worker's PID (the gunicorn master's one child)."""
@@ -521,11 +595,18 @@ def bench_stack(
     sim_env: dict[str, str] | None = None,
     dashboard_extra_env: dict[str, str] | None = None,
     keep: bool = False,
+    workers: int = 1,
+    threads: int = 1,
+    settings_extra: str = "",
+    access_log: bool = False,
 ) -> Iterator[Stack]:
     """Temp dir + simulator + migrated database + gunicorn dashboard + logged-in sessions.
 
-    Stops both processes and removes the temp dir on exit, whatever the reason. Set the
-    environment variable BENCH_KEEP=1 to keep the temp dir (logs) for inspection.
+    workers/threads: gunicorn's -w and --threads (default: one sync worker); settings_extra:
+    Python appended to the bench settings file (see write_settings); access_log: gunicorn
+    writes tmp/access.log (see Gunicorn.ACCESS_LOG_FORMAT). Many designers log in
+    in parallel. Stops both processes and removes the temp dir on exit, whatever the
+    reason. Set the environment variable BENCH_KEEP=1 to keep the temp dir (logs).
     """
     install_signal_handlers()
     keep = keep or os.environ.get("BENCH_KEEP") == "1"
@@ -536,10 +617,14 @@ def bench_stack(
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"bench-{name}-")))
         sim = stack.enter_context(SimulatorProcess(tmp / "simulator", env=sim_env))
         env = dashboard_env(tmp, sim, **(dashboard_extra_env or {}))
-        write_settings(tmp)
+        write_settings(tmp, settings_extra)
         prepare_database(env, usernames)
-        dashboard = stack.enter_context(Gunicorn(env, tmp / "gunicorn.log"))
-        sessions = {username: login(dashboard.base_url, username) for username in usernames}
+        dashboard = stack.enter_context(
+            Gunicorn(env, tmp / "gunicorn.log", workers=workers, threads=threads, access_log=tmp / "access.log" if access_log else None)
+        )
+        with ThreadPoolExecutor(max_workers=min(8, len(usernames))) as pool:
+            logged_in = list(pool.map(lambda username: login(dashboard.base_url, username), usernames))
+        sessions = dict(zip(usernames, logged_in))
         try:
             yield Stack(tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions)
         except Exception:

@@ -771,7 +771,7 @@ def client() -> GenApiClient:
         return found
 
 
-def _cache_key(*parts: str) -> str:
+def cache_key(*parts: str) -> str:
     # Stable across processes, so workers sharing Redis share entries.
     origin = hashlib.sha256(settings.GENAPI_BASE_URL.encode()).hexdigest()[:12]
     return ":".join(("genapi", origin, *parts))
@@ -779,7 +779,7 @@ def _cache_key(*parts: str) -> str:
 
 def cached_tools() -> list[Tool]:
     """Tools change rarely: one upstream read per few minutes serves every page."""
-    key = _cache_key("tools")
+    key = cache_key("tools")
     tools = cache.get(key)
     if tools is None:
         tools = client().tools()
@@ -788,7 +788,7 @@ def cached_tools() -> list[Tool]:
 
 
 def cached_generation_types(tool: str) -> list[GenerationType]:
-    key = _cache_key("types", validate_id(tool))
+    key = cache_key("types", validate_id(tool))
     types = cache.get(key)
     if types is None:
         types = client().generation_types(tool)
@@ -870,7 +870,7 @@ def check_openapi(doc: Mapping[str, Any]) -> list[tuple[bool, str]]:
 def cached_item(item_id: str) -> HistoryItem:
     """One history item; finished items are cached (results never change, likes are
     refreshed through `remember_like` when changed here)."""
-    key = _cache_key("item", validate_id(item_id))
+    key = cache_key("item", validate_id(item_id))
     item = cache.get(key)
     if item is None:
         item = client().history_item(item_id)
@@ -881,16 +881,16 @@ def cached_item(item_id: str) -> HistoryItem:
 
 def remember_items(items: Iterable[HistoryItem]) -> None:
     """Cache finished items a listing already returned, sparing detail reads later."""
-    finished = {_cache_key("item", item.id): item for item in items if not item.is_pending and is_valid_id(item.id)}
+    finished = {cache_key("item", item.id): item for item in items if not item.is_pending and is_valid_id(item.id)}
     if finished:
         cache.set_many(finished, settings.GENAPI_ITEM_CACHE_SECONDS)
 
 
 def forget_item(item_id: str) -> None:
     if is_valid_id(item_id):
-        cache.delete(_cache_key("item", item_id))
+        cache.delete(cache_key("item", item_id))
 
 
 def peek_item(item_id: str) -> HistoryItem | None:
     """A cached item if there is one, without any upstream call."""
-    return cache.get(_cache_key("item", item_id)) if is_valid_id(item_id) else None
+    return cache.get(cache_key("item", item_id)) if is_valid_id(item_id) else None

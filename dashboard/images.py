@@ -605,7 +605,9 @@ def make_thumbnail(fileobj: BinaryIO, info: ImageInfo, max_side: int = 320) -> b
             thumb.thumbnail((max_side, max_side))
             thumb = _apply_orientation(thumb, info.orientation)
             out = io.BytesIO()
-            thumb.save(out, format="WEBP", quality=80)
+            # method=1: a thumbnail does not need the encoder's slow, smaller modes; this
+            # is most of the CPU a job creation costs under load.
+            thumb.save(out, format="WEBP", quality=80, method=1)
     finally:
         fileobj.seek(0)
     return out.getvalue()

@@ -27,8 +27,15 @@ from dashboard.slots import Slot
 
 logger = logging.getLogger("dashboard.jobs")
 
-# One listing call reports up to this many running jobs; jobs beyond it cost a detail read.
+# The running-jobs snapshot reads up to this many pages of this many jobs; jobs beyond
+# it cost a detail read. It is shared by every poll for RUNNING_SNAPSHOT_SECONDS.
 PENDING_LISTING_LIMIT = 100
+RUNNING_SNAPSHOT_MAX_PAGES = 5
+RUNNING_SNAPSHOT_SECONDS = 1.5
+
+
+def running_snapshot_key() -> str:
+    return genapi.cache_key("running-snapshot")
 # Large enough to fill an upload slot or a tray card sharply on a high-density screen.
 THUMBNAIL_SIDE = 512
 
@@ -81,6 +88,17 @@ def send_job(
         created = genapi.client().create_job(
             tool, files, generation_type=generation_type.id if generation_type else None
         )
+    # The shared snapshot of running jobs predates this one: take a fresh one next tick.
+    cache.delete(running_snapshot_key())
+    try:
+        return _remember_job(created, designer, tool, tool_title, inputs, generation_type)
+    except Exception:
+        # The job exists (and is billed) upstream: make sure its id is not lost.
+        logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
+        raise
+
+
+def _remember_job(created, designer, tool, tool_title, inputs, generation_type) -> Job:
     with transaction.atomic():
         # update_or_create: an upstream that reuses an id must not turn into an error page.
         job, _ = Job.objects.update_or_create(
@@ -123,15 +141,15 @@ def rerun(job: Job, designer) -> Job:
 def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
     """The current state of jobs believed to be running, at O(1) upstream cost per tick.
 
-    One `status=pending` listing tells which are still running; only the jobs that left
-    it get a detail read (statuses flip once, so each job costs one read in its life).
+    The `status=pending` listing (shared by every poll for a moment, see
+    `running_snapshot`) tells which are still running; only the jobs that left it get a
+    detail read (statuses flip once, so each job costs one read in its life).
     None means the item no longer exists upstream.
     """
     wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
     if not wanted:
         return {}
-    api = genapi.client()
-    running = {item.id: item for item in api.history(statuses=["pending"], limit=PENDING_LISTING_LIMIT).items}
+    running = running_snapshot()
     found: dict[str, genapi.HistoryItem | None] = {}
     for item_id in wanted:
         if item_id in running:
@@ -143,6 +161,27 @@ def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
             found[item_id] = None
     _record(found)
     return found
+
+
+def running_snapshot() -> dict[str, genapi.HistoryItem]:
+    """Every job running upstream, for the whole team, as of at most a moment ago.
+
+    Each designer's tray and each gallery page polls every 2 s; they all share one
+    listing (a few pages when many jobs run) instead of asking once each, so the
+    upstream cost stays flat as the team grows.
+    """
+    key = running_snapshot_key()
+    snapshot = cache.get(key)
+    if snapshot is None:
+        api = genapi.client()
+        snapshot = {}
+        for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
+            listing = api.history(statuses=["pending"], limit=PENDING_LISTING_LIMIT, page=page)
+            snapshot.update((item.id, item) for item in listing.items)
+            if not listing.has_next or not listing.items:
+                break
+        cache.set(key, snapshot, RUNNING_SNAPSHOT_SECONDS)
+    return snapshot
 
 
 def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
@@ -163,8 +202,8 @@ def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
 def seconds_until_allowed(designer) -> int:
     """0 when the designer may send another job now; else how long to wait.
 
-    A fixed one-minute window per designer, counted in the shared cache so every
-    worker sees the same count.
+    A fixed one-minute window per designer, counted in the cache: shared by every
+    worker with REDIS_URL, per worker process without it.
     """
     limit = settings.JOB_RATE_LIMIT_PER_MINUTE
     if limit <= 0:

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard import jobs
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -44,6 +46,9 @@ class Fault:
     page_seconds: float = SLOWEST_PAGE_SECONDS
 
     def start(self, simulator: SimulatorProcess) -> None:
+        # Polls share a snapshot of running jobs for a moment; the fault is meant to be
+        # seen on the very next tick, as it would be once that moment has passed.
+        cache.delete(jobs.running_snapshot_key())
         if self.stop_process:
             simulator.stop()
             return
@@ -52,6 +57,7 @@ class Fault:
             self.after_break(simulator)
 
     def end(self, simulator: SimulatorProcess) -> None:
+        cache.delete(jobs.running_snapshot_key())
         if self.stop_process:
             simulator.start()
             return

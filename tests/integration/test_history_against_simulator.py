@@ -14,10 +14,11 @@ from functools import cache
 
 import pytest
 import requests
+from django.core.cache import cache as django_cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard import history
+from dashboard import history, jobs
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -121,6 +122,9 @@ class Upstream:
         while time.monotonic() < deadline:
             body = self.item(item_id).json()
             if body["status"] != "pending":
+                # The dashboard's polls share a snapshot of running jobs for a moment;
+                # let the next look see the upstream as it is now.
+                django_cache.delete(jobs.running_snapshot_key())
                 return body
             time.sleep(0.1)
         raise AssertionError(f"{item_id} still pending after {timeout} s")

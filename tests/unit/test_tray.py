@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import responses
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -62,7 +63,9 @@ class TestPollingCost:
         assert Job.objects.get(history_item_id=failed).error_message == "No person was found in the model photo"
         assert f"/results/{done}/preview" in body
         assert "No person was found in the model photo" in body and "Try again" in body
-        # A later tick asks nothing about the finished ones.
+        # A later tick (once the shared snapshot of running jobs has expired) asks
+        # nothing about the finished ones.
+        cache.clear()
         with responses.RequestsMock() as api:
             api.get(LISTING, json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4})
             tick(client)
@@ -85,6 +88,30 @@ class TestPollingCost:
         assert body.count("Running ·") == 2
         assert 'hx-trigger="every 2s"' in body
         assert "had a problem processing" in body
+
+
+@pytest.mark.django_db
+class TestSharedSnapshot:
+    def test_many_designers_polling_at_once_share_one_listing(self, client, django_user_model):
+        designers = [django_user_model.objects.create_user(username=f"d{n}") for n in range(5)]
+        with responses.RequestsMock() as api:
+            api.get(LISTING, json={"items": [item(f"job{n:021d}", "pending") for n in range(5)], "pages": 1})
+            for n, designer in enumerate(designers):
+                Job.objects.create(history_item_id=f"job{n:021d}", designer=designer, tool="fashion_swap")
+                client.force_login(designer)
+                assert "Running ·" in tick(client).content.decode()
+            assert len(api.calls) == 1
+
+    def test_a_team_with_more_running_jobs_than_one_listing_holds_pages_through_them(self, client, designer):
+        (mine,) = make_jobs(designer, 1)
+        first_page = [item(f"other{n:019d}", "pending") for n in range(100)]
+        with responses.RequestsMock() as api:
+            api.get(LISTING, match=[responses.matchers.query_param_matcher({"page": "1", "limit": "100", "status": "pending"})],
+                    json={"items": first_page, "page": 1, "pages": 2, "total_count": 101})
+            api.get(LISTING, match=[responses.matchers.query_param_matcher({"page": "2", "limit": "100", "status": "pending"})],
+                    json={"items": [item(mine.history_item_id, "pending")], "page": 2, "pages": 2, "total_count": 101})
+            assert "Running ·" in tick(client).content.decode()
+            assert len(api.calls) == 2  # two listing pages, no detail read
 
 
 @pytest.mark.django_db
