@@ -13,11 +13,14 @@ from urllib.parse import quote, urlencode
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.dateformat import format as date_format
+from django.utils.timezone import localtime
 
 from dashboard import genapi
 from dashboard.jobs import PENDING_LISTING_LIMIT
 from dashboard.jobs import refresh as refresh_jobs
 from dashboard.models import InputImage, Job
+from dashboard.timesince import short_age
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,13 @@ class Card:
     preview_url: str = field(init=False)
     detail_url: str = field(init=False)
     status_label: str = field(init=False)
+    age: str = field(init=False)
+    exact_time: str = field(init=False)
 
     def __post_init__(self) -> None:
+        created = self.item.created_at
+        self.age = short_age(created) if created else ""
+        self.exact_time = date_format(localtime(created), "j M Y, H:i") if created else ""
         self.designer_name = self.job.designer.get_username() if self.job and self.job.designer else ""
         self.preview_url = url_for_item("result_image", self.item.id, "preview")
         self.detail_url = url_for_item("history_item", self.item.id)

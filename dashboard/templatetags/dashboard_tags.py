@@ -1,17 +1,45 @@
 from datetime import datetime
 
 from django import template
-from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from dashboard.history import url_for_item
+from dashboard.timesince import short_age
 
 register = template.Library()
 
 
 @register.filter
 def age(value: datetime | None) -> str:
-    """A short, calm age: "just now", "3 min ago", "2 days ago" (one unit only)."""
-    if not value:
-        return ""
-    if (timezone.now() - value).total_seconds() < 60:
-        return "just now"
-    return f"{timesince(value, depth=1)} ago".replace("minutes", "min").replace("minute", "min")
+    return short_age(value) if value else ""
+
+
+def _feedback_button(url: str, icons: str, value: str, name: str, title: str, key: str, pressed: bool) -> str:
+    on_class = (" is-on is-off-vote" if value == "false" else " is-on") if pressed else ""
+    return (
+        f'<button form="action-form" formaction="{url}" name="like" value="{value}" hx-post="{url}" '
+        f"hx-vals='{{\"like\":\"{value}\"}}' class=\"icon-button{on_class}\" "
+        f'aria-pressed="{"true" if pressed else "false"}" data-feedback="{name}" title="{title} ({key})">'
+        f'<svg aria-hidden="true"><use href="{icons}#{name}"/></svg><span class="visually-hidden">{title}</span></button>'
+    )
+
+
+@register.simple_tag(takes_context=True)
+def feedback_buttons(context, item_id: str, like: bool | None, problem: str = "") -> str:
+    """Like and dislike for one result, the same everywhere it appears (tray, grid,
+    lightbox, and the fragment the feedback view returns). Built in Python because the
+    grid draws it for every card and a template include per card is measurably slower.
+
+    The buttons submit through the page's one form (#action-form) without JavaScript;
+    with htmx they post alone and the group replaces itself with the stored state.
+    """
+    url = escape(url_for_item("feedback", str(item_id)))
+    icons = escape(context.get("icons_url", ""))
+    like_button = _feedback_button(url, icons, "true", "like", "Like", "L", like is True)
+    dislike_button = _feedback_button(url, icons, "false", "dislike", "Dislike", "D", like is False)
+    alert = f'<p class="field-error" role="alert">{escape(problem)}</p>' if problem else ""
+    return mark_safe(  # every value above is escaped or fixed text
+        '<div class="feedback" role="group" aria-label="Your rating" hx-target="this" hx-swap="outerHTML" '
+        f'hx-push-url="false">{like_button}{dislike_button}{alert}</div>'
+    )
