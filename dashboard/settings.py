@@ -4,8 +4,9 @@ Each variable, its default and its meaning is listed in README.md ("Configuratio
 The defaults are safe for a laptop; production sets DEBUG=false and real secrets.
 """
 
-from pathlib import Path
 import os
+import secrets
+from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -41,12 +42,19 @@ def env_int(name: str, default: int) -> int:
 
 DEBUG = env_bool("DEBUG", False)
 
+LOCAL_DATA_DIR = BASE_DIR / "var"
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    # A fixed development key is fine only on a developer's own machine.
-    SECRET_KEY = "django-insecure-local-development-only"
+    # On a developer's own machine: a random key made once and kept in var/, so logins
+    # survive a restart of `make demo` and no key is ever written in the code.
+    LOCAL_DATA_DIR.mkdir(exist_ok=True)
+    key_file = LOCAL_DATA_DIR / "development-secret-key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+    SECRET_KEY = key_file.read_text().strip()
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -96,7 +104,6 @@ TEMPLATES = [
     },
 ]
 
-LOCAL_DATA_DIR = BASE_DIR / "var"
 if not os.environ.get("DATABASE_URL"):
     # The local SQLite default needs its folder; production sets DATABASE_URL.
     LOCAL_DATA_DIR.mkdir(exist_ok=True)
