@@ -112,7 +112,6 @@ def _remember_job(created, designer, tool, tool_title, inputs, generation_type) 
                 status=Job.Status.PENDING,
                 error_message="",
                 finished_at=None,
-                dismissed=False,
             ),
         )
         job.inputs.all().delete()

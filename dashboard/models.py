@@ -48,7 +48,6 @@ class Job(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     error_message = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    dismissed = models.BooleanField(default=False, help_text="Hidden from the recent-jobs tray.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

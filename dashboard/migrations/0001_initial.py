@@ -45,7 +45,6 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('pending', 'Running'), ('complete', 'Done'), ('error', 'Failed')], db_index=True, default='pending', max_length=16)),
                 ('error_message', models.TextField(blank=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('dismissed', models.BooleanField(default=False, help_text='Hidden from the recent-jobs tray.')),
                 ('designer', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to=settings.AUTH_USER_MODEL)),
             ],
             options={

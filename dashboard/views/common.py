@@ -8,6 +8,11 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
+def wants_fragment(request: HtmxHttpRequest, target: str) -> bool:
+    """htmx asks for one fragment (and not a back-button restore, which wants the page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.target == target
+
+
 def upstream_message(error: genapi.GenApiError) -> str:
     """The sentence a designer sees for an upstream failure."""
     if isinstance(error, genapi.RateLimited) and error.retry_after:

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -14,7 +15,7 @@ from dashboard import genapi, jobs
 from dashboard.forms import GenerateForm, primary_key
 from dashboard.models import InputImage, Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
-from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message
+from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
 TRAY_SIZE = 12
 FAST_POLL_SECONDS = 2
@@ -44,6 +45,13 @@ def tool_from_form(data) -> genapi.Tool | None:
     return genapi.Tool(name=name, title=name.replace("_", " ").title(), group=group if group in DEFAULT_SLOTS else "default")
 
 
+def kept_from_query(request: HtmxHttpRequest, slots) -> dict[str, InputImage]:
+    """Images named in the URL (?person=12) that this designer stored earlier."""
+    wanted = {slot.name: pk for slot in slots if (pk := primary_key(request.GET.get(slot.name, ""))) is not None}
+    owned = InputImage.objects.filter(owner=request.user, pk__in=wanted.values()).in_bulk()
+    return {name: owned[pk] for name, pk in wanted.items() if pk in owned}
+
+
 def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
     by_name = {tool.name: tool for tool in tools}
     if name:
@@ -53,7 +61,7 @@ def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
 
 def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     recent = list(
-        Job.objects.filter(designer=request.user, dismissed=False)
+        Job.objects.filter(designer=request.user)
         .prefetch_related("inputs__image")
         .order_by("-created_at", "-id")[:TRAY_SIZE]
     )
@@ -118,10 +126,9 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
         form.keep_valid_uploads()
-        wait = jobs.seconds_until_allowed(request.user) if valid else 0
         if tools_problem:
             form.add_error(None, tools_problem)
-        elif wait:
+        elif valid and (wait := jobs.seconds_until_allowed(request.user)):
             form.add_error(None, rate_limit_message(wait))
         elif valid:
             try:
@@ -139,17 +146,14 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         if sent_job is not None:
             kept = {slot.name: form.kept[slot.name] for slot in slots if slot.keep}
             if not request.htmx:
-                query = "&".join([f"tool={tool.name}"] + [f"{name}={image.pk}" for name, image in kept.items()])
+                query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
                 messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
                 return redirect(f"{reverse('home')}?{query}")
             form = GenerateForm(
                 initial={"generation_type": form.cleaned_data.get("generation_type", "")}, kept=kept, **form_kwargs
             )
     else:
-        wanted = {slot.name: pk for slot in slots if (pk := primary_key(request.GET.get(slot.name, ""))) is not None}
-        owned = InputImage.objects.filter(owner=request.user, pk__in=wanted.values()).in_bulk()
-        kept = {name: owned[pk] for name, pk in wanted.items() if pk in owned}
-        form = GenerateForm(kept=kept, **form_kwargs)
+        form = GenerateForm(kept=kept_from_query(request, slots), **form_kwargs)
 
     context = {
         "nav_active": "generate",
@@ -163,7 +167,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     }
     if request.htmx and request.method == "POST":
         return render(request, "generate.html#form-and-tray", context)
-    if request.htmx and request.htmx.target == "generate-workspace":
+    if wants_fragment(request, "generate-workspace"):
         return render(request, "generate.html#workspace", context)
     return render(request, "generate.html", context)
 

@@ -12,14 +12,10 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 from dashboard import genapi, history, jobs
 from dashboard.forms import GalleryFilterForm
 from dashboard.models import Job
-from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message
+from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
 BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
 MAX_BULK_ITEMS = 100
-
-
-def wants_fragment(request: HtmxHttpRequest, target: str) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.target == target
 
 
 def read_filters(source) -> tuple[GalleryFilterForm, history.Filters]:

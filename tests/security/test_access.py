@@ -50,7 +50,7 @@ def someone_elses_work(django_user_model):
 
 def snapshot() -> tuple:
     return (
-        list(Job.objects.order_by("pk").values_list("pk", "history_item_id", "status", "dismissed")),
+        list(Job.objects.order_by("pk").values_list("pk", "history_item_id", "status", "error_message")),
         list(InputImage.objects.order_by("pk").values_list("pk", "file")),
     )
 
