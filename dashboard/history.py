@@ -74,11 +74,15 @@ class Card:
     status_label: str = field(init=False)
     age: str = field(init=False)
     exact_time: str = field(init=False)
+    iso_time: str = field(init=False)
+    garment_url: str = field(init=False)
 
     def __post_init__(self) -> None:
         created = self.item.created_at
         self.age = short_age(created) if created else ""
         self.exact_time = date_format(localtime(created), "j M Y, H:i") if created else ""
+        self.iso_time = created.isoformat() if created else ""
+        self.garment_url = reverse("input_image", args=[self.garment.pk, "thumbnail"]) if self.garment else ""
         self.designer_name = self.job.designer.get_username() if self.job and self.job.designer else ""
         self.preview_url = url_for_item("result_image", self.item.id, "preview")
         self.detail_url = url_for_item("history_item", self.item.id)
