@@ -81,7 +81,7 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     try:
         item = genapi.cached_item(item_id)
     except genapi.NotFound:
-        raise Gone("This result no longer exists. It may have been deleted.")
+        raise Gone("This result no longer exists. It may have been deleted.") from None
     except genapi.GenApiError as exc:
         context = gallery_context(request, form, filters, lightbox_problem=upstream_message(exc))
         return render(request, "history.html", context, status=200)

@@ -103,7 +103,7 @@ def input_image(request, pk: int, variant: str) -> FileResponse:
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
-        raise Gone("This input image is no longer stored.")
+        raise Gone("This input image is no longer stored.") from None
     response = FileResponse(
         handle,
         content_type="image/webp" if variant == "thumbnail" else image.content_type,

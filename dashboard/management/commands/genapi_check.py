@@ -16,13 +16,13 @@ class Command(BaseCommand):
         try:
             tools = api.tools()
         except genapi.UpstreamAuthError:
-            raise CommandError("The API answered, but it refused the key in GENAPI_API_KEY (401). Check the key.")
+            raise CommandError("The API answered, but it refused the key in GENAPI_API_KEY (401). Check the key.") from None
         except genapi.PlanNotAllowed:
-            raise CommandError("The API answered, but the key's plan does not allow listing tools (403).")
+            raise CommandError("The API answered, but the key's plan does not allow listing tools (403).") from None
         except genapi.UpstreamUnavailable as exc:
-            raise CommandError(f"The API could not be reached at {base_url}: {exc.message}")
+            raise CommandError(f"The API could not be reached at {base_url}: {exc.message}") from None
         except genapi.GenApiError as exc:
-            raise CommandError(f"The API answered with an error: {exc.message}")
+            raise CommandError(f"The API answered with an error: {exc.message}") from None
         self.stdout.write(self.style.SUCCESS(f"Reachable, and the key is accepted ({len(tools)} tools offered)."))
 
         try:
