@@ -46,3 +46,11 @@ def simulator(simulator_process):
     if not simulator_process.running:
         simulator_process.start()
     simulator_process.configure(**SIMULATOR_DEFAULTS)
+
+
+@pytest.fixture
+def on_simulator(settings, simulator):
+    """Django pointed at the real simulator for this test."""
+    settings.GENAPI_BASE_URL = simulator.base_url
+    settings.GENAPI_API_KEY = simulator.api_key
+    return simulator

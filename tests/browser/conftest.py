@@ -46,10 +46,8 @@ def page(browser):
 
 
 @pytest.fixture
-def live_app(live_server, settings, simulator):
+def live_app(live_server, on_simulator):
     """The dashboard served over a real socket, talking to the real simulator."""
-    settings.GENAPI_BASE_URL = simulator.base_url
-    settings.GENAPI_API_KEY = simulator.api_key
     return live_server
 
 

@@ -85,9 +85,7 @@ FAULTS = [
 
 
 @pytest.fixture
-def designer(django_user_model, client, settings, simulator):
-    settings.GENAPI_BASE_URL = simulator.base_url
-    settings.GENAPI_API_KEY = simulator.api_key
+def designer(django_user_model, client, settings, on_simulator):
     settings.GENAPI_READ_TIMEOUT = 1.0
     settings.GENAPI_UPLOAD_TIMEOUT = 1.0
     settings.GENAPI_READ_RETRIES = 1

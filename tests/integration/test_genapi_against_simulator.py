@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from dashboard import genapi
 from tests.support.simulator import SimulatorProcess, free_port
+from tests.support.seed import SEED_TOOLS
 
 pytestmark = pytest.mark.integration
 
@@ -27,17 +28,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HEX = set("0123456789abcdef")
 JOB_TIMEOUT = 10.0
 
-SEED_TOOLS = [
-    ("lego_clothes", "Lego Clothes", "fashion"),
-    ("mamasfit", "MamasFit", "fashion"),
-    ("lengerie", "Lengerie", "fashion"),
-    ("fashion_card", "Fashion Card", "fashion"),
-    ("fashion_swap", "Fashion Swap", "fashion"),
-    ("fashion_swap_half", "Fashion Swap Half", "fashion"),
-    ("furniture", "Furniture", "interior"),
-    ("fabric", "Fabric", "textile"),
-    ("default", "Default", "default"),
-]
 
 HOSTILE_IDS = ["../../generation/tools", "x%2F..", "a/b", "#x", "?x=1", "é", "a" * 10000]
 
@@ -165,7 +155,7 @@ class TestToolCatalogue:
     def test_the_nine_seed_tools_are_offered_in_order_with_titles_and_groups(self, simulator):
         tools = make_client(simulator).tools()
 
-        assert [(t.name, t.title, t.group) for t in tools] == SEED_TOOLS
+        assert [(t.name, t.title, t.group) for t in tools] == [(tool["tool"], tool["title"], tool["group_tool"]) for tool in SEED_TOOLS]
 
 
 class TestGenerationTypes:

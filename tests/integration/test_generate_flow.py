@@ -14,9 +14,7 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def designer(django_user_model, client, settings, simulator):
-    settings.GENAPI_BASE_URL = simulator.base_url
-    settings.GENAPI_API_KEY = simulator.api_key
+def designer(django_user_model, client, on_simulator):
     user = django_user_model.objects.create_user(username="ada")
     client.force_login(user)
     return user

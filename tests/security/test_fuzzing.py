@@ -54,9 +54,7 @@ POST_FORM = {"like": "true"}
 
 
 @pytest.fixture
-def designer(django_user_model, settings, simulator):
-    settings.GENAPI_BASE_URL = simulator.base_url
-    settings.GENAPI_API_KEY = simulator.api_key
+def designer(django_user_model, on_simulator):
     return django_user_model.objects.create_user(username="ada", password="pw")
 
 

@@ -18,6 +18,7 @@ import requests
 from PIL import Image, ImageDraw
 
 from tests.support.simulator import SimulatorProcess
+from tests.support.seed import SEED_TOOLS
 
 READONLY_KEY = "sim-readonly-key"
 DEFAULT_KNOBS: dict[str, Any] = {
@@ -32,17 +33,6 @@ DEFAULT_KNOBS: dict[str, Any] = {
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HEX24 = set("0123456789abcdef")
 
-SEED_TOOLS = [
-    {"group_tool": "fashion", "tool": "lego_clothes", "title": "Lego Clothes"},
-    {"group_tool": "fashion", "tool": "mamasfit", "title": "MamasFit"},
-    {"group_tool": "fashion", "tool": "lengerie", "title": "Lengerie"},
-    {"group_tool": "fashion", "tool": "fashion_card", "title": "Fashion Card"},
-    {"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"},
-    {"group_tool": "fashion", "tool": "fashion_swap_half", "title": "Fashion Swap Half"},
-    {"group_tool": "interior", "tool": "furniture", "title": "Furniture"},
-    {"group_tool": "textile", "tool": "fabric", "title": "Fabric"},
-    {"group_tool": "default", "tool": "default", "title": "Default"},
-]
 
 
 # --- Fixtures and helpers --------------------------------------------------------------

@@ -20,6 +20,7 @@ import requests
 import responses
 
 from dashboard import genapi
+from tests.support.seed import SEED_TOOLS
 
 BASE = "http://genapi.test"
 KEY = "test-api-key"
@@ -30,17 +31,6 @@ JOB_URL = f"{BASE}/generation/generate_image_v2/"
 HISTORY_URL = f"{BASE}/user/generation-history"
 FEEDBACK_URL = f"{BASE}/user/generation-history/feedback"
 
-SEED_TOOLS = [
-    {"group_tool": "fashion", "tool": "lego_clothes", "title": "Lego Clothes"},
-    {"group_tool": "fashion", "tool": "mamasfit", "title": "MamasFit"},
-    {"group_tool": "fashion", "tool": "lengerie", "title": "Lengerie"},
-    {"group_tool": "fashion", "tool": "fashion_card", "title": "Fashion Card"},
-    {"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"},
-    {"group_tool": "fashion", "tool": "fashion_swap_half", "title": "Fashion Swap Half"},
-    {"group_tool": "interior", "tool": "furniture", "title": "Furniture"},
-    {"group_tool": "textile", "tool": "fabric", "title": "Fabric"},
-    {"group_tool": "default", "tool": "default", "title": "Default"},
-]
 
 DOCUMENTED_ITEM = {
     "id": "5f8d0d55b54764421b7156c5",
