@@ -1,4 +1,4 @@
-"""Forms: the generate form (tool, generation type, one image per slot)."""
+"""Forms: the generate form (tool, style, one image per slot) and the gallery's filters."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
-from dashboard import genapi, images, jobs
+from dashboard import genapi, images
 from dashboard.history import Filters
 from dashboard.models import InputImage
 from dashboard.slots import Slot
@@ -28,23 +29,39 @@ def kept_field_name(slot: Slot) -> str:
     return f"{slot.name}__kept"
 
 
-def primary_key(value: object) -> int | None:
-    """A row number from a form or URL, or None: only ASCII digits that fit a 64-bit column
-    ("²".isdigit() is true, and 30 digits overflow SQLite: both were 500s)."""
-    text = str(value).strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+def kept_image_field(designer) -> forms.ModelChoiceField:
+    """An image this designer stored earlier, named by its row id; anyone else's, or a
+    malformed id, simply is not found."""
+    return forms.ModelChoiceField(
+        queryset=InputImage.objects.filter(owner=designer), required=False, widget=forms.HiddenInput
+    )
+
+
+def kept_images(designer, slots: tuple[Slot, ...], data, *, in_form: bool) -> dict[str, InputImage]:
+    """The designer's stored images named by slot in a form (`person__kept=12`) or in
+    the page's URL (`?person=12`)."""
+    found = {}
+    for slot in slots:
+        try:
+            image = kept_image_field(designer).clean(data.get(kept_field_name(slot) if in_form else slot.name))
+        except forms.ValidationError:
+            continue
+        if image is not None:
+            found[slot.name] = image
+    return found
 
 
 class GenerateForm(forms.Form):
-    """One job: a tool, an optional generation type and an image for each of its slots.
+    """One job: a tool, an optional style and an image for each of its slots.
 
-    Images that pass their checks are stored at once (even when another field fails, or
-    the upstream refuses the job), and the form then carries them as `<slot>__kept` ids:
-    a designer never picks the same file twice.
+    An image may come as a new upload or as one stored earlier (`<slot>__kept`): the
+    view stores every upload that passes its checks at once (see `checked_uploads`),
+    even when another field fails or the upstream refuses the job, and the form then
+    carries it, so a designer never picks the same file twice.
     """
 
     tool = forms.CharField(widget=forms.HiddenInput)
-    generation_type = forms.ChoiceField(required=False, widget=forms.RadioSelect)
+    style = forms.ChoiceField(required=False, widget=forms.RadioSelect)
 
     def __init__(
         self,
@@ -52,7 +69,7 @@ class GenerateForm(forms.Form):
         designer,
         tool: genapi.Tool,
         slots: tuple[Slot, ...],
-        generation_types: list[genapi.GenerationType],
+        styles: list[genapi.Style],
         kept: dict[str, InputImage] | None = None,
         **kwargs,
     ):
@@ -60,11 +77,10 @@ class GenerateForm(forms.Form):
         self.designer = designer
         self.tool = tool
         self.slots = slots
-        self.generation_types = {gt.id: gt for gt in generation_types}
+        self.styles = {style.id: style for style in styles}
         self.fields["tool"].initial = tool.name
-        self.fields["generation_type"].choices = [("", "None")] + [(gt.id, gt.title) for gt in generation_types]
-        self.fields["generation_type"].error_messages["invalid_choice"] = "Choose one of the styles offered for this tool."
-        self.kept: dict[str, InputImage] = dict(kept or {})
+        self.fields["style"].choices = [("", "None")] + [(style.id, style.title) for style in styles]
+        self.fields["style"].error_messages["invalid_choice"] = "Choose one of the styles offered for this tool."
         self._inspected: dict[str, images.ImageInfo] = {}
         for slot in slots:
             self.fields[slot.name] = forms.FileField(
@@ -74,20 +90,10 @@ class GenerateForm(forms.Form):
                 error_messages={"empty": images.EMPTY_MESSAGE},
                 widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
             )
-            self.fields[kept_field_name(slot)] = forms.CharField(required=False, widget=forms.HiddenInput)
+            self.fields[kept_field_name(slot)] = kept_image_field(designer)
+        self.kept: dict[str, InputImage] = dict(kept or {})
         if self.is_bound:
-            self._collect_kept()
-
-    def _collect_kept(self) -> None:
-        wanted = {
-            slot.name: pk
-            for slot in self.slots
-            if (pk := primary_key(self.data.get(kept_field_name(slot), ""))) is not None
-        }
-        owned = InputImage.objects.filter(owner=self.designer, pk__in=wanted.values()).in_bulk()
-        for slot_name, pk in wanted.items():
-            if pk in owned:
-                self.kept[slot_name] = owned[pk]
+            self.kept.update(kept_images(designer, slots, self.data, in_form=True))
 
     def clean_tool(self) -> str:
         value = self.cleaned_data["tool"]
@@ -114,17 +120,22 @@ class GenerateForm(forms.Form):
                 self.add_error(slot.name, f"Add the {slot.label.lower()}.")
         return cleaned
 
-    def keep_valid_uploads(self) -> None:
-        """Store every upload that passed its checks, whatever happened to the rest."""
-        for slot in self.slots:
-            info = self._inspected.get(slot.name)
-            if info is not None and slot.name not in self.errors:
-                self.kept[slot.name] = jobs.store_input(self.designer, self.files[slot.name], info)
-        self._inspected.clear()
+    def checked_uploads(self) -> list[tuple[Slot, UploadedFile, images.ImageInfo]]:
+        """The new uploads that passed their checks, whatever happened to the rest."""
+        return [
+            (slot, self.files[slot.name], info)
+            for slot in self.slots
+            if (info := self._inspected.get(slot.name)) is not None and slot.name not in self.errors
+        ]
+
+    def keep(self, slot: Slot, image: InputImage) -> None:
+        """Carry a stored image in this slot from now on (instead of its upload)."""
+        self.kept[slot.name] = image
+        self._inspected.pop(slot.name, None)
 
     @property
-    def chosen_generation_type(self) -> genapi.GenerationType | None:
-        return self.generation_types.get(self.cleaned_data.get("generation_type") or "")
+    def chosen_style(self) -> genapi.Style | None:
+        return self.styles.get(self.cleaned_data.get("style") or "")
 
     def inputs(self) -> list[tuple[Slot, InputImage]]:
         return [(slot, self.kept[slot.name]) for slot in self.slots]
@@ -160,20 +171,16 @@ PAGE_SIZES = (20, 40, 100)
 class GalleryFilterForm(forms.Form):
     """The gallery's filters, read from the URL. Bad values fall back to defaults."""
 
-    status = forms.MultipleChoiceField(
-        required=False,
-        choices=[("pending", "Running"), ("complete", "Done"), ("error", "Failed")],
-        widget=forms.CheckboxSelectMultiple,
-    )
-    type = forms.CharField(required=False, max_length=128)
+    status = forms.MultipleChoiceField(required=False, choices=genapi.Status.choices, widget=forms.CheckboxSelectMultiple)
+    style = forms.CharField(required=False, max_length=128)
     limit = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(size, f"{size} per page") for size in PAGE_SIZES], empty_value=PAGE_SIZES[0]
     )
     mine = forms.BooleanField(required=False, label="Made by me")
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
-    def clean_type(self) -> str:
-        value = self.cleaned_data.get("type", "")
+    def clean_style(self) -> str:
+        value = self.cleaned_data.get("style", "")
         return value if value and genapi.is_valid_id(value) else ""
 
     def filters(self) -> Filters:
@@ -182,7 +189,7 @@ class GalleryFilterForm(forms.Form):
         data = self.cleaned_data
         return Filters(
             statuses=tuple(data.get("status") or ()),
-            type=data.get("type") or "",
+            style=data.get("style") or "",
             limit=data.get("limit") or PAGE_SIZES[0],
             mine=bool(data.get("mine")),
             page=data.get("page") or 1,

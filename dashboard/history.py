@@ -13,20 +13,19 @@ from urllib.parse import quote, urlencode
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.dateformat import format as date_format
-from django.utils.timezone import localtime
 
-from dashboard import genapi
-from dashboard.jobs import PENDING_LISTING_LIMIT
+from dashboard import display, genapi
 from dashboard.jobs import refresh as refresh_jobs
 from dashboard.models import InputImage, Job
-from dashboard.timesince import short_age
+
+# "Made by me" brings this many of the designer's running jobs up to date per page view.
+MY_RUNNING_REFRESH_LIMIT = 100
 
 
 @dataclass(frozen=True)
 class Filters:
     statuses: tuple[str, ...] = ()
-    type: str = ""
+    style: str = ""
     limit: int = 20
     mine: bool = False
     page: int = 1
@@ -35,8 +34,8 @@ class Filters:
         """The URL query for these filters (with changes), defaults left out."""
         values = {**self.__dict__, **changes}
         pairs: list[tuple[str, object]] = [("status", status) for status in values["statuses"]]
-        if values["type"]:
-            pairs.append(("type", values["type"]))
+        if values["style"]:
+            pairs.append(("style", values["style"]))
         if values["limit"] != 20:
             pairs.append(("limit", values["limit"]))
         if values["mine"]:
@@ -65,13 +64,12 @@ class Card:
 
     item: genapi.HistoryItem
     tool_title: str
-    type_title: str
+    style_title: str
     job: Job | None = None
     garment: InputImage | None = None
     designer_name: str = field(init=False)
     preview_url: str = field(init=False)
     detail_url: str = field(init=False)
-    status_label: str = field(init=False)
     age: str = field(init=False)
     exact_time: str = field(init=False)
     iso_time: str = field(init=False)
@@ -79,14 +77,13 @@ class Card:
 
     def __post_init__(self) -> None:
         created = self.item.created_at
-        self.age = short_age(created) if created else ""
-        self.exact_time = date_format(localtime(created), "j M Y, H:i") if created else ""
+        self.age = display.age(created)
+        self.exact_time = display.exact_time(created)
         self.iso_time = created.isoformat() if created else ""
         self.garment_url = reverse("input_image", args=[self.garment.pk, "thumbnail"]) if self.garment else ""
         self.designer_name = self.job.designer.get_username() if self.job and self.job.designer else ""
         self.preview_url = url_for_item("result_image", self.item.id, "preview")
         self.detail_url = url_for_item("history_item", self.item.id)
-        self.status_label = {"complete": "Done", "error": "Failed"}.get(self.item.status, "Running")
 
 
 @dataclass
@@ -106,39 +103,45 @@ class GalleryPage:
 @dataclass(frozen=True)
 class Catalogue:
     tools: dict[str, genapi.Tool]
-    types: dict[str, genapi.GenerationType]
+    styles: dict[str, genapi.Style]
 
     def tool_title(self, name: str | None) -> str:
         if not name:
             return "Unknown tool"
         if name in self.tools:
             return self.tools[name].title
-        if name in self.types:
-            return self.tool_title(self.types[name].tool)
+        if name in self.styles:  # an upstream that names the style where the tool goes
+            return self.tool_title(self.styles[name].tool)
         return name.replace("_", " ").title()
 
-    def types_by_tool(self) -> list[tuple[genapi.Tool, list[genapi.GenerationType]]]:
-        grouped = [(tool, [gt for gt in self.types.values() if gt.tool == tool.name]) for tool in self.tools.values()]
-        return [(tool, types) for tool, types in grouped if types]
+    def style_title(self, item: genapi.HistoryItem) -> str:
+        for candidate in (item.style_id, item.tool):
+            if candidate in self.styles:
+                return self.styles[candidate].title
+        return ""
+
+    def styles_by_tool(self) -> list[tuple[genapi.Tool, list[genapi.Style]]]:
+        grouped = [(tool, [s for s in self.styles.values() if s.tool == tool.name]) for tool in self.tools.values()]
+        return [(tool, styles) for tool, styles in grouped if styles]
 
 
 def catalogue() -> Catalogue:
-    """Tools and every tool's generation types (each cached for minutes)."""
+    """Tools and every tool's styles (each cached for minutes)."""
     try:
-        tools = genapi.cached_tools()
+        tools = genapi.tools()
     except genapi.GenApiError:
-        return Catalogue(tools={}, types={})
-    types: dict[str, genapi.GenerationType] = {}
+        return Catalogue(tools={}, styles={})
+    styles: dict[str, genapi.Style] = {}
     for tool in tools:
         try:
-            types.update((gt.id, gt) for gt in genapi.cached_generation_types(tool.name))
+            styles.update((style.id, style) for style in genapi.styles(tool.name))
         except genapi.NotFound:
             continue
         except genapi.GenApiError:
             # The upstream is failing: asking again for every other tool would only make
             # the page wait one timeout per tool. Titles fall back to the tools' names.
             break
-    return Catalogue(tools={tool.name: tool for tool in tools}, types=types)
+    return Catalogue(tools={tool.name: tool for tool in tools}, styles=styles)
 
 
 def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
@@ -151,10 +154,6 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
     cards = []
     for item in items:
         job = jobs.get(item.id)
-        type_id = (job.generation_type if job else "") or str(item.extra.get("generation_type_id") or "")
-        type_title = (job.generation_type_title if job else "") or (known.types[type_id].title if type_id in known.types else "")
-        if not type_title and item.generation_type in known.types:
-            type_title = known.types[item.generation_type].title
         garment = None
         if job:
             first_input = next(iter(job.inputs.all()), None)
@@ -162,8 +161,8 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
         cards.append(
             Card(
                 item=item,
-                tool_title=(job.tool_title if job and job.tool_title else known.tool_title(item.generation_type)),
-                type_title=type_title,
+                tool_title=(job.tool_title if job and job.tool_title else known.tool_title(item.tool)),
+                style_title=(job.style_title if job and job.style_title else known.style_title(item)),
                 job=job,
                 garment=garment,
             )
@@ -177,10 +176,9 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
         if filters.mine:
             items, pages, total = _my_items(filters, designer)
         else:
-            listing = genapi.client().history(
-                page=filters.page, limit=filters.limit, statuses=filters.statuses, generation_type=filters.type or None
+            listing = genapi.history(
+                page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
             )
-            genapi.remember_items(listing.items)
             items, pages, total = listing.items, listing.pages, listing.total_count
     except genapi.GenApiError as exc:
         return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
@@ -195,8 +193,8 @@ def _my_jobs(filters: Filters, designer):
     jobs = Job.objects.filter(designer=designer)
     if filters.statuses:
         jobs = jobs.filter(status__in=filters.statuses)
-    if filters.type:
-        jobs = jobs.filter(Q(generation_type=filters.type) | Q(tool=filters.type))
+    if filters.style:
+        jobs = jobs.filter(Q(style_id=filters.style) | Q(tool=filters.style))
     return jobs.order_by("-created_at", "-id")
 
 
@@ -209,7 +207,7 @@ def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int
     # finished), or the status filters would go by stale rows ("Done" missing finished jobs).
     pending = list(
         Job.objects.filter(designer=designer, status=Job.Status.PENDING).values_list("history_item_id", flat=True)[
-            :PENDING_LISTING_LIMIT
+            :MY_RUNNING_REFRESH_LIMIT
         ]
     )
     running = {item_id: item for item_id, item in refresh_jobs(pending).items() if item is not None} if pending else {}
@@ -220,7 +218,7 @@ def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int
     items = []
     for item_id in ids:
         try:
-            item = running.get(item_id) or genapi.cached_item(item_id)
+            item = running.get(item_id) or genapi.item(item_id)
         except genapi.NotFound:
             Job.objects.filter(history_item_id=item_id).delete()
             continue
@@ -244,10 +242,9 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
             if page > jobs.num_pages:
                 return [], jobs.num_pages
             return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
-        listing = genapi.client().history(
-            page=page, limit=filters.limit, statuses=filters.statuses, generation_type=filters.type or None
+        listing = genapi.history(
+            page=page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
         )
-        genapi.remember_items(listing.items)
         return [item.id for item in listing.items], listing.pages
 
     try:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
+from dashboard.display import describe_size, one_decimal
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 CHUNK_SIZE: Final = 64 * 1024
@@ -101,28 +102,6 @@ def sniff_content_type(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     return None
-
-
-_SIZE_UNITS: Final = ((1024**3, "GB"), (1024**2, "MB"), (1024, "KB"))
-
-
-def describe_size(num_bytes: int) -> str:
-    """A short human size: "20 MB", "1.5 KB", "12 bytes" (1 KB = 1024 bytes)."""
-    return _describe_size(num_bytes, round_up=False)
-
-
-def _describe_size(num_bytes: int, *, round_up: bool) -> str:
-    for unit_bytes, unit in _SIZE_UNITS:
-        if num_bytes >= unit_bytes:
-            return f"{_one_decimal(num_bytes, unit_bytes, round_up=round_up)} {unit}"
-    return "1 byte" if num_bytes == 1 else f"{num_bytes} bytes"
-
-
-def _one_decimal(value: int, unit: int, *, round_up: bool) -> str:
-    """value / unit with at most one decimal, computed exactly on integers."""
-    tenths = -(-value * 10 // unit) if round_up else (value * 10 + unit // 2) // unit
-    whole, tenth = divmod(tenths, 10)
-    return f"{whole}.{tenth}" if tenth else str(whole)
 
 
 def _file_size(fileobj: BinaryIO) -> int:
@@ -209,7 +188,7 @@ def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: in
         raise ImageRejected(EMPTY_MESSAGE)
     if size > max_bytes:
         raise ImageRejected(
-            f"This file is {_describe_size(size, round_up=True)}; "
+            f"This file is {describe_size(size, round_up=True)}; "
             f"the limit is {describe_size(max_bytes)}."
         )
     head = fileobj.read(_SNIFF_BYTES)
@@ -252,8 +231,8 @@ def _check_dimensions(width: int, height: int, *, max_pixels: int, min_side: int
     if pixels > max_pixels:
         raise ImageRejected(
             f"This image is {width} × {height} pixels "
-            f"({_one_decimal(pixels, 1_000_000, round_up=True)} megapixels); "
-            f"the limit is {_one_decimal(max_pixels, 1_000_000, round_up=False)} megapixels."
+            f"({one_decimal(pixels, 1_000_000, round_up=True)} megapixels); "
+            f"the limit is {one_decimal(max_pixels, 1_000_000, round_up=False)} megapixels."
         )
     if width < min_side or height < min_side:
         raise ImageRejected(

@@ -27,15 +27,6 @@ from dashboard.slots import Slot
 
 logger = logging.getLogger("dashboard.jobs")
 
-# The running-jobs snapshot reads up to this many pages of this many jobs; jobs beyond
-# it cost a detail read. It is shared by every poll for RUNNING_SNAPSHOT_SECONDS.
-PENDING_LISTING_LIMIT = 100
-RUNNING_SNAPSHOT_MAX_PAGES = 5
-RUNNING_SNAPSHOT_SECONDS = 1.5
-
-
-def running_snapshot_key() -> str:
-    return genapi.cache_key("running-snapshot")
 # Large enough to fill an upload slot or a tray card sharply on a high-density screen.
 THUMBNAIL_SIDE = 512
 
@@ -71,7 +62,7 @@ def send_job(
     tool: str,
     tool_title: str,
     inputs: Sequence[tuple[Slot, InputImage]],
-    generation_type: genapi.GenerationType | None = None,
+    style: genapi.Style | None = None,
 ) -> Job:
     """Create one upstream job from stored inputs, and remember it. Never retried."""
     with ExitStack() as stack:
@@ -85,20 +76,16 @@ def send_job(
             )
             for slot, image in inputs
         ]
-        created = genapi.client().create_job(
-            tool, files, generation_type=generation_type.id if generation_type else None
-        )
-    # The shared snapshot of running jobs predates this one: take a fresh one next tick.
-    cache.delete(running_snapshot_key())
+        created = genapi.create_job(tool, files, style_id=style.id if style else None)
     try:
-        return _remember_job(created, designer, tool, tool_title, inputs, generation_type)
+        return _remember_job(created, designer, tool, tool_title, inputs, style)
     except Exception:
         # The job exists (and is billed) upstream: make sure its id is not lost.
         logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
         raise
 
 
-def _remember_job(created, designer, tool, tool_title, inputs, generation_type) -> Job:
+def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
     with transaction.atomic():
         # update_or_create: an upstream that reuses an id must not turn into an error page.
         job, _ = Job.objects.update_or_create(
@@ -107,8 +94,8 @@ def _remember_job(created, designer, tool, tool_title, inputs, generation_type) 
                 designer=designer,
                 tool=tool,
                 tool_title=tool_title,
-                generation_type=generation_type.id if generation_type else "",
-                generation_type_title=generation_type.title if generation_type else "",
+                style_id=style.id if style else "",
+                style_title=style.title if style else "",
                 status=Job.Status.PENDING,
                 error_message="",
                 finished_at=None,
@@ -124,63 +111,38 @@ def _remember_job(created, designer, tool, tool_title, inputs, generation_type) 
 
 
 def rerun(job: Job, designer) -> Job:
-    """The same tool, generation type and input images, as a new job."""
+    """The same tool, style and input images, as a new job."""
     inputs = [
         (Slot(name=entry.slot, label=entry.label), entry.image)
         for entry in job.inputs.select_related("image")
     ]
-    generation_type = (
-        genapi.GenerationType(id=job.generation_type, title=job.generation_type_title, tool=job.tool)
-        if job.generation_type
-        else None
-    )
-    return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, generation_type=generation_type)
+    style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
+    return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style)
 
 
 def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
     """The current state of jobs believed to be running, at O(1) upstream cost per tick.
 
     The `status=pending` listing (shared by every poll for a moment, see
-    `running_snapshot`) tells which are still running; only the jobs that left it get a
+    `genapi.running`) tells which are still running; only the jobs that left it get a
     detail read (statuses flip once, so each job costs one read in its life).
     None means the item no longer exists upstream.
     """
     wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
     if not wanted:
         return {}
-    running = running_snapshot()
+    running = genapi.running()
     found: dict[str, genapi.HistoryItem | None] = {}
     for item_id in wanted:
         if item_id in running:
             found[item_id] = running[item_id]
             continue
         try:
-            found[item_id] = genapi.cached_item(item_id)
+            found[item_id] = genapi.item(item_id)
         except genapi.NotFound:
             found[item_id] = None
     _record(found)
     return found
-
-
-def running_snapshot() -> dict[str, genapi.HistoryItem]:
-    """Every job running upstream, for the whole team, as of at most a moment ago.
-
-    Each designer's tray and each gallery page polls every 2 s; they all share one
-    listing (a few pages when many jobs run) instead of asking once each, so the
-    upstream cost stays flat as the team grows.
-    """
-    key = running_snapshot_key()
-    snapshot = cache.get(key)
-    if snapshot is None:
-        api = genapi.client()
-        snapshot = {}
-        for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
-            listing = api.history(statuses=["pending"], limit=PENDING_LISTING_LIMIT, page=page)
-            snapshot.update((item.id, item) for item in listing.items)
-            if not listing.has_next or not listing.items:
-                break
-        cache.set(key, snapshot, RUNNING_SNAPSHOT_SECONDS)
-    return snapshot
 
 
 def _record(found: dict[str, genapi.HistoryItem | None]) -> None:

@@ -8,6 +8,8 @@ again), and the last status we saw, so polling knows which jobs to ask about.
 from django.conf import settings
 from django.db import models
 
+from dashboard.genapi import Status
+
 
 class InputImage(models.Model):
     """One uploaded image, checked and stripped of metadata, with a small thumbnail."""
@@ -30,10 +32,7 @@ class InputImage(models.Model):
 
 
 class Job(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Running"
-        COMPLETE = "complete", "Done"
-        ERROR = "error", "Failed"
+    Status = Status
 
     history_item_id = models.CharField(max_length=128, unique=True)
     designer = models.ForeignKey(
@@ -41,8 +40,8 @@ class Job(models.Model):
     )
     tool = models.CharField(max_length=64)
     tool_title = models.CharField(max_length=128, blank=True)
-    generation_type = models.CharField(max_length=128, blank=True)
-    generation_type_title = models.CharField(max_length=200, blank=True)
+    style_id = models.CharField(max_length=128, blank=True)
+    style_title = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The last status seen upstream: tells polling which jobs still need asking about.
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)

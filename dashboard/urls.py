@@ -1,41 +1,31 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
+from django.urls.converters import StringConverter
 
 from dashboard.views import generate, history, media, pages, results
 
 
-class ItemIdConverter:
-    """Loose on purpose: hostile ids reach the views, which refuse them with a 404."""
-
-    regex = r"[^/]+"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-class ResultKindConverter(ItemIdConverter):
+class ResultKindConverter(StringConverter):
     regex = r"preview|stock"
 
 
-class InputVariantConverter(ItemIdConverter):
+class InputVariantConverter(StringConverter):
     regex = r"file|thumbnail|download"
 
 
-register_converter(ItemIdConverter, "item")
+# Ids use the plain `str` converter on purpose: hostile ids reach the views, which
+# refuse them with a clear 404 (genapi.validate_id) instead of a resolver's bare one.
 register_converter(ResultKindConverter, "result_kind")
 register_converter(InputVariantConverter, "input_variant")
 
 urlpatterns = [
     path("", generate.generate, name="home"),
     path("jobs/tray", generate.tray, name="tray"),
-    path("jobs/<item:item_id>/rerun", generate.rerun, name="rerun"),
-    path("results/<item:item_id>/feedback", results.feedback, name="feedback"),
-    path("results/<item:item_id>/<result_kind:kind>", media.result_image, name="result_image"),
+    path("jobs/<str:item_id>/rerun", generate.rerun, name="rerun"),
+    path("results/<str:item_id>/feedback", results.feedback, name="feedback"),
+    path("results/<str:item_id>/<result_kind:kind>", media.result_image, name="result_image"),
     path("inputs/<int:pk>/<input_variant:variant>", media.input_image, name="input_image"),
-    path("tools/<item:tool>/types/<item:type_id>/preview", media.type_preview, name="type_preview"),
+    path("tools/<str:tool>/styles/<str:style_id>/preview", media.style_preview, name="style_preview"),
     path("healthz", pages.healthz, name="healthz"),
     path("login/", pages.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -45,8 +35,8 @@ urlpatterns += [
     path("history/", history.gallery, name="history"),
     path("history/poll", history.poll, name="history_poll"),
     path("history/bulk", history.bulk, name="history_bulk"),
-    path("history/<item:item_id>/", history.detail, name="history_item"),
-    path("history/<item:item_id>/delete", history.delete, name="history_delete"),
+    path("history/<str:item_id>/", history.detail, name="history_item"),
+    path("history/<str:item_id>/delete", history.delete, name="history_delete"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"

@@ -1,18 +1,28 @@
 from datetime import datetime
 
 from django import template
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from dashboard import display
 from dashboard.history import url_for_item
-from dashboard.timesince import short_age
 
 register = template.Library()
 
 
+@register.simple_tag
+def when(value: datetime | None) -> str:
+    """A moment as designers read it everywhere: its age, the exact time on hover."""
+    if value is None:
+        return ""
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), display.exact_time(value), display.age(value)
+    )
+
+
 @register.filter
-def age(value: datetime | None) -> str:
-    return short_age(value) if value else ""
+def size(num_bytes: int) -> str:
+    return display.describe_size(num_bytes)
 
 
 def _feedback_button(url: str, icons: str, value: str, name: str, title: str, key: str, pressed: bool) -> str:

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboard import genapi, jobs
-from dashboard.forms import GenerateForm, primary_key
-from dashboard.models import InputImage, Job
+from dashboard.forms import GenerateForm, kept_images
+from dashboard.models import Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
@@ -43,13 +43,6 @@ def tool_from_form(data) -> genapi.Tool | None:
     if not genapi.is_valid_id(name):
         return None
     return genapi.Tool(name=name, title=name.replace("_", " ").title(), group=group if group in DEFAULT_SLOTS else "default")
-
-
-def kept_from_query(request: HtmxHttpRequest, slots) -> dict[str, InputImage]:
-    """Images named in the URL (?person=12) that this designer stored earlier."""
-    wanted = {slot.name: pk for slot in slots if (pk := primary_key(request.GET.get(slot.name, ""))) is not None}
-    owned = InputImage.objects.filter(owner=request.user, pk__in=wanted.values()).in_bulk()
-    return {name: owned[pk] for name, pk in wanted.items() if pk in owned}
 
 
 def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
@@ -85,7 +78,7 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     poll_seconds = FAST_POLL_SECONDS if (now - oldest).total_seconds() < SLOW_DOWN_AFTER_SECONDS else SLOW_POLL_SECONDS
     for job in recent:
         # Like state only from what is already known: the tray never reads items just for it.
-        known = items.get(job.history_item_id) or genapi.peek_item(job.history_item_id)
+        known = items.get(job.history_item_id) or genapi.known_item(job.history_item_id)
         job.like = known.like if known else None
     return {
         "tray_jobs": recent,
@@ -98,7 +91,7 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
 @require_http_methods(["GET", "POST"])
 def generate(request: HtmxHttpRequest) -> HttpResponse:
     try:
-        tools, tools_problem = genapi.cached_tools(), None
+        tools, tools_problem = genapi.tools(), None
     except genapi.GenApiError as exc:
         tools, tools_problem = [], exc.message
     source = request.POST if request.method == "POST" else request.GET
@@ -114,18 +107,19 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, "That tool is not offered. Choose one of the tools below.")
         tool = pick_tool(tools, None)
     slots = slots_for(tool.name, tool.group)
-    types_problem = None
+    styles_problem = None
     try:
-        generation_types = genapi.cached_generation_types(tool.name)
+        styles = genapi.styles(tool.name)
     except genapi.GenApiError as exc:
-        generation_types, types_problem = [], exc.message
-    form_kwargs = dict(designer=request.user, tool=tool, slots=slots, generation_types=generation_types)
+        styles, styles_problem = [], exc.message
+    form_kwargs = dict(designer=request.user, tool=tool, slots=slots, styles=styles)
 
     sent_job = None
     if request.method == "POST":
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
-        form.keep_valid_uploads()
+        for slot, upload, info in form.checked_uploads():
+            form.keep(slot, jobs.store_input(request.user, upload, info))
         if tools_problem:
             form.add_error(None, tools_problem)
         elif valid and (wait := jobs.seconds_until_allowed(request.user)):
@@ -137,7 +131,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                     tool=tool.name,
                     tool_title=tool.title,
                     inputs=form.inputs(),
-                    generation_type=form.chosen_generation_type,
+                    style=form.chosen_style,
                 )
             except genapi.UpstreamRejected as exc:
                 form.add_upstream_errors(exc)
@@ -149,19 +143,17 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
                 messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
                 return redirect(f"{reverse('home')}?{query}")
-            form = GenerateForm(
-                initial={"generation_type": form.cleaned_data.get("generation_type", "")}, kept=kept, **form_kwargs
-            )
+            form = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **form_kwargs)
     else:
-        form = GenerateForm(kept=kept_from_query(request, slots), **form_kwargs)
+        form = GenerateForm(kept=kept_images(request.user, slots, request.GET, in_form=False), **form_kwargs)
 
     context = {
         "nav_active": "generate",
         "tool_groups": group_tools(tools),
         "tool": tool,
         "form": form,
-        "generation_types": generation_types,
-        "types_problem": types_problem,
+        "styles": styles,
+        "styles_problem": styles_problem,
         "sent_job": sent_job,
         **tray_context(request),
     }

@@ -71,7 +71,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         "next_url": with_query(reverse("history_item", args=[around.next[0]]), filters.query(page=around.next[1])) if around.next else None,
         "close_url": gallery_url(filters, page=around.page),
         "detail_query": filters.query(),
-        "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "generation_type": item.generation_type, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
+        "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "tool": item.tool, "style_id": item.style_id, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
     }
 
 
@@ -79,7 +79,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
 def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     form, filters = read_filters(request.GET)
     try:
-        item = genapi.cached_item(item_id)
+        item = genapi.item(item_id)
     except genapi.NotFound:
         raise Gone("This result no longer exists. It may have been deleted.") from None
     except genapi.GenApiError as exc:
@@ -91,24 +91,17 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     return render(request, "history.html", {**gallery_context(request, form, filters), **context, "lightbox_open": True})
 
 
-def _forget(item_id: str) -> None:
-    genapi.forget_item(item_id)
-    # No job has an id the upstream could not have issued, and PostgreSQL refuses some
-    # (a NUL in a string is an error there, so a 500): such ids are never looked up.
-    if genapi.is_valid_id(item_id):
-        Job.objects.filter(history_item_id=item_id).delete()
+def delete_result(item_id: str) -> None:
+    """Delete upstream (gone already counts as deleted), then our own record of it."""
+    genapi.delete(item_id)
+    Job.objects.filter(history_item_id=item_id).delete()
 
 
 @require_POST
 def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     form, filters = read_filters(request.GET)
-    message = None
     try:
-        genapi.client().delete(item_id)
-        _forget(item_id)
-        message = ("ok", "Deleted.")
-    except genapi.NotFound:
-        _forget(item_id)  # already gone upstream: what the designer wanted
+        delete_result(item_id)
         message = ("ok", "Deleted.")
     except genapi.GenApiError as exc:
         message = ("error", f"Could not delete it: {upstream_message(exc)}")
@@ -129,19 +122,13 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     if action not in BULK_ACTIONS or not ids:
         flash = ("error", "Select at least one result and an action.")
     else:
-        api = genapi.client()
         done, failed = 0, []
         for item_id in ids:
             try:
                 if action == "delete":
-                    try:
-                        api.delete(item_id)
-                    except genapi.NotFound:
-                        pass
-                    _forget(item_id)
+                    delete_result(item_id)
                 else:
-                    api.set_feedback(item_id, action == "like")
-                    genapi.forget_item(item_id)
+                    genapi.set_like(item_id, action == "like")
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))

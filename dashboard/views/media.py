@@ -11,22 +11,20 @@ import hashlib
 from functools import cache
 from io import BytesIO
 
-from django.core.cache import cache as django_cache
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse, HttpResponseNotModified
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.http import content_disposition_header
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import content_disposition_header, quote_etag
 from django.views.decorators.http import require_GET
 from PIL import Image, ImageDraw
 
-from dashboard import genapi, images
+from dashboard import display, genapi, images
 from dashboard.models import InputImage
 from dashboard.views.common import Gone
 
-FOREVER = "private, max-age=31536000, immutable"
-# Previews are small and asked for by every grid: keep them; stock PNGs stream through.
-PREVIEW_CACHE_BYTES = 2 * 1024 * 1024
+ONE_YEAR = 365 * 24 * 3600
 
 
 @cache
@@ -48,49 +46,53 @@ def placeholder_response(status: int) -> HttpResponse:
     return response
 
 
-def _etag(item_id: str, kind: str) -> str:
-    return '"' + hashlib.sha256(f"{settings.GENAPI_BASE_URL}|{item_id}|{kind}".encode()).hexdigest()[:32] + '"'
+def result_etag(item_id: str, kind: str) -> str:
+    """Results never change: the item and the kind name the bytes, on this upstream."""
+    return quote_etag(hashlib.sha256(f"{settings.GENAPI_BASE_URL}|{item_id}|{kind}".encode()).hexdigest()[:32])
 
 
-@require_GET
-def result_image(request, item_id: str, kind: str) -> HttpResponse:
-    etag = _etag(item_id, kind)
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        response["Cache-Control"] = FOREVER
-        return response
-    try:
-        item = genapi.cached_item(item_id)
-    except genapi.NotFound:
-        return placeholder_response(404)
-    except genapi.GenApiError:
-        return placeholder_response(503)
-    if not item.is_complete:
-        return placeholder_response(404)
-    cache_key = f"result-image:{etag}"
-    content = django_cache.get(cache_key) if kind == "preview" else None
-    if content is None:
-        try:
-            upstream = genapi.client().fetch_image(item.preview_path if kind == "preview" else item.stock_path)
-        except genapi.NotFound:
-            return placeholder_response(404)
-        except genapi.GenApiError:
-            return placeholder_response(503)
-        content = upstream.content
-        if kind == "preview" and len(content) <= PREVIEW_CACHE_BYTES:
-            django_cache.set(cache_key, content, settings.GENAPI_ITEM_CACHE_SECONDS)
+def labelled(response: HttpResponse, etag: str) -> HttpResponse:
+    """A result's headers, on its 200 and on a 304 alike (RFC 9110, 15.4.5)."""
+    response["ETag"] = etag
+    patch_cache_control(response, private=True, max_age=ONE_YEAR, immutable=True)
+    return response
+
+
+def image_response(content: bytes, **cache_control) -> HttpResponse:
     content_type = images.sniff_content_type(content[:64])
     if content_type is None:
         # An SVG, an HTML error page or anything else is never passed on as an image.
         return placeholder_response(502)
     response = HttpResponse(content, content_type=content_type)
-    response["ETag"] = etag
-    response["Cache-Control"] = FOREVER
+    if cache_control:
+        patch_cache_control(response, private=True, **cache_control)
+    return response
+
+
+@require_GET
+def result_image(request, item_id: str, kind: str) -> HttpResponse:
+    etag = result_etag(item_id, kind)
+    # A revalidation is answered 304 without an upstream call. (Not @etag: that would
+    # label the placeholder too, and a placeholder is never to be revalidated.)
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return labelled(not_modified, etag)
+    try:
+        item = genapi.item(item_id)
+        if not item.is_complete:
+            return placeholder_response(404)
+        content = genapi.result_image(item, kind)
+    except genapi.NotFound:
+        return placeholder_response(404)
+    except genapi.GenApiError:
+        return placeholder_response(503)
+    response = image_response(content)
+    if response.status_code != 200:
+        return response
+    labelled(response, etag)
     if request.GET.get("download"):
-        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[content_type]
-        stamp = item.created_at.strftime("%Y-%m-%d-%H%M") if item.created_at else "result"
-        name = f"{item.generation_type or 'nextry'}-{stamp}-{item.id}.{extension}"
+        extension = response["Content-Type"].removeprefix("image/").replace("jpeg", "jpg")
+        name = f"{item.tool or 'nextry'}-{display.file_name_time(item.created_at) or 'result'}-{item.id}.{extension}"
         response["Content-Disposition"] = content_disposition_header(True, name)
     return response
 
@@ -115,27 +117,15 @@ def input_image(request, pk: int, variant: str) -> FileResponse:
 
 
 @require_GET
-def type_preview(request, tool: str, type_id: str) -> HttpResponse:
-    """A generation type's preview image, looked up in the cached catalogue only."""
+def style_preview(request, tool: str, style_id: str) -> HttpResponse:
+    """A style's preview image, looked up in the cached catalogue only."""
     try:
-        generation_type = next((gt for gt in genapi.cached_generation_types(tool) if gt.id == type_id), None)
+        style = genapi.style(tool, style_id)
+        if style is None or not style.preview_path:
+            return placeholder_response(404)
+        content = genapi.style_preview(style)
     except genapi.NotFound:
         return placeholder_response(404)
     except genapi.GenApiError:
         return placeholder_response(503)
-    if generation_type is None or not generation_type.preview_path:
-        return placeholder_response(404)
-    cache_key = f"type-preview:{_etag(tool, type_id)}"
-    content = django_cache.get(cache_key)
-    if content is None:
-        try:
-            content = genapi.client().fetch_image(generation_type.preview_path).content
-        except genapi.GenApiError:
-            return placeholder_response(503)
-        django_cache.set(cache_key, content, genapi.CATALOGUE_CACHE_SECONDS)
-    content_type = images.sniff_content_type(content[:64])
-    if content_type is None:
-        return placeholder_response(502)
-    response = HttpResponse(content, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return image_response(content, max_age=3600)

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dashboard import genapi
-from dashboard.views.common import Gone
+from dashboard.views.common import Gone, is_local_path
 
 
 @login_not_required
@@ -48,4 +48,4 @@ class LoginView(auth_views.LoginView):
         # Django raises ValueError (a 500) when a logged-in user's `next` is the login
         # page itself: a crafted link, `/login/?next=/login/`. Such a `next` is dropped.
         url = super().get_redirect_url()
-        return "" if url == self.request.path else url
+        return url if url != self.request.path and is_local_path(self.request, url) else ""

@@ -39,10 +39,14 @@
 
   // --- Image slots: choose, drop or paste a file, and see it at once -------------------
 
+  // The same rules as describe_size in dashboard/display.py, so a size reads the same
+  // before and after the upload.
   function formatBytes(bytes) {
-    if (bytes < 1024) return bytes + " bytes";
-    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
+    const units = [[1024 * 1024 * 1024, "GB"], [1024 * 1024, "MB"], [1024, "KB"]];
+    for (const [size, unit] of units) {
+      if (bytes >= size) return String(Math.round((bytes * 10) / size) / 10) + " " + unit;
+    }
+    return bytes === 1 ? "1 byte" : bytes + " bytes";
   }
 
   function showFile(slot, file) {

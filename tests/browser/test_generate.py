@@ -50,8 +50,8 @@ class TestGenerate:
 
         page.get_by_label("Garment").set_input_files(photos["garment"])
         page.get_by_label("Model photo").set_input_files(photos["person"])
-        expect(slot(page, "clothes").locator("[data-file-meta]")).to_have_text(re.compile(r"red-dress\.png · \d+ KB · 400 × 460 px"))
-        expect(slot(page, "person").locator("[data-file-meta]")).to_have_text(re.compile(r"model\.jpg · \d+ KB · 480 × 640 px"))
+        expect(slot(page, "clothes").locator("[data-file-meta]")).to_have_text(re.compile(r"red-dress\.png · [\d.]+ KB · 400 × 460 px"))
+        expect(slot(page, "person").locator("[data-file-meta]")).to_have_text(re.compile(r"model\.jpg · [\d.]+ KB · 480 × 640 px"))
 
         page.get_by_role("button", name="Generate").click()
         card = page.locator(".job-card").first

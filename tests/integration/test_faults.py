@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard import jobs
+from dashboard import genapi
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -48,7 +48,7 @@ class Fault:
     def start(self, simulator: SimulatorProcess) -> None:
         # Polls share a snapshot of running jobs for a moment; the fault is meant to be
         # seen on the very next tick, as it would be once that moment has passed.
-        cache.delete(jobs.running_snapshot_key())
+        genapi.forget_running()
         if self.stop_process:
             simulator.stop()
             return
@@ -57,7 +57,7 @@ class Fault:
             self.after_break(simulator)
 
     def end(self, simulator: SimulatorProcess) -> None:
-        cache.delete(jobs.running_snapshot_key())
+        genapi.forget_running()
         if self.stop_process:
             simulator.start()
             return

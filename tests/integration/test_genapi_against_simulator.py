@@ -19,6 +19,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image, ImageDraw
 
 from dashboard import genapi
+from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
 from tests.support.simulator import SimulatorProcess, free_port
 from tests.support.seed import SEED_TOOLS
 
@@ -125,7 +126,7 @@ def fashion_job(client: genapi.GenApiClient, uploads: Uploads, images: dict[str,
         uploads.upload("clothes", images["garment"], "image/jpeg"),
         uploads.upload("person", images[person], "image/png"),
     ]
-    return client.create_job("fashion_swap", files, generation_type=generation_type)
+    return client.create_job("fashion_swap", files, style_id=generation_type)
 
 
 def wait_until_finished(client: genapi.GenApiClient, item_id: str, timeout: float = JOB_TIMEOUT) -> genapi.HistoryItem:
@@ -158,11 +159,11 @@ class TestToolCatalogue:
         assert [(t.name, t.title, t.group) for t in tools] == [(tool["tool"], tool["title"], tool["group_tool"]) for tool in SEED_TOOLS]
 
 
-class TestGenerationTypes:
+class TestStyles:
     def test_fashion_swap_offers_types_with_ids_and_previews_that_load_as_webp(self, simulator):
         client = make_client(simulator)
 
-        types = client.generation_types("fashion_swap")
+        types = client.styles("fashion_swap")
 
         assert types, "fashion_swap should offer generation types"
         for gtype in types:
@@ -176,11 +177,11 @@ class TestGenerationTypes:
             assert image.content_type.startswith("image/webp")
 
     def test_the_default_tool_has_no_types(self, simulator):
-        assert make_client(simulator).generation_types("default") == []
+        assert make_client(simulator).styles("default") == []
 
     def test_an_unknown_tool_is_not_found(self, simulator):
         with pytest.raises(genapi.NotFound):
-            make_client(simulator).generation_types("no_such_tool")
+            make_client(simulator).styles("no_such_tool")
 
 
 # --- Creating jobs -----------------------------------------------------------------------
@@ -198,7 +199,7 @@ class TestCreatingAJob:
             client.fetch_image(created.preview_path)  # not there while the job is pending
         item = wait_until_finished(client, created.history_item_id)
         assert item.status == "complete", item.error_message
-        assert item.generation_type == "fashion_swap"
+        assert item.tool == "fashion_swap"
         assert item.created_at is not None
         preview = client.fetch_image(item.preview_path)
         stock = client.fetch_image(item.stock_path)
@@ -245,16 +246,16 @@ class TestCreatingAJob:
         with pytest.raises(genapi.UpstreamRejected) as caught:
             fashion_job(client, uploads, images, generation_type="0" * 24)
 
-        assert "generation_type" in caught.value.field_errors
+        assert "style" in caught.value.field_errors
 
     def test_a_generation_type_of_the_tool_is_accepted(self, simulator, images, uploads):
         client = make_client(simulator)
-        type_id = client.generation_types("fashion_swap")[0].id
+        type_id = client.styles("fashion_swap")[0].id
 
         created = fashion_job(client, uploads, images, generation_type=type_id)
 
         item = client.history_item(created.history_item_id)
-        assert item.extra.get("generation_type_id") == type_id
+        assert item.style_id == type_id
 
 
 # --- History -----------------------------------------------------------------------------
@@ -266,7 +267,7 @@ def seeded_history(simulator_process, tmp_path_factory) -> dict[str, object]:
     client = make_client(simulator_process)
     before = client.history(limit=1).total_count
     simulator_process.seed(30)
-    type_id = client.generation_types("fashion_swap")[-1].id
+    type_id = client.styles("fashion_swap")[-1].id
     folder = tmp_path_factory.mktemp("history-images")
     opened = Uploads()
     try:
@@ -274,7 +275,7 @@ def seeded_history(simulator_process, tmp_path_factory) -> dict[str, object]:
             opened.upload("clothes", write_garment(folder / "garment.jpg"), "image/jpeg"),
             opened.upload("person", write_person(folder / "person.png"), "image/png"),
         ]
-        created = client.create_job("fashion_swap", files, generation_type=type_id)
+        created = client.create_job("fashion_swap", files, style_id=type_id)
     finally:
         opened.close()
     return {"before": before, "type_id": type_id, "job_id": created.history_item_id}
@@ -318,17 +319,17 @@ class TestHistory:
     def test_filtering_by_tool_name_returns_only_that_tool(self, simulator, seeded_history):
         client = make_client(simulator)
 
-        listing = client.history(limit=100, generation_type="fashion_swap")
+        listing = client.history(limit=100, style_id="fashion_swap")
 
         assert listing.items
-        assert {item.generation_type for item in listing.items} == {"fashion_swap"}
+        assert {item.tool for item in listing.items} == {"fashion_swap"}
         assert listing.total_count < client.history(limit=1).total_count
 
     def test_filtering_by_type_id_returns_only_that_type(self, simulator, seeded_history):
-        listing = make_client(simulator).history(limit=100, generation_type=seeded_history["type_id"])
+        listing = make_client(simulator).history(limit=100, style_id=seeded_history["type_id"])
 
         assert seeded_history["job_id"] in {item.id for item in listing.items}
-        assert {item.extra.get("generation_type_id") for item in listing.items} == {seeded_history["type_id"]}
+        assert {item.style_id for item in listing.items} == {seeded_history["type_id"]}
 
     def test_newest_items_come_first(self, simulator):
         items = make_client(simulator).history(limit=100).items
@@ -560,8 +561,8 @@ class TestOpenApiCheck:
 
         assert doc is not None
         assert "/user/generation-history" in doc["paths"]
-        report = genapi.check_openapi(doc)
-        assert len(report) == len(genapi.USED_ENDPOINTS)
+        report = check_openapi(doc)
+        assert len(report) == len(USED_ENDPOINTS)
         assert all(ok for ok, _ in report), [sentence for ok, sentence in report if not ok]
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.urls.converters import IntConverter
+from django.urls.converters import IntConverter, StringConverter
 
-from dashboard.urls import InputVariantConverter, ItemIdConverter, ResultKindConverter
+from dashboard.urls import InputVariantConverter, ResultKindConverter
 
 HTMX = {"HX-Request": "true"}
 
@@ -28,7 +28,7 @@ METHODS: dict[str, frozenset[str]] = {
     "feedback": frozenset({"POST"}),
     "result_image": frozenset({"GET"}),
     "input_image": frozenset({"GET"}),
-    "type_preview": frozenset({"GET"}),
+    "style_preview": frozenset({"GET"}),
     "healthz": frozenset({"GET"}),
     # Django's FormView answers PUT as it answers POST (CSRF still guards both).
     "login": frozenset({"GET", "POST", "PUT"}),
@@ -58,7 +58,7 @@ class Route:
     @property
     def takes_id(self) -> bool:
         """Whether a part of the path is an id a browser can choose freely."""
-        return any(type(c) in (ItemIdConverter, IntConverter) for c in self.converters.values())
+        return any(type(c) in (StringConverter, IntConverter) for c in self.converters.values())
 
 
 def routes() -> list[Route]:
@@ -83,7 +83,7 @@ class Ids:
     items: list[str]  # history item ids: complete, failed, running, unknown...
     input_pks: list[int]
     tool: str
-    type_id: str
+    style_id: str
 
 
 def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
@@ -97,11 +97,11 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
             choices[name] = ["file", "thumbnail", "download"]
         elif kind is IntConverter:
             choices[name] = list(ids.input_pks)
-        elif kind is ItemIdConverter and name == "tool":
+        elif kind is StringConverter and name == "tool":
             choices[name] = [ids.tool]
-        elif kind is ItemIdConverter and name == "type_id":
-            choices[name] = [ids.type_id]
-        elif kind is ItemIdConverter:
+        elif kind is StringConverter and name == "style_id":
+            choices[name] = [ids.style_id]
+        elif kind is StringConverter:
             choices[name] = list(ids.items)
         else:
             raise AssertionError(f"{route.name}: no test values for converter {kind.__name__} ({name})")

@@ -45,7 +45,7 @@ def someone_elses_work(django_user_model):
         content_type="image/png", size=1, width=1, height=1,
     )
     job = Job.objects.create(history_item_id=ITEM, designer=owner, tool="fashion_swap")
-    return Ids(items=[job.history_item_id], input_pks=[image.pk], tool="fashion_swap", type_id="aaaaaaaaaaaaaaaaaaaaaaaa")
+    return Ids(items=[job.history_item_id], input_pks=[image.pk], tool="fashion_swap", style_id="aaaaaaaaaaaaaaaaaaaaaaaa")
 
 
 def snapshot() -> tuple:

@@ -199,7 +199,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
         ],
         input_pks=list(InputImage.objects.filter(owner=designer).values_list("pk", flat=True)),
         tool="fashion_swap",
-        type_id=tools[0]["id"],
+        style_id=tools[0]["id"],
     )
 
 

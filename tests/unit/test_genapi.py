@@ -20,6 +20,7 @@ import requests
 import responses
 
 from dashboard import genapi
+from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
 from tests.support.seed import SEED_TOOLS
 
 BASE = "http://genapi.test"
@@ -158,8 +159,8 @@ class TestCachedTools:
     def test_two_calls_cost_one_upstream_read(self, rsps):
         rsps.get(TOOLS_URL, json=SEED_TOOLS)
 
-        first = genapi.cached_tools()
-        second = genapi.cached_tools()
+        first = genapi.tools()
+        second = genapi.tools()
 
         assert len(rsps.calls) == 1
         assert first == second
@@ -169,7 +170,7 @@ class TestCachedTools:
 # --- 2. GET /generation/generationTypes -----------------------------------------------
 
 
-class TestGenerationTypes:
+class TestStyles:
     def test_a_bare_list_of_documented_objects(self, rsps, api):
         rsps.get(
             TYPES_URL,
@@ -183,10 +184,10 @@ class TestGenerationTypes:
             ],
         )
 
-        types = api.generation_types("fashion_swap")
+        types = api.styles("fashion_swap")
 
         assert types == [
-            genapi.GenerationType(
+            genapi.Style(
                 id="65f1c0ffee0ddba11ca7f00d",
                 title="Summer",
                 tool="fashion_swap",
@@ -198,14 +199,14 @@ class TestGenerationTypes:
     def test_the_tool_is_sent_as_a_query_parameter(self, rsps, api):
         rsps.get(TYPES_URL, json=[])
 
-        api.generation_types("fashion_swap")
+        api.styles("fashion_swap")
 
         assert query_of(rsps.calls[0]) == [("tool", "fashion_swap")]
 
     def test_missing_brand_url_and_preview_url_are_tolerated(self, rsps, api):
         rsps.get(TYPES_URL, json=[{"id": "65f1c0ffee0ddba11ca7f00d", "title": "Plain"}])
 
-        (only,) = api.generation_types("fashion_swap")
+        (only,) = api.styles("fashion_swap")
 
         assert only.id == "65f1c0ffee0ddba11ca7f00d"
         assert only.title == "Plain"
@@ -218,14 +219,14 @@ class TestGenerationTypes:
             json=[{"id": "t1", "title": "One", "preview_url": "/p.webp", "order": 3, "tags": ["a"], "meta": {"x": 1}}],
         )
 
-        assert api.generation_types("fabric") == [
-            genapi.GenerationType(id="t1", title="One", tool="fabric", preview_path="/p.webp", brand_url=None)
+        assert api.styles("fabric") == [
+            genapi.Style(id="t1", title="One", tool="fabric", preview_path="/p.webp", brand_url=None)
         ]
 
     def test_an_empty_list_means_no_types(self, rsps, api):
         rsps.get(TYPES_URL, json=[])
 
-        assert api.generation_types("default") == []
+        assert api.styles("default") == []
 
 
 # --- 5. GET /user/generation-history (listing) -----------------------------------------
@@ -251,7 +252,7 @@ class TestHistoryListing:
 
         assert item.id == "5f8d0d55b54764421b7156c5"
         assert item.status == "complete" and item.is_complete
-        assert item.generation_type == "fashion_swap"
+        assert item.tool == "fashion_swap"
         assert item.created_at == datetime(2026, 3, 24, 10, 15, tzinfo=UTC)
         assert item.preview_path == "/image/generation_result/preview.webp"
         assert item.stock_path == "/image/generation_result/stock.png"
@@ -289,7 +290,7 @@ class TestHistoryListing:
     def test_page_limit_and_generation_type_are_sent(self, rsps, api):
         rsps.get(HISTORY_URL, json=[])
 
-        api.history(page=3, limit=20, statuses=["complete"], generation_type="65f1c0ffee0ddba11ca7f00d")
+        api.history(page=3, limit=20, statuses=["complete"], style_id="65f1c0ffee0ddba11ca7f00d")
 
         assert sorted(query_of(rsps.calls[0])) == sorted(
             [("page", "3"), ("limit", "20"), ("generation_type", "65f1c0ffee0ddba11ca7f00d"), ("status", "complete")]
@@ -414,7 +415,7 @@ class TestHistoryItemFields:
 
         assert item.preview_path is None
         assert item.stock_path is None
-        assert item.generation_type is None
+        assert item.tool is None
 
     def test_extra_fields_are_kept(self, rsps, api):
         (item,) = listing_of(rsps, api, [{**DOCUMENTED_ITEM, "seed": 42, "prompt": {"text": "red dress"}, "model": "v2"}])
@@ -515,11 +516,11 @@ class TestHostileIds:
         if value in ("", None):
             # No filter at all is a valid request.
             rsps.get(HISTORY_URL, json=[])
-            api.history(generation_type=value)
+            api.history(style_id=value)
             assert "generation_type" not in dict(query_of(rsps.calls[0]))
         else:
             with pytest.raises(genapi.InvalidId):
-                api.history(generation_type=value)
+                api.history(style_id=value)
             assert len(rsps.calls) == 0
 
 
@@ -534,13 +535,13 @@ DOCUMENTED_JOB = {
 
 
 class TestCreateJob:
-    def test_sends_a_multipart_body_with_tool_type_and_files_under_their_slots(self, rsps, api):
+    def test_sends_a_multipart_body_with_tool_style_and_files_under_their_slots(self, rsps, api):
         rsps.post(JOB_URL, json=DOCUMENTED_JOB)
 
         api.create_job(
             "fashion_swap",
             [upload("clothes", b"CLOTHES-PIXELS"), upload("person", b"PERSON-PIXELS")],
-            generation_type="65f1c0ffee0ddba11ca7f00d",
+            style_id="65f1c0ffee0ddba11ca7f00d",
         )
 
         request = rsps.calls[0].request
@@ -636,7 +637,7 @@ class TestCreateJob:
         with pytest.raises(genapi.InvalidId):
             api.create_job("../tools", [upload("person", b"P")])
         with pytest.raises(genapi.InvalidId):
-            api.create_job("fashion_swap", [upload("person", b"P")], generation_type="a/b")
+            api.create_job("fashion_swap", [upload("person", b"P")], style_id="a/b")
         assert len(rsps.calls) == 0
 
 
@@ -996,7 +997,7 @@ class TestAuthHeader:
         rsps.get(IMAGE, body=b"img", content_type="image/webp")
 
         api.tools()
-        api.generation_types("fashion_swap")
+        api.styles("fashion_swap")
         api.create_job("fashion_swap", [upload("person", b"P")])
         api.history_item("abc")
         api.history()
@@ -1183,7 +1184,7 @@ OPENAPI_DOC = {
 
 class TestCheckOpenapi:
     def test_a_document_with_all_seven_endpoints_is_all_ok(self):
-        report = genapi.check_openapi(OPENAPI_DOC)
+        report = check_openapi(OPENAPI_DOC)
 
         assert len(report) == 7
         assert all(ok for ok, _sentence in report), report
@@ -1193,7 +1194,7 @@ class TestCheckOpenapi:
         del doc["paths"]["/generation/generationTypes"]
         del doc["components"]["schemas"]["HistoryItem"]["properties"]["like"]
 
-        report = genapi.check_openapi(doc)
+        report = check_openapi(doc)
 
         failed = [sentence for ok, sentence in report if not ok]
         assert len(report) == 7
@@ -1202,7 +1203,7 @@ class TestCheckOpenapi:
         assert any("GET /user/generation-history:" in s and "like" in s for s in failed)
 
     def test_an_empty_document_reports_every_endpoint_missing(self):
-        report = genapi.check_openapi({})
+        report = check_openapi({})
 
         assert len(report) == 7
         assert not any(ok for ok, _sentence in report)

@@ -130,7 +130,7 @@ class TestSendingAJob:
         response = post_job(
             client,
             {"clothes": upload("red-dress.png", garment_photo()), "person": upload("model.jpg", person_photo(), "image/jpeg")},
-            generation_type=TYPES[0]["id"],
+            style=TYPES[0]["id"],
         )
         body = response.content.decode()
         assert len(job_posts(api)) == 1
@@ -141,7 +141,7 @@ class TestSendingAJob:
         assert b"red-dress" not in encoded  # the designer's file names stay here
 
         job = Job.objects.get()
-        assert (job.history_item_id, job.designer, job.tool, job.generation_type_title) == (
+        assert (job.history_item_id, job.designer, job.tool, job.style_title) == (
             "job000000000000000000001", designer, "fashion_swap", "Studio white")
         assert [entry.slot for entry in job.inputs.all()] == ["clothes", "person"]
 

@@ -1,0 +1,166 @@
+"""The calls the dashboard makes, fronted by its shared cache: every key and every
+invalidation rule lives here, so no view or helper ever names a cache key.
+
+What is cached, and why it stays right:
+- the catalogue (tools, each tool's styles): changes rarely, minutes are fine;
+- finished items: their results never change; a change made here (a rating, a delete)
+  forgets the item, so the next read fetches the upstream's own answer;
+- result previews and style previews, as bytes (small, asked for by every grid);
+- the running-jobs snapshot: one listing of pending jobs shared by every poll.
+Running items are never cached: their status is what polling is for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from django.conf import settings
+from django.core.cache import cache
+
+from dashboard.genapi.parsing import is_valid_id, validate_id
+from dashboard.genapi.transport import client
+from dashboard.genapi.types import HistoryItem, HistoryPage, JobCreated, NotFound, Style, Tool, UploadFile
+
+CATALOGUE_SECONDS = 300
+# Previews are small and asked for by every grid: keep them; stock PNGs stream through.
+PREVIEW_CACHE_BYTES = 2 * 1024 * 1024
+# The running-jobs snapshot reads up to this many pages of this many jobs; jobs beyond
+# it cost a detail read. Every poll shares it for RUNNING_SNAPSHOT_SECONDS.
+RUNNING_PAGE_SIZE = 100
+RUNNING_SNAPSHOT_MAX_PAGES = 5
+RUNNING_SNAPSHOT_SECONDS = 1.5
+
+
+def _key(*parts: str) -> str:
+    # Stable across processes, so workers sharing Redis share entries; per upstream, so
+    # two deployments (or tests) on one cache never read each other's.
+    origin = hashlib.sha256(settings.GENAPI_BASE_URL.encode()).hexdigest()[:12]
+    return ":".join(("genapi", origin, *parts))
+
+
+def tools() -> list[Tool]:
+    return cache.get_or_set(_key("tools"), client().tools, CATALOGUE_SECONDS)
+
+
+def styles(tool: str) -> list[Style]:
+    return cache.get_or_set(_key("styles", validate_id(tool)), lambda: client().styles(tool), CATALOGUE_SECONDS)
+
+
+def style(tool: str, style_id: str) -> Style | None:
+    return next((found for found in styles(tool) if found.id == style_id), None)
+
+
+def item(item_id: str) -> HistoryItem:
+    """One history item; finished ones come from the cache when they can."""
+    key = _key("item", validate_id(item_id))
+    found = cache.get(key)
+    if found is None:
+        found = client().history_item(item_id)
+        _remember([found])
+    return found
+
+
+def known_item(item_id: str) -> HistoryItem | None:
+    """The item as last seen, if it is cached: never an upstream call."""
+    return cache.get(_key("item", item_id)) if is_valid_id(item_id) else None
+
+
+def history(
+    *, page: int = 1, limit: int = 20, statuses: Iterable[str] = (), style_id: str | None = None
+) -> HistoryPage:
+    """One page of the listing; its finished items spare detail reads later."""
+    listing = client().history(page=page, limit=limit, statuses=statuses, style_id=style_id)
+    _remember(listing.items)
+    return listing
+
+
+def _remember(items: Iterable[HistoryItem]) -> None:
+    finished = {_key("item", found.id): found for found in items if not found.is_pending and is_valid_id(found.id)}
+    if finished:
+        cache.set_many(finished, settings.GENAPI_ITEM_CACHE_SECONDS)
+
+
+def _forget(item_id: str) -> None:
+    if is_valid_id(item_id):
+        cache.delete(_key("item", item_id))
+
+
+def set_like(item_id: str, like: bool) -> None:
+    """Store a rating. The upstream's answer to it is undocumented, so the cached copy is
+    dropped and the next `item()` reads the stored state."""
+    client().set_feedback(item_id, like)
+    _forget(item_id)
+
+
+def delete(item_id: str) -> None:
+    """Delete an item; one the upstream no longer has counts as deleted (an id it could
+    never have issued raises InvalidId)."""
+    validate_id(item_id)
+    try:
+        client().delete(item_id)
+    except NotFound:
+        pass
+    _forget(item_id)
+
+
+def create_job(tool: str, files: list[UploadFile], *, style_id: str | None = None) -> JobCreated:
+    """Send one job (never retried: a retry could start, and bill, a second one)."""
+    created = client().create_job(tool, files, style_id=style_id)
+    forget_running()  # the snapshot predates this job: take a fresh one next tick
+    return created
+
+
+def forget_running() -> None:
+    cache.delete(_key("running"))
+
+
+def running() -> dict[str, HistoryItem]:
+    """Every job running upstream, for the whole team, as of at most a moment ago.
+
+    Each designer's tray and each gallery page polls every few seconds; they all share
+    one listing (a few pages when many jobs run) instead of asking once each, so the
+    upstream cost stays flat as the team grows.
+    """
+    key = _key("running")
+    entry = cache.get(key)
+    # Freshness is kept in the entry: some backends round a timeout to whole seconds.
+    if entry is not None and time.time() - entry[0] < RUNNING_SNAPSHOT_SECONDS:
+        return entry[1]
+    snapshot: dict[str, HistoryItem] = {}
+    api = client()
+    for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
+        listing = api.history(statuses=["pending"], limit=RUNNING_PAGE_SIZE, page=page)
+        snapshot.update((found.id, found) for found in listing.items)
+        if not listing.has_next or not listing.items:
+            break
+    cache.set(key, (time.time(), snapshot), RUNNING_SNAPSHOT_SECONDS + 1)
+    return snapshot
+
+
+def result_image(found: HistoryItem, kind: Literal["preview", "stock"]) -> bytes:
+    """A finished item's preview (cached) or full-quality stock image (streamed through)."""
+    if kind == "stock":
+        return client().fetch_image(found.stock_path).content
+    key = _key("preview", validate_id(found.id))
+    content = cache.get(key)
+    if content is None:
+        content = client().fetch_image(found.preview_path).content
+        if len(content) <= PREVIEW_CACHE_BYTES:
+            cache.set(key, content, settings.GENAPI_ITEM_CACHE_SECONDS)
+    return content
+
+
+def style_preview(chosen: Style) -> bytes:
+    return cache.get_or_set(
+        _key("style-preview", validate_id(chosen.tool), validate_id(chosen.id)),
+        lambda: client().fetch_image(chosen.preview_path).content,
+        CATALOGUE_SECONDS,
+    )
+
+
+def last_problem() -> str | None:
+    """What went wrong with this process's last upstream call (unreachable, key refused)."""
+    return client().last_problem
