@@ -9,6 +9,7 @@ import logging
 import tempfile
 import time
 import uuid
+from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import PurePath
@@ -120,44 +121,67 @@ def rerun(job: Job, designer) -> Job:
     return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style)
 
 
+# A tick reads at most this many items in detail (those that left the running listing);
+# the rest are read on the following ticks. Bounds what one poll can cost.
+DETAIL_READS_PER_REFRESH = 10
+
+
 def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
     """The current state of jobs believed to be running, at O(1) upstream cost per tick.
 
     The `status=pending` listing (shared by every poll for a moment, see
     `genapi.running`) tells which are still running; only the jobs that left it get a
-    detail read (statuses flip once, so each job costs one read in its life).
-    None means the item no longer exists upstream.
+    detail read (statuses flip once, so each job costs one read in its life), at most
+    DETAIL_READS_PER_REFRESH a tick. None means the item no longer exists upstream; an id
+    left out is still running as far as is known yet.
     """
     wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
     if not wanted:
         return {}
     running = genapi.running()
     found: dict[str, genapi.HistoryItem | None] = {}
+    reads = 0
     for item_id in wanted:
         if item_id in running:
             found[item_id] = running[item_id]
-            continue
-        try:
-            found[item_id] = genapi.item(item_id)
-        except genapi.NotFound:
-            found[item_id] = None
-    _record(found)
-    return found
+        elif (known := genapi.known_item(item_id)) is not None:
+            found[item_id] = known
+        elif reads < DETAIL_READS_PER_REFRESH:
+            reads += 1
+            try:
+                found[item_id] = genapi.item(item_id)
+            except genapi.NotFound:
+                found[item_id] = None
+    return _record(found)
 
 
-def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
-    """Mirror finished statuses onto our Job rows; forget jobs deleted upstream."""
-    gone = [item_id for item_id, item in found.items() if item is None]
-    if gone:
+def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.HistoryItem | None]:
+    """Mirror finished statuses onto our Job rows, and forget jobs deleted upstream.
+
+    A job of ours that the upstream does not know is kept for MISSING_JOB_GRACE_SECONDS
+    (a listing or a replica can lag behind a job just made, and one bad answer must not
+    lose a billed job's record) and reported as still running until then."""
+    now = timezone.now()
+    not_found = [item_id for item_id, item in found.items() if item is None]
+    if not_found:
+        ours = Job.objects.filter(history_item_id__in=not_found)
+        ours.filter(missing_since__isnull=True).update(missing_since=now)
+        grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
+        missing = dict(ours.values_list("history_item_id", "missing_since"))
+        gone = [item_id for item_id, since in missing.items() if since <= grace_over]
         Job.objects.filter(history_item_id__in=gone).delete()
+        found = {item_id: item for item_id, item in found.items() if item_id not in missing or item_id in gone}
+    seen = [item_id for item_id, item in found.items() if item is not None]
+    Job.objects.filter(history_item_id__in=seen, missing_since__isnull=False).update(missing_since=None)
     for item_id, item in found.items():
         if item is None or item.is_pending:
             continue
         Job.objects.filter(history_item_id=item_id, status=Job.Status.PENDING).update(
             status=item.status,
             error_message=item.error_message or "",
-            finished_at=timezone.now(),
+            finished_at=now,
         )
+    return found
 
 
 def seconds_until_allowed(designer) -> int:

@@ -187,6 +187,9 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_MEGAPIXELS", 40) * 1_000_000
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
+# A job of ours that the upstream says it does not know is kept this long before its
+# record is dropped (a listing can lag behind a job just created).
+MISSING_JOB_GRACE_SECONDS = env_int("MISSING_JOB_GRACE_SECONDS", 120)
 # Large photos go to a temporary file rather than memory (the default is 2.5 MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

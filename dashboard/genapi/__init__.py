@@ -39,6 +39,7 @@ from dashboard.genapi.types import (
     HistoryPage,
     InvalidId,
     JobCreated,
+    NotAnImage,
     NotFound,
     PlanNotAllowed,
     RateLimited,
@@ -55,7 +56,7 @@ from dashboard.genapi.types import (
 
 __all__ = [
     "ID_PATTERN", "GenApiClient", "GenApiError", "HistoryItem", "HistoryPage", "InvalidId", "JobCreated",
-    "NotFound", "PlanNotAllowed", "RateLimited", "Status", "Style", "Tool", "UploadFile", "UpstreamAuthError",
+    "NotAnImage", "NotFound", "PlanNotAllowed", "RateLimited", "Status", "Style", "Tool", "UploadFile", "UpstreamAuthError",
     "UpstreamError", "UpstreamImage", "UpstreamRejected", "UpstreamUnavailable", "client", "create_job",
     "delete", "forget_running", "history", "is_valid_id", "item", "known_item", "last_problem", "result_image", "running",
     "set_like", "style", "style_preview", "styles", "tools", "validate_id",

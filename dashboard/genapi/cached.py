@@ -21,8 +21,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 from dashboard.genapi.parsing import is_valid_id, validate_id
+from dashboard.genapi.redaction import clean_image
 from dashboard.genapi.transport import client
-from dashboard.genapi.types import HistoryItem, HistoryPage, JobCreated, NotFound, Style, Tool, UploadFile
+from dashboard.genapi.types import HistoryItem, HistoryPage, JobCreated, NotAnImage, NotFound, Style, Tool, UploadFile
 
 CATALOGUE_SECONDS = 300
 # Previews are small and asked for by every grid: keep them; stock PNGs stream through.
@@ -32,6 +33,12 @@ PREVIEW_CACHE_BYTES = 2 * 1024 * 1024
 RUNNING_PAGE_SIZE = 100
 RUNNING_SNAPSHOT_MAX_PAGES = 5
 RUNNING_SNAPSHOT_SECONDS = 1.5
+# One process refreshes the snapshot; the others serve the one they have, or wait up to
+# this long for the fresh one rather than all asking the upstream at once.
+RUNNING_REFRESH_WAIT_SECONDS = 3.0
+# An id the upstream said it does not know is believed for this long (a poll naming
+# invented ids would otherwise cost a read per id per tick).
+NOT_FOUND_SECONDS = 15
 
 
 def _key(*parts: str) -> str:
@@ -55,10 +62,17 @@ def style(tool: str, style_id: str) -> Style | None:
 
 def item(item_id: str) -> HistoryItem:
     """One history item; finished ones come from the cache when they can."""
-    key = _key("item", validate_id(item_id))
-    found = cache.get(key)
+    key, missing_key = _key("item", validate_id(item_id)), _key("missing", item_id)
+    cached = cache.get_many([key, missing_key])
+    if missing_key in cached:
+        raise NotFound()
+    found = cached.get(key)
     if found is None:
-        found = client().history_item(item_id)
+        try:
+            found = client().history_item(item_id)
+        except NotFound:
+            cache.set(missing_key, True, NOT_FOUND_SECONDS)
+            raise
         _remember([found])
     return found
 
@@ -104,6 +118,7 @@ def delete(item_id: str) -> None:
     except NotFound:
         pass
     _forget(item_id)
+    cache.set(_key("missing", item_id), True, NOT_FOUND_SECONDS)
 
 
 def create_job(tool: str, files: list[UploadFile], *, style_id: str | None = None) -> JobCreated:
@@ -122,32 +137,53 @@ def running() -> dict[str, HistoryItem]:
 
     Each designer's tray and each gallery page polls every few seconds; they all share
     one listing (a few pages when many jobs run) instead of asking once each, so the
-    upstream cost stays flat as the team grows.
+    upstream cost stays flat as the team grows, also when many polls arrive together.
     """
-    key = _key("running")
+    key, lock = _key("running"), _key("running-refresh")
     entry = cache.get(key)
     # Freshness is kept in the entry: some backends round a timeout to whole seconds.
     if entry is not None and time.time() - entry[0] < RUNNING_SNAPSHOT_SECONDS:
         return entry[1]
-    snapshot: dict[str, HistoryItem] = {}
-    api = client()
-    for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
-        listing = api.history(statuses=["pending"], limit=RUNNING_PAGE_SIZE, page=page)
-        snapshot.update((found.id, found) for found in listing.items)
-        if not listing.has_next or not listing.items:
-            break
-    cache.set(key, (time.time(), snapshot), RUNNING_SNAPSHOT_SECONDS + 1)
+    if not cache.add(lock, True, int(RUNNING_REFRESH_WAIT_SECONDS) + 2):
+        # Another poll is refreshing it: the last snapshot is good enough for this tick;
+        # with none at all, wait for that poll's.
+        if entry is not None:
+            return entry[1]
+        deadline = time.monotonic() + RUNNING_REFRESH_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            if (entry := cache.get(key)) is not None:
+                return entry[1]
+    try:
+        snapshot: dict[str, HistoryItem] = {}
+        api = client()
+        for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
+            listing = api.history(statuses=["pending"], limit=RUNNING_PAGE_SIZE, page=page)
+            snapshot.update((found.id, found) for found in listing.items)
+            if not listing.has_next or not listing.items:
+                break
+        cache.set(key, (time.time(), snapshot), int(RUNNING_SNAPSHOT_SECONDS) + 2)
+    finally:
+        cache.delete(lock)
     return snapshot
 
 
+def _fetch_clean_image(path: str | None) -> bytes:
+    cleaned = clean_image(client().fetch_image(path).content)
+    if cleaned is None:
+        raise NotAnImage()
+    return cleaned
+
+
 def result_image(found: HistoryItem, kind: Literal["preview", "stock"]) -> bytes:
-    """A finished item's preview (cached) or full-quality stock image (streamed through)."""
+    """A finished item's preview (cached) or full-quality stock image (passed through),
+    without metadata."""
     if kind == "stock":
-        return client().fetch_image(found.stock_path).content
+        return _fetch_clean_image(found.stock_path)
     key = _key("preview", validate_id(found.id))
     content = cache.get(key)
     if content is None:
-        content = client().fetch_image(found.preview_path).content
+        content = _fetch_clean_image(found.preview_path)
         if len(content) <= PREVIEW_CACHE_BYTES:
             cache.set(key, content, settings.GENAPI_ITEM_CACHE_SECONDS)
     return content
@@ -156,7 +192,7 @@ def result_image(found: HistoryItem, kind: Literal["preview", "stock"]) -> bytes
 def style_preview(chosen: Style) -> bytes:
     return cache.get_or_set(
         _key("style-preview", validate_id(chosen.tool), validate_id(chosen.id)),
-        lambda: client().fetch_image(chosen.preview_path).content,
+        lambda: _fetch_clean_image(chosen.preview_path),
         CATALOGUE_SECONDS,
     )
 

@@ -78,7 +78,7 @@ def parse_tool(raw: object) -> Tool | None:
     if not isinstance(raw, Mapping):
         return None
     name = text(raw.get("tool"))
-    if not name:
+    if not name or not is_valid_id(name):  # it travels in URLs, as ?tool= and in paths
         return None
     title = text(raw.get("title")) or name.replace("_", " ").title()
     group = text(raw.get("group_tool")) or "default"
@@ -89,7 +89,7 @@ def parse_style(raw: object, tool: str) -> Style | None:
     if not isinstance(raw, Mapping):
         return None
     style_id = text(raw.get("id") if "id" in raw else raw.get("_id"))
-    if not style_id:
+    if not style_id or not is_valid_id(style_id):
         return None
     return Style(
         id=style_id,
@@ -111,7 +111,8 @@ def parse_history_item(raw: object) -> HistoryItem | None:
     item_id = text(raw.get("id"))
     if item_id is None and "_id" in raw:
         item_id = text(raw.get("_id"))
-    if item_id is None:
+    if item_id is None or not is_valid_id(item_id):
+        # Nothing could be done with it: every action puts the id in an upstream URL.
         return None
     raw_status = text(raw.get("status")) or "pending"
     status = Status(raw_status.lower()) if raw_status.lower() in Status.values else Status.PENDING

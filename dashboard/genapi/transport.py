@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
@@ -34,7 +33,7 @@ from dashboard.genapi.parsing import (
     text,
     validate_id,
 )
-from dashboard.genapi.redaction import redact, redact_item
+from dashboard.genapi.redaction import redact, redact_value
 from dashboard.genapi.types import (
     GenApiError,
     HistoryItem,
@@ -68,6 +67,11 @@ TIMED_OUT_WRITE_MESSAGE = (
     "Check History before trying again."
 )
 UNREADABLE_MESSAGE = "The generation service sent an answer the dashboard cannot read."
+NOT_CONFIRMED_MESSAGE = (
+    "The generation service accepted this but has not confirmed it was done. "
+    "Reload in a moment to see whether it was."
+)
+NOT_DONE_MESSAGE = "The generation service answered that it did not do this."
 
 
 def _read_timed_out(error: requests.ConnectionError) -> bool:
@@ -105,9 +109,18 @@ class GenApiClient:
         self._read_retries = read_retries
         # requests.Session is not documented as thread-safe: one pair per thread.
         self._local = threading.local()
-        # What went wrong with the last call in this process (unreachable, key refused),
-        # so every page can show a banner without an upstream call of its own.
-        self.last_problem: str | None = None
+        # What went wrong with the last call of the request this thread is serving
+        # (unreachable, key refused), for the page's banner; reset as each request starts
+        # (apps.py), so one designer's failure is never shown on another's page.
+        self._problem = threading.local()
+
+    @property
+    def last_problem(self) -> str | None:
+        return getattr(self._problem, "message", None)
+
+    @last_problem.setter
+    def last_problem(self, message: str | None) -> None:
+        self._problem.message = message
 
     # Sessions: reads retry (GET only, 429 and 5xx, with backoff); writes never do,
     # because a retried job creation can start, and bill, a second job.
@@ -121,7 +134,9 @@ class GenApiClient:
                 retry = Retry(
                     total=self._read_retries,
                     connect=self._read_retries,
-                    read=self._read_retries,
+                    # A read that timed out is not tried again: the upstream took the
+                    # request and is slow, and a page would wait a timeout per try.
+                    read=0,
                     status=self._read_retries,
                     backoff_factor=0.25,
                     status_forcelist=(500, 502, 503, 504),
@@ -141,9 +156,6 @@ class GenApiClient:
             session.trust_env = False
             setattr(self._local, name, session)
         return session
-
-    def redact(self, text: str) -> str:
-        return redact(text, self._api_key)
 
     def _request(self, method: str, path: str, **options: Any) -> requests.Response:
         """One call, with typed errors for failures; options are `_send`'s."""
@@ -212,21 +224,20 @@ class GenApiClient:
             status = "failed"
             raise UpstreamError() from exc
         finally:
-            # Method, path, status and latency only: never the key, never bodies.
-            logger.info(
-                "genapi %s /%s %s %.1fms", method, urlsplit(url).path.lstrip("/"), status, (time.perf_counter() - started) * 1000
-            )
+            # Method, path, status and latency only: never the key, never bodies. Image
+            # paths come from the upstream, so they are redacted like its bodies.
+            path = redact(urlsplit(url).path.lstrip("/"), self._api_key)
+            logger.info("genapi %s /%s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
 
     def _raise_for(self, response: requests.Response) -> None:
         code = response.status_code
         try:
-            body = response.json()
+            body = self._read_json(response)
         except ValueError:
             body = None
         message, fields = error_message(body)
-        if message:
-            message = self.redact(message)[:300]
-        fields = {name: [self.redact(m)[:300] for m in msgs] for name, msgs in fields.items()}
+        message = message[:300] if message else None
+        fields = {name: [m[:300] for m in msgs] for name, msgs in fields.items()}
         response.close()
         if 300 <= code < 400:
             raise UpstreamError("The generation service answered with an unexpected redirect.", status=code)
@@ -244,22 +255,32 @@ class GenApiClient:
             raise UpstreamRejected(message, field_errors=fields, status=code)
         raise UpstreamError(status=code)
 
+    def _read_json(self, response: requests.Response) -> object:
+        """The body as JSON with the key taken out of every string in it (the one place
+        upstream text enters the dashboard); ValueError when it is not JSON."""
+        return redact_value(response.json(), self._api_key)
+
     def _json(self, response: requests.Response) -> object:
         try:
-            return response.json()
+            return self._read_json(response)
         except ValueError as exc:
             raise UpstreamError(UNREADABLE_MESSAGE) from exc
 
-    def _expect_api_answer(self, response: requests.Response) -> None:
-        """A success whose body is not read must still come from the API: an HTML page
-        (a proxy or another server answering) or JSON cut short means the change is not
-        known to have happened. Any other body is fine (the contract leaves it open)."""
+    def _expect_done(self, response: requests.Response) -> None:
+        """A change's answer, whose body the contract leaves open, must still say it was
+        done: not an HTML page (a proxy or another server answering), not JSON cut short,
+        not 202 (accepted for later), and not a body that says it failed."""
         try:
+            if response.status_code == 202:
+                raise UpstreamError(NOT_CONFIRMED_MESSAGE, status=202)
             media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if media_type in ("text/html", "application/xhtml+xml"):
                 raise UpstreamError(UNREADABLE_MESSAGE, status=response.status_code)
             if (media_type == "application/json" or media_type.endswith("+json")) and response.content.strip():
-                self._json(response)
+                body = self._json(response)
+                if isinstance(body, Mapping) and any(body.get(flag) is False for flag in ("success", "deleted", "ok")):
+                    message, _ = error_message(body)
+                    raise UpstreamError(message or NOT_DONE_MESSAGE, status=response.status_code)
         finally:
             response.close()
 
@@ -319,7 +340,7 @@ class GenApiClient:
         item = parse_history_item(body)
         if item is None:
             raise UpstreamError("The generation service sent a record the dashboard cannot read.")
-        return redact_item(item, self._api_key)
+        return item
 
     def history(
         self,
@@ -340,17 +361,16 @@ class GenApiClient:
         wanted = dict.fromkeys(status.lower() for status in statuses if isinstance(status, str))
         params.extend(("status", status) for status in wanted if status in Status.values)
         body = self._json(self._request("GET", "user/generation-history", params=params))
-        listing = parse_history_page(body, page=page, limit=limit)
-        return replace(listing, items=[redact_item(item, self._api_key) for item in listing.items])
+        return parse_history_page(body, page=page, limit=limit)
 
     def set_feedback(self, item_id: str, like: bool) -> None:
         # The response body is undocumented: it is not used, only checked to be the API's.
-        self._expect_api_answer(
+        self._expect_done(
             self._request("PATCH", f"user/generation-history/feedback/{segment(item_id)}", json={"like": bool(like)})
         )
 
     def delete(self, item_id: str) -> None:
-        self._expect_api_answer(self._request("DELETE", f"user/generation-history/{segment(item_id)}"))
+        self._expect_done(self._request("DELETE", f"user/generation-history/{segment(item_id)}"))
 
     # -- Images and diagnostics ----------------------------------------------------
 
@@ -364,7 +384,10 @@ class GenApiClient:
         else:
             candidate = urljoin(self.base_url, parts.path.lstrip("/"))
         resolved = urlsplit(candidate)
-        if _origin_of(resolved) != _origin_of(self._origin):
+        try:
+            if _origin_of(resolved) != _origin_of(self._origin):
+                return None
+        except ValueError:  # a port that is no port (":99999", ":x")
             return None
         decoded_path = unquote(resolved.path)
         if (

@@ -167,3 +167,9 @@ class UpstreamRejected(GenApiError):
 
 class UpstreamError(GenApiError):
     default_message = "The generation service had a problem processing the request. Please try again."
+
+
+class NotAnImage(UpstreamError):
+    """An image address answered with something that is not a PNG, JPEG or WebP image."""
+
+    default_message = "The generation service sent something that is not an image."

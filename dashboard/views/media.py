@@ -17,6 +17,7 @@ from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import content_disposition_header, quote_etag
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 from PIL import Image, ImageDraw
 
@@ -84,6 +85,8 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
         content = genapi.result_image(item, kind)
     except genapi.NotFound:
         return placeholder_response(404)
+    except genapi.NotAnImage:
+        return placeholder_response(502)
     except genapi.GenApiError:
         return placeholder_response(503)
     response = image_response(content)
@@ -92,7 +95,7 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
     labelled(response, etag)
     if request.GET.get("download"):
         extension = response["Content-Type"].removeprefix("image/").replace("jpeg", "jpg")
-        name = f"{item.tool or 'nextry'}-{display.file_name_time(item.created_at) or 'result'}-{item.id}.{extension}"
+        name = f"{slugify(item.tool or '') or 'nextry'}-{display.file_name_time(item.created_at) or 'result'}-{item.id}.{extension}"
         response["Content-Disposition"] = content_disposition_header(True, name)
     return response
 
@@ -126,6 +129,8 @@ def style_preview(request, tool: str, style_id: str) -> HttpResponse:
         content = genapi.style_preview(style)
     except genapi.NotFound:
         return placeholder_response(404)
+    except genapi.NotAnImage:
+        return placeholder_response(502)
     except genapi.GenApiError:
         return placeholder_response(503)
     return image_response(content, max_age=3600)

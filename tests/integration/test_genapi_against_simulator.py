@@ -523,6 +523,25 @@ class TestSlowOrUnreachableService:
         while len(simulator.requests()) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def test_a_read_that_timed_out_is_not_tried_again(self, simulator):
+        # Retries are for refused connections and 5xx answers; a read timeout means the
+        # service took the request and is slow, and each try would cost a whole timeout.
+        client = make_client(simulator, read_timeout=0.5, read_retries=2)
+        simulator.configure(latency_ms=1500)
+        simulator.clear_requests()
+        with pytest.raises(genapi.UpstreamUnavailable, match="took too long"):
+            client.tools()
+        time.sleep(2.5)  # let every try that was sent reach the simulator's log
+        assert [r["path"] for r in simulator.requests()] == ["/generation/tools"]
+
+    def test_a_5xx_read_is_still_tried_again(self, simulator):
+        client = make_client(simulator, read_retries=2)
+        simulator.configure(error_rate=1.0)
+        simulator.clear_requests()
+        with pytest.raises(genapi.UpstreamError):
+            client.tools()
+        assert [r["path"] for r in simulator.requests()] == ["/generation/tools"] * 3
+
     def test_nothing_listening_is_reported_as_unavailable(self):
         client = genapi.GenApiClient(f"http://127.0.0.1:{free_port()}", "any-key", read_retries=0)
 

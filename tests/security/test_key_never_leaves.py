@@ -346,7 +346,7 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
         ("GET healthz", client.get("/healthz")),
         ("GET preview", client.get(f"/results/{ITEM_ID}/preview")),
         ("GET stock download", client.get(f"/results/{ITEM_ID}/stock?download=1")),
-        ("GET type preview", client.get(f"/tools/fashion_swap/types/{TYPES[0]['id']}/preview")),
+        ("GET style preview", client.get(reverse("style_preview", args=["fashion_swap", TYPES[0]["id"]]))),
     ]
     for headers in ({}, HTMX):
         shown.append((f"POST generate {headers}", client.post("/", {
@@ -431,3 +431,103 @@ class TestAFailedJobWhoseMessageCarriesTheKey:
             assert response.status_code in (200, 286), label  # 286: htmx, stop polling
             assert_no_canary(response, label)
         assert "Calling the renderer failed" in shown[0][1].content.decode()
+
+
+# --- An upstream that plants the key in its data, not only in its errors ---------------
+
+
+def key_forms(key: str) -> list[bytes]:
+    """The key as an upstream might repeat it: as is, case-changed, base64, a long piece."""
+    import base64
+
+    forms = {key, key.upper(), key.title()}
+    forms |= {base64.b64encode(key.encode()).decode().rstrip("="), base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")}
+    forms |= {key[start:start + 12] for start in range(0, len(key) - 11)}  # any 12 characters of it
+    return [form.encode() for form in forms]
+
+
+def assert_no_key_in_any_form(response, where: str) -> None:
+    body = body_of(response).lower()
+    headers = " ".join(header_values(response)).lower()
+    for form in key_forms(CANARY):
+        assert form.lower() not in body, f"{where}: {form!r} is in the response body"
+        assert form.decode().lower() not in headers, f"{where}: {form!r} is in a header"
+
+
+def png_with_text(text: str) -> bytes:
+    from io import BytesIO
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text)
+    out = BytesIO()
+    Image.new("RGB", (64, 80), (200, 180, 160)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+class TestAnUpstreamThatPlantsTheKeyInItsData:
+    """Titles, ids, paths, free text and image metadata all come from the upstream."""
+
+    def planted(self) -> dict:
+        import base64
+
+        b64 = base64.b64encode(CANARY.encode()).decode()
+        good_style = "c" * 24
+        return {
+            "tools": [
+                {"group_tool": CANARY, "tool": "fashion_swap", "title": f"Fashion {CANARY}"},
+                {"group_tool": "fashion", "tool": CANARY, "title": "A tool named like the key"},
+            ],
+            "styles": [
+                {"id": CANARY, "title": "A style whose id is the key", "preview_url": "image/s/1.png"},
+                {"id": good_style, "title": f"Studio {CANARY.upper()}", "preview_url": f"image/{CANARY}/s.png"},
+            ],
+            "good_style": good_style,
+            "items": [
+                {"id": CANARY, "status": "complete", "generation_type": "fashion_swap",
+                 "preview_url": "/image/a.png", "stock_url": "/image/a.png"},
+                {"id": ITEM_ID, "status": "complete", "generation_type": CANARY, "generation_type_id": CANARY,
+                 "created_at": "2026-01-01T10:00:00Z", "preview_url": f"/image/{CANARY}/p.png",
+                 "stock_url": f"/image/{CANARY}/s.png", "note": f"token {b64} / {CANARY[:20]}..."},
+                {"id": "e" * 24, "status": "error", "error": f"Renderer refused key {CANARY.upper()} ({b64})"},
+            ],
+        }
+
+    def test_no_page_image_or_download_shows_it_in_any_form(self, settings, client, designer):
+        settings.GENAPI_BASE_URL = FAKE_API
+        settings.GENAPI_API_KEY = CANARY
+        settings.DEBUG = False
+        data = self.planted()
+        client.force_login(designer)
+        Job.objects.create(history_item_id=ITEM_ID, designer=designer, tool="fashion_swap", status="pending")
+        listing = {"page": 1, "pages": 1, "total_count": 3, "items": data["items"]}
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+            api.get(f"{FAKE_API}/generation/tools", json=data["tools"])
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/generation/generationTypes\?.*"), json=data["styles"])
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*"), json=listing)
+            for item in data["items"]:
+                api.get(f"{FAKE_API}/user/generation-history/{item['id']}", json=item)
+            api.get(re.compile(rf"{re.escape(FAKE_API)}/image/.*"), body=png_with_text(f"made with {CANARY}"),
+                    content_type="image/png")
+            shown = [
+                ("home", client.get("/")),
+                ("workspace", client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"})),
+                ("tray", client.get("/jobs/tray", headers=HTMX)),
+                ("gallery", client.get("/history/")),
+                ("gallery mine", client.get("/history/?mine=1")),
+                ("poll", client.get(f"/history/poll?ids={ITEM_ID}", headers=HTMX)),
+                ("detail", client.get(f"/history/{ITEM_ID}/")),
+                ("lightbox", client.get(f"/history/{ITEM_ID}/", headers={**HTMX, "HX-Target": "lightbox"})),
+                ("preview", client.get(reverse("result_image", args=[ITEM_ID, "preview"]))),
+                ("download", client.get(reverse("result_image", args=[ITEM_ID, "stock"]) + "?download=1")),
+                ("style preview", client.get(reverse("style_preview", args=["fashion_swap", data["good_style"]]))),
+            ]
+            images_fetched = [call for call in api.calls if "/image/" in call.request.url]
+        for label, response in shown:
+            assert response.status_code in (200, 286), f"{label}: {response.status_code}"
+            assert_no_key_in_any_form(response, label)
+        # Positive controls: the pages did show the upstream's data, and images were proxied.
+        assert "Studio" in shown[0][1].content.decode() and "Renderer refused key" in shown[3][1].content.decode()
+        assert images_fetched and shown[8][1]["Content-Type"] == "image/png"
+        assert shown[9][1]["Content-Disposition"].startswith("attachment")
