@@ -13,11 +13,19 @@ access log then counts the API calls of single ticks:
 The tray shows (and so polls) only the designer's 12 most recent jobs; with N = 50 the
 other 38 are not polled by the tray at all, by design (the history page covers them).
 
+It also weighs one poll that finds nothing new, for the tray and for the history
+gallery's poller, each asked exactly as the page's own poller asks (its hx-get address,
+HX-Request, Accept-Encoding: gzip): status, body bytes on the wire, body bytes once
+decoded, and the response's status line and headers. It does so after the "next tick",
+when the N - k long jobs still run; beside it, the full tray fragment such a poll would
+otherwise bring. With N = 1 nothing runs then, so nothing polls.
+
 Run: .venv/bin/python bench/poll_cost.py   (prints figures; asserts nothing about them)
 """
 
 from __future__ import annotations
 
+import gzip
 import re
 import time
 
@@ -44,6 +52,29 @@ def tray_facts(html: str) -> tuple[int, int, int]:
     running = re.search(r'data-running="(\d+)"', html)
     complete = len(re.findall(r'class="job-card job-complete"', html))
     return cards, int(running.group(1)) if running else -1, complete
+
+
+def poller_url(html: str, element_id: str) -> str | None:
+    """The address the element polls (its hx-get), or None when it does not poll."""
+    tag = re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', html)
+    url = re.search(r'hx-get="([^"]+)"', tag.group(0)) if tag else None
+    return url.group(1).replace("&amp;", "&") if url else None
+
+
+def weigh(session: requests.Session, url: str) -> dict:
+    """One htmx poll as a browser sends it: status and bytes (body on the wire, decoded, headers)."""
+    response = session.get(url, headers={"HX-Request": "true", "Accept-Encoding": "gzip"}, stream=True, timeout=30)
+    wire = response.raw.read(decode_content=False)
+    decoded = gzip.decompress(wire) if response.headers.get("Content-Encoding") == "gzip" else wire
+    head = len(f"HTTP/1.1 {response.status_code} {response.reason}\r\n") + 2
+    head += sum(len(name) + len(value) + 4 for name, value in response.headers.items())
+    return {"status": response.status_code, "wire": len(wire), "decoded": len(decoded), "headers": head}
+
+
+def describe(w: dict | None) -> str:
+    if w is None:
+        return "(not polling)"
+    return f"HTTP {w['status']}, body {w['wire']:>6,} B on the wire ({w['decoded']:>6,} B decoded) + {w['headers']} B status line and headers"
 
 
 def main() -> int:
@@ -119,6 +150,14 @@ def main() -> int:
                 failures.append(f"N={n}: the {k} short jobs did not finish upstream in time")
             finished = tick(session)
             after = tick(session)
+
+            # Polls that find nothing new, asked as the page's pollers ask.
+            tray_html = stack.tray(session).text
+            tray_url = poller_url(tray_html, "job-tray")
+            full_tray = weigh(session, stack.url("/jobs/tray"))  # no "seen": the whole fragment
+            tray_still = weigh(session, stack.url(tray_url)) if tray_url else None
+            gallery_url = poller_url(session.get(stack.url("/history/"), timeout=30).text, "gallery-poller")
+            gallery_still = weigh(session, stack.url(gallery_url)) if gallery_url else None
             rows.append(
                 {
                     "n": n,
@@ -128,6 +167,10 @@ def main() -> int:
                     "steady": steady,
                     "finished": finished,
                     "after": after,
+                    "full_tray": full_tray,
+                    "tray_still": tray_still,
+                    "gallery_still": gallery_still,
+                    "tray_cards": tray_facts(tray_html)[0],
                 }
             )
 
@@ -147,6 +190,14 @@ def main() -> int:
                 calls = ", ".join(f"{name}: {count}" for name, count in sorted(t["calls"].items())) or "none"
                 say(f"    {label:<14} {t['total']:>2} call(s)  [{calls}]")
                 say(f"    {'':<14} ({note})")
+
+        heading("bytes of one poll that finds nothing new (after the next tick; N - k jobs still running)")
+        for r in rows:
+            say(f"  N = {r['n']:>2}  ({r['tray_cards']} tray cards)")
+            say(f"    full tray fragment  {describe(r['full_tray'])}")
+            say(f"    tray poll           {describe(r['tray_still'])}")
+            say(f"    gallery poll        {describe(r['gallery_still'])}")
+        say("  goal: a poll that finds nothing new costs under 1 KB (body and headers together).")
 
         heading("summary")
         say(f"  {'pending N':>9}  {'polled':>6}  {'steady tick':>11}  {'k finished':>10}  {'finished tick':>13}  {'next tick':>9}  {'steady median':>13}")

@@ -1,4 +1,5 @@
-"""Refuses request bodies over the total size limit with a clear page, not a reset."""
+"""Refuses request bodies over the total size limit with a clear page, not a reset;
+compresses the dashboard's own text responses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
 
 from dashboard.images import describe_size
@@ -49,3 +51,30 @@ class RequestSizeLimitMiddleware:
         if request.headers.get("HX-Request"):
             response["HX-Trigger"] = json.dumps({"showMessage": message})
         return response
+
+
+class TextGZipMiddleware(GZipMiddleware):
+    """Django's GZipMiddleware, with its BREACH mitigation, for text responses only.
+
+    Images (result previews and stock images proxied from the upstream, stored inputs,
+    placeholders) are compressed already: gzip would only spend CPU on them, and on
+    FileResponse streams it cannot even check that the result is smaller. Static files
+    never get here: whitenoise, above this in MIDDLEWARE, serves its own precompressed
+    copies.
+
+    What a compressed page holds that must stay secret from a BREACH attacker (who
+    injects guesses into a response and watches its compressed length): the CSRF token,
+    which Django masks afresh in every response, and the CSP nonce, new in every
+    response; neither is stable, so there is nothing to guess over many requests.
+    Django also pads the gzip header with up to 100 random bytes ("Heal the BREACH").
+    The API key never appears in a body, and the session id travels only in the
+    Cookie/Set-Cookie headers, which gzip does not touch. The rest of a page (history
+    items, names, error messages) is what the logged-in designer may see anyway.
+    """
+
+    COMPRESSIBLE = ("text/", "application/json")
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if not response.get("Content-Type", "").startswith(self.COMPRESSIBLE):
+            return response
+        return super().process_response(request, response)

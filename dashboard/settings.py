@@ -72,6 +72,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below whitenoise, which answers static files itself (precompressed): gzip never
+    # sees them. Above everything that writes the body, so it compresses the final one.
+    # Text only, and why compressing pages is safe here: see its docstring.
+    "dashboard.middleware.TextGZipMiddleware",
     "dashboard.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

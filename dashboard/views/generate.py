@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
@@ -10,11 +12,13 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import genapi, jobs
 from dashboard.forms import GenerateForm, kept_images
 from dashboard.models import Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
+from dashboard.timesince import short_age
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
 TRAY_SIZE = 12
@@ -52,6 +56,19 @@ def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
     return by_name.get("fashion_swap") or (tools[0] if tools else None)
 
 
+def tray_fingerprint(shown: list[Job], poll_seconds: int | None, problem: str | None) -> str:
+    """What the tray shows, in 16 hex digits: the same fingerprint, nothing to redraw.
+
+    A finished job's age counts as shown ("3 min ago", one unit); a running job's
+    elapsed seconds do not: the browser counts those from its start time (app.js).
+    """
+    state = [
+        (job.history_item_id, job.status, job.error_message, job.like, "" if job.is_pending else short_age(job.created_at))
+        for job in shown
+    ]
+    return hashlib.sha256(repr((state, poll_seconds, problem)).encode()).hexdigest()[:16]
+
+
 def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     recent = list(
         Job.objects.filter(designer=request.user)
@@ -85,6 +102,7 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
         "tray_running": len(running),
         "tray_poll_seconds": poll_seconds if running else None,
         "tray_problem": tray_problem,
+        "tray_fingerprint": tray_fingerprint(recent, poll_seconds if running else None, tray_problem),
     }
 
 
@@ -166,7 +184,12 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 def tray(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "generate.html#tray-update", tray_context(request))
+    context = tray_context(request)
+    if request.GET.get("seen") == context["tray_fingerprint"]:
+        # The poller already shows all this: no body. htmx swaps nothing on 204 and
+        # polls on; 286 stops it (a tray that polls while nothing runs).
+        return HttpResponse(status=204) if context["tray_running"] else HttpResponseStopPolling()
+    return render(request, "generate.html#tray-update", context)
 
 
 @require_POST

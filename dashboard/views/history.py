@@ -155,6 +155,10 @@ def poll(request: HtmxHttpRequest) -> HttpResponse:
     still_running = [item_id for item_id in ids if item_id not in found or (found[item_id] is not None and found[item_id].is_pending)]
     finished = [item for item in found.values() if item is not None and not item.is_pending]
     gone = [item_id for item_id, item in found.items() if item is None]
+    if still_running == ids and not finished and not gone:
+        # The poller already shows all this: no body. htmx swaps nothing on 204 and
+        # polls on; 286 stops it (no id worth polling).
+        return HttpResponse(status=204) if still_running else HttpResponseStopPolling()
     context = {
         "cards": history.make_cards(finished, history.catalogue()) if finished else [],
         "gone": gone,

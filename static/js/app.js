@@ -314,8 +314,14 @@
       updateSelection();
     }
   });
+  // The button that submitted the form is the submit event's own `submitter`: Safari and
+  // Firefox on macOS do not focus a clicked button, so document.activeElement is not it.
+  function bulkSubmitter(detail) {
+    if (!detail.elt || !detail.elt.matches("[data-bulk-form]")) return null;
+    return (detail.triggeringEvent && detail.triggeringEvent.submitter) || null;
+  }
   document.addEventListener("htmx:confirm", function (event) {
-    const submitter = event.detail.elt && event.detail.elt.matches("[data-bulk-form]") ? document.activeElement : null;
+    const submitter = bulkSubmitter(event.detail);
     const message = submitter && submitter.getAttribute("data-confirm-bulk");
     if (message && !window.confirm(message)) event.preventDefault();
   });

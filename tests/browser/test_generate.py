@@ -43,8 +43,11 @@ def slot(page, name: str):
 
 
 class TestGenerate:
-    def test_choose_files_send_and_watch_the_card_become_the_result(self, signed_in_page, live_app, photos):
+    def test_choose_files_send_and_watch_the_card_become_the_result(self, signed_in_page, live_app, photos, simulator):
         page = signed_in_page
+        simulator.configure(job_seconds=5)  # long enough for polls that find nothing new
+        tray_responses = []
+        page.on("response", lambda response: "/jobs/tray" in response.url and tray_responses.append(response))
         page.goto(live_app.url + "/")
         expect(page.get_by_role("heading", name="Fashion Swap")).to_be_visible()
 
@@ -65,6 +68,12 @@ class TestGenerate:
 
         expect(card.get_by_role("img", name=re.compile("Result"))).to_be_visible(timeout=15_000)
         expect(page).to_have_title(re.compile(r"^Generate"))
+        # While the job ran, polls that found nothing new came back empty; the one after it
+        # finished brought the tray, which polls no more.
+        polls = [(response.status, response.body()) for response in tray_responses]
+        assert (204, b"") in polls
+        assert polls[-1][0] == 200 and b"job-complete" in polls[-1][1]
+        assert page.locator("#job-tray[hx-trigger]").count() == 0
         natural_width = card.get_by_role("img", name=re.compile("Result")).evaluate("img => img.naturalWidth")
         assert natural_width > 100  # a real image, not a broken icon
         assert axe_violations(page) == []

@@ -136,6 +136,28 @@ class TestGallery:
         expect(page.locator(".result-card")).to_have_count(20)  # refilled from the next page
         assert not set(chosen) & set(upstream_ids(seeded_simulator, page=1, limit=100))
 
+    def test_bulk_delete_asks_first_even_when_the_clicked_button_does_not_take_focus(self, gallery_page, live_server, seeded_simulator):
+        # Safari and Firefox on macOS do not focus a clicked button: element.click() does
+        # the same here (a real click event, the form submitted, focus left where it was).
+        page = gallery_page
+        before = upstream_ids(seeded_simulator, page=1, limit=100)
+        chosen = before[:2]
+        page.goto(live_server.url + "/history/")
+        for item_id in chosen:
+            page.locator(f"#card-{item_id} [data-select]").check()
+        expect(page.get_by_text("2 selected")).to_be_visible()
+        asked = []
+        page.once("dialog", lambda confirm: (asked.append(confirm.message), confirm.dismiss()))
+        delete = page.get_by_role("button", name="Delete selected")
+        delete.evaluate("button => { button.blur(); button.click(); }")
+        assert delete.evaluate("button => document.activeElement !== button")
+        assert asked == ["Delete the selected results? This cannot be undone."]
+        expect(delete).to_be_enabled()
+        expect(page.get_by_text("deleted.")).to_have_count(0)
+        for item_id in chosen:
+            expect(page.locator(f"#card-{item_id}")).to_have_count(1)
+        assert upstream_ids(seeded_simulator, page=1, limit=100) == before
+
     def test_phone_layout_and_lightbox(self, browser, live_server, settings, seeded_simulator, designer, client):
         from django.conf import settings as django_settings
 

@@ -1,5 +1,6 @@
 """The generate flow against the real simulator over HTTP: no stubs anywhere."""
 
+import re
 import time
 
 import pytest
@@ -41,6 +42,35 @@ def tick_until_finished(client, job: Job, timeout: float = 15.0) -> str:
             return body
         time.sleep(0.3)
     raise AssertionError(f"job {job.history_item_id} still pending after {timeout} s")
+
+
+def tray_poll_url(body: str) -> str:
+    """The address the tray in this page or fragment polls, as htmx would read it."""
+    match = re.search(r'<aside class="tray" id="job-tray"[^>]*?hx-get="([^"]+)"', body)
+    assert match, "the tray does not poll"
+    return match.group(1).replace("&amp;", "&")
+
+
+class TestTrayPollsThatChangeNothing:
+    def test_while_a_job_runs_each_poll_is_an_empty_204(self, client, designer, simulator):
+        simulator.configure(job_seconds=60)
+        send(client, person_photo(fmt="PNG"))
+        url = tray_poll_url(client.get(reverse("home")).content.decode())
+        for _ in range(2):
+            response = client.get(url, headers=HTMX)
+            assert response.status_code == 204
+            assert response.content == b""
+
+    def test_a_finished_job_makes_the_next_poll_bring_the_tray_and_polling_stops(self, client, designer):
+        url = tray_poll_url(send(client, person_photo(fmt="PNG")).content.decode())
+        job = Job.objects.get()
+        deadline = time.monotonic() + 15
+        while (response := client.get(url, headers=HTMX)).status_code == 204 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert f'<img src="/results/{job.history_item_id}/preview"' in body
+        assert "hx-trigger" not in body  # nothing runs: the new tray does not poll
 
 
 class TestGenerateAgainstTheSimulator:

@@ -673,15 +673,13 @@ class TestPoll:
         response = client.get(reverse("history_poll") + "?ids=" + ",".join(ids), headers=HTMX)
         return response, upstream.api_requests()
 
-    def test_a_running_card_keeps_polling_for_one_upstream_request(self, client, designer, upstream):
+    def test_a_card_still_running_costs_one_upstream_request_and_an_empty_204(self, client, designer, upstream):
         running = upstream.create(running_for=60)
-        response, calls = self.poll(client, upstream, running)
-        assert response.status_code == 200
-        html = text(response)
-        assert f'hx-get="/history/poll?ids={running}&amp;q=' in html
-        assert 'hx-trigger="every 2s"' in html
-        assert "result-card" not in html
-        assert len(calls) == 1 and "status=pending" in calls[0]["query"]
+        for _ in range(2):
+            response, calls = self.poll(client, upstream, running)
+            assert response.status_code == 204  # htmx swaps nothing and polls on
+            assert response.content == b""
+            assert len(calls) <= 1 and all("status=pending" in call["query"] for call in calls)
 
     def test_a_finished_card_is_swapped_in_and_polling_stops(self, client, designer, upstream):
         done = upstream.first("complete")["id"]
@@ -703,6 +701,14 @@ class TestPoll:
             assert f'id="card-{item_id}" data-card hx-swap-oob="true"' in html
         assert f"ids={running}&amp;" in html
         assert len(calls) <= 1 + len(finished)
+
+    def test_the_poll_after_a_card_finishes_brings_it(self, client, designer, upstream):
+        item_id = upstream.create(running_for=3)
+        assert self.poll(client, upstream, item_id)[0].status_code == 204
+        upstream.wait_finished(item_id)
+        response, _ = self.poll(client, upstream, item_id)
+        assert response.status_code == 286
+        assert f'id="card-{item_id}" data-card hx-swap-oob="true"' in text(response)
 
     def test_a_job_that_finishes_between_ticks_is_swapped_in(self, client, designer, upstream):
         item_id = upstream.create()

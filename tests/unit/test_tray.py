@@ -147,3 +147,36 @@ class TestPacing:
         with responses.RequestsMock():
             body = tick(client).content.decode()
         assert "theirs" not in body
+
+
+@pytest.mark.django_db
+class TestPollsThatChangeNothing:
+    """The tray's poll carries what it shows (?seen=); the same state costs an empty 204."""
+
+    def _tick(self, client, running, url=None):
+        # Ticks close together share one snapshot of running jobs: the listing may not be read.
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+            api.get(LISTING, json={"items": [item(j.history_item_id, "pending") for j in running], "pages": 1})
+            return client.get(url or reverse("tray"), headers={"HX-Request": "true"})
+
+    def _poll_url(self, response) -> str:
+        return re.search(r'id="job-tray"[^>]*?hx-get="([^"]+)"', response.content.decode()).group(1).replace("&amp;", "&")
+
+    def test_a_finished_jobs_age_moving_on_a_minute_brings_the_tray_again(self, client, designer):
+        running = make_jobs(designer, 1)
+        done = Job.objects.create(history_item_id="done1", designer=designer, tool="fashion_swap", status="complete")
+        url = self._poll_url(self._tick(client, running))
+        assert self._tick(client, running, url).status_code == 204
+        Job.objects.filter(pk=done.pk).update(created_at=timezone.now() - timedelta(seconds=130))
+        again = self._tick(client, running, url)
+        assert again.status_code == 200
+        assert re.search(r"2\s+min ago", again.content.decode())
+
+    def test_slowing_down_to_five_seconds_brings_the_tray_with_the_new_pace(self, client, designer):
+        running = make_jobs(designer, 1)
+        url = self._poll_url(self._tick(client, running))
+        Job.objects.filter(pk=running[0].pk).update(created_at=timezone.now() - timedelta(seconds=31))
+        again = self._tick(client, running, url)
+        assert again.status_code == 200
+        assert 'hx-trigger="every 5s"' in again.content.decode()
+        assert self._tick(client, running, self._poll_url(again)).status_code == 204
