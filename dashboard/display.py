@@ -35,6 +35,20 @@ def age(value: datetime | None) -> str:
     return f"{timesince(value, time_strings=AGE_UNITS, depth=1)} ago"
 
 
+def elapsed(value: datetime | None) -> str:
+    """How long a running job has run: "12 s", "3 min 5 s", "1 h 4 min". app.js's
+    elapsedText() keeps counting between polls by the same rule."""
+    if value is None:
+        return ""
+    seconds = max(0, round((timezone.now() - value).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min {seconds % 60} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
 def exact_time(value: datetime | None) -> str:
     """The full local date and time, for hover titles and details: "3 Mar 2026, 14:05"."""
     return date_format(timezone.localtime(value), EXACT_TIME_FORMAT) if value else ""

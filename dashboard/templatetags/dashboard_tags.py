@@ -21,6 +21,11 @@ def when(value: datetime | None) -> str:
 
 
 @register.filter
+def elapsed(value: datetime | None) -> str:
+    return display.elapsed(value)
+
+
+@register.filter
 def size(num_bytes: int) -> str:
     return display.describe_size(num_bytes)
 

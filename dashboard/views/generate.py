@@ -14,11 +14,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from dashboard import genapi, jobs
+from dashboard import display, genapi, jobs
 from dashboard.forms import GenerateForm, kept_images
 from dashboard.models import Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
-from dashboard.timesince import short_age
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
 TRAY_SIZE = 12
@@ -63,7 +62,7 @@ def tray_fingerprint(shown: list[Job], poll_seconds: int | None, problem: str | 
     elapsed seconds do not: the browser counts those from its start time (app.js).
     """
     state = [
-        (job.history_item_id, job.status, job.error_message, job.like, "" if job.is_pending else short_age(job.created_at))
+        (job.history_item_id, job.status, job.error_message, job.like, "" if job.is_pending else display.age(job.created_at))
         for job in shown
     ]
     return hashlib.sha256(repr((state, poll_seconds, problem)).encode()).hexdigest()[:16]

@@ -148,6 +148,7 @@
 
   // --- Running jobs: elapsed time ticks between polls ---------------------------------
 
+  // The same rule as elapsed() in dashboard/display.py.
   function elapsedText(since) {
     const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
     if (seconds < 60) return seconds + " s";
