@@ -175,6 +175,10 @@ GENAPI_READ_TIMEOUT = env_float("GENAPI_READ_TIMEOUT", 15.0)
 # Job creation uploads two large photos; it gets a longer read timeout of its own.
 GENAPI_UPLOAD_TIMEOUT = env_float("GENAPI_UPLOAD_TIMEOUT", 60.0)
 GENAPI_READ_RETRIES = env_int("GENAPI_READ_RETRIES", 2)
+# The whole of one upstream call, headers and body, whatever its per-read timeouts: an
+# upstream that drips its answer cannot hold a worker thread for longer than this.
+GENAPI_DEADLINE = env_float("GENAPI_DEADLINE", 30)
+GENAPI_UPLOAD_DEADLINE = env_float("GENAPI_UPLOAD_DEADLINE", 120)
 
 # Finished history items and their images never change (likes are refreshed when changed
 # here), so they are cached for this long.

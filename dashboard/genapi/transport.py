@@ -7,10 +7,14 @@ the dashboard's shared cache.
 
 from __future__ import annotations
 
+import contextlib
+import json as json_module
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
@@ -18,6 +22,8 @@ import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -56,6 +62,11 @@ from dashboard.genapi.types import (
 logger = logging.getLogger("dashboard.genapi")
 
 MAX_IMAGE_BYTES = 40 * 1024 * 1024
+# A page of 100 items is about 50 KB: anything near this is not a listing we can use,
+# and a 300 MB one held whole took a worker to 658 MB.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+# An error answer is read this far for its message; the rest is not needed.
+MAX_ERROR_BYTES = 64 * 1024
 # A Retry-After longer than this is handed back to the caller instead of slept through,
 # so no designer's page waits on a long rate-limit window.
 MAX_RETRY_AFTER_SLEEP = 3.0
@@ -72,6 +83,7 @@ NOT_CONFIRMED_MESSAGE = (
     "Reload in a moment to see whether it was."
 )
 NOT_DONE_MESSAGE = "The generation service answered that it did not do this."
+TOO_LARGE_MESSAGE = "The generation service sent an answer larger than the dashboard accepts."
 
 
 def _read_timed_out(error: requests.ConnectionError) -> bool:
@@ -80,6 +92,120 @@ def _read_timed_out(error: requests.ConnectionError) -> bool:
     return isinstance(reason, ReadTimeoutError)
 
 
+
+
+# --- The overall deadline of one call ------------------------------------------------
+#
+# A read timeout bounds each wait for the next bytes, not the call: an upstream that
+# drips a byte every few seconds would hold a worker thread for as long as it likes. So
+# every call runs under a deadline, and when it passes a watchdog shuts the call's socket
+# down; the blocked read then fails at once. The socket is found through the connection
+# that urllib3 used for the request, which records itself here.
+
+_calls = threading.local()
+
+
+class _Deadline:
+    def __init__(self, seconds: float):
+        self.expired = False
+        self.connection: Any = None
+        # Kept apart from the connection: http.client lets go of a connection's socket
+        # once the headers are read when the answer ends the connection.
+        self.sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self.sock or getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def watch(self, connection: Any) -> None:
+        with self._lock:
+            if self.expired:
+                raise OSError("the deadline for this upstream call has passed")
+            self.connection = connection
+
+    def watch_socket(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self.sock = sock
+        if self.expired and sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        _calls.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _calls.deadline = None
+
+
+class _WatchedConnection:
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_calls, "deadline", None)
+        if deadline is not None:
+            deadline.watch(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_calls, "deadline", None)
+        if deadline is not None:
+            deadline.watch_socket(self.sock)  # type: ignore[attr-defined]
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A whole upstream answer, read within the call's deadline and size cap."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def _read_capped(response: requests.Response, limit: int, *, truncate: bool) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    for chunk in response.iter_content(64 * 1024):
+        received += len(chunk)
+        if received > limit:
+            if truncate:  # an error page: its first part says enough
+                chunks.append(chunk[: limit - (received - len(chunk))])
+                break
+            raise _TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _origin_of(parts: SplitResult) -> tuple[str, str | None, int | None]:
@@ -100,6 +226,8 @@ class GenApiClient:
         read_timeout: float = 15.0,
         upload_timeout: float = 60.0,
         read_retries: int = 2,
+        deadline: float = 30.0,
+        upload_deadline: float = 120.0,
     ):
         self.base_url = base_url.rstrip("/") + "/"
         self._origin = urlsplit(self.base_url)
@@ -107,6 +235,8 @@ class GenApiClient:
         self._timeout = (connect_timeout, read_timeout)
         self._upload_timeout = (connect_timeout, upload_timeout)
         self._read_retries = read_retries
+        self._deadline = deadline
+        self._upload_deadline = upload_deadline
         # requests.Session is not documented as thread-safe: one pair per thread.
         self._local = threading.local()
         # What went wrong with the last call of the request this thread is serving
@@ -150,6 +280,7 @@ class GenApiClient:
             else:
                 retry = Retry(total=0, connect=0, read=0, redirect=False, status=0, raise_on_status=False)
             adapter = HTTPAdapter(max_retries=retry, pool_connections=2, pool_maxsize=16)
+            adapter.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             session.headers.update({"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"})
@@ -157,20 +288,19 @@ class GenApiClient:
             setattr(self._local, name, session)
         return session
 
-    def _request(self, method: str, path: str, **options: Any) -> requests.Response:
+    def _request(self, method: str, path: str, **options: Any) -> _Answer:
         """One call, with typed errors for failures; options are `_send`'s."""
-        response = self._send(method, path, **options)
-        if response.status_code == 429 and method == "GET":
+        answer = self._send(method, path, **options)
+        if answer.status == 429 and method == "GET":
             # Reads may wait out a short rate-limit window once; a long one goes back
             # to the designer as a message rather than a page that hangs.
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = retry_after_seconds(answer.headers.get("Retry-After"))
             if wait is not None and wait <= MAX_RETRY_AFTER_SLEEP:
-                response.close()
                 time.sleep(wait)
-                response = self._send(method, path, **options)
-        if response.status_code >= 300:
-            self._raise_for(response)
-        return response
+                answer = self._send(method, path, **options)
+        if answer.status >= 300:
+            self._raise_for(answer)
+        return answer
 
     def _send(
         self,
@@ -181,46 +311,55 @@ class GenApiClient:
         json: object = None,
         data: object = None,
         headers: Mapping[str, str] | None = None,
-        stream: bool = False,
         timeout: tuple[float, float] | None = None,
-    ) -> requests.Response:
+        limit: int | None = None,
+    ) -> _Answer:
         url = urljoin(self.base_url, path.lstrip("/"))
         started = time.perf_counter()
         status: int | str = "-"
+        is_upload = data is not None
+        deadline = _Deadline(self._upload_deadline if is_upload else self._deadline)
         try:
-            response = self._session(for_reads=method == "GET").request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                headers=headers,
-                stream=stream,
-                timeout=timeout or self._timeout,
-                allow_redirects=False,
-            )
-            status = response.status_code
+            with deadline:
+                response = self._session(for_reads=method == "GET").request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=headers,
+                    stream=True,  # read below, within the deadline and the size cap
+                    timeout=timeout or self._timeout,
+                    allow_redirects=False,
+                )
+                try:
+                    status = response.status_code
+                    failed = status >= 300
+                    body = _read_capped(
+                        response, MAX_ERROR_BYTES if failed else (limit or MAX_JSON_BYTES), truncate=failed
+                    )
+                finally:
+                    response.close()
             self.last_problem = UpstreamAuthError.default_message if status == 401 else None
-            return response
-        except requests.Timeout as exc:
-            status = "timeout"
-            self.last_problem = UpstreamUnavailable.default_message
-            sent = method != "GET" and not isinstance(exc, requests.ConnectTimeout)
-            raise UpstreamUnavailable(TIMED_OUT_WRITE_MESSAGE if sent else TIMED_OUT_MESSAGE) from exc
-        except requests.exceptions.RetryError as exc:
-            status = "retries-exhausted"
-            raise UpstreamError() from exc
-        except requests.ConnectionError as exc:
-            if _read_timed_out(exc):
-                # Read timeouts that used up urllib3's retries: requests reports them as a
-                # connection error, but the service took the request and answered slowly.
-                status = "timeout"
-                self.last_problem = UpstreamUnavailable.default_message
-                raise UpstreamUnavailable(TIMED_OUT_MESSAGE if method == "GET" else TIMED_OUT_WRITE_MESSAGE) from exc
-            status = "unreachable"
-            self.last_problem = UpstreamUnavailable.default_message
-            raise UpstreamUnavailable() from exc
+            return _Answer(status=int(status), headers=response.headers, body=body)
+        except _TooLarge:
+            status = "too-large"
+            raise UpstreamError(TOO_LARGE_MESSAGE) from None
         except requests.RequestException as exc:
+            timed_out = deadline.expired or isinstance(exc, requests.Timeout) or _read_timed_out(exc)
+            if timed_out:
+                status = "deadline" if deadline.expired else "timeout"
+                self.last_problem = UpstreamUnavailable.default_message
+                # A change whose request was sent may still happen upstream.
+                sent = method != "GET" and not isinstance(exc, requests.ConnectTimeout)
+                raise UpstreamUnavailable(TIMED_OUT_WRITE_MESSAGE if sent else TIMED_OUT_MESSAGE) from exc
+            if isinstance(exc, requests.exceptions.RetryError):
+                status = "retries-exhausted"
+                raise UpstreamError() from exc
+            if isinstance(exc, requests.ConnectionError):
+                status = "unreachable"
+                self.last_problem = UpstreamUnavailable.default_message
+                raise UpstreamUnavailable() from exc
             status = "failed"
             raise UpstreamError() from exc
         finally:
@@ -229,16 +368,15 @@ class GenApiClient:
             path = redact(urlsplit(url).path.lstrip("/"), self._api_key)
             logger.info("genapi %s /%s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
 
-    def _raise_for(self, response: requests.Response) -> None:
-        code = response.status_code
+    def _raise_for(self, answer: _Answer) -> None:
+        code = answer.status
         try:
-            body = self._read_json(response)
+            body = self._read_json(answer)
         except ValueError:
             body = None
         message, fields = error_message(body)
         message = message[:300] if message else None
         fields = {name: [m[:300] for m in msgs] for name, msgs in fields.items()}
-        response.close()
         if 300 <= code < 400:
             raise UpstreamError("The generation service answered with an unexpected redirect.", status=code)
         if code == 401:
@@ -250,39 +388,35 @@ class GenApiClient:
         if code == 404:
             raise NotFound(status=code)
         if code == 429:
-            raise RateLimited(retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+            raise RateLimited(retry_after=retry_after_seconds(answer.headers.get("Retry-After")))
         if code in (400, 413, 422) or 400 <= code < 500:
             raise UpstreamRejected(message, field_errors=fields, status=code)
         raise UpstreamError(status=code)
 
-    def _read_json(self, response: requests.Response) -> object:
+    def _read_json(self, answer: _Answer) -> object:
         """The body as JSON with the key taken out of every string in it (the one place
         upstream text enters the dashboard); ValueError when it is not JSON."""
-        return redact_value(response.json(), self._api_key)
+        return redact_value(json_module.loads(answer.body), self._api_key)
 
-    def _json(self, response: requests.Response) -> object:
+    def _json(self, answer: _Answer) -> object:
         try:
-            return self._read_json(response)
+            return self._read_json(answer)
         except ValueError as exc:
             raise UpstreamError(UNREADABLE_MESSAGE) from exc
 
-    def _expect_done(self, response: requests.Response) -> None:
+    def _expect_done(self, answer: _Answer) -> None:
         """A change's answer, whose body the contract leaves open, must still say it was
         done: not an HTML page (a proxy or another server answering), not JSON cut short,
         not 202 (accepted for later), and not a body that says it failed."""
-        try:
-            if response.status_code == 202:
-                raise UpstreamError(NOT_CONFIRMED_MESSAGE, status=202)
-            media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if media_type in ("text/html", "application/xhtml+xml"):
-                raise UpstreamError(UNREADABLE_MESSAGE, status=response.status_code)
-            if (media_type == "application/json" or media_type.endswith("+json")) and response.content.strip():
-                body = self._json(response)
-                if isinstance(body, Mapping) and any(body.get(flag) is False for flag in ("success", "deleted", "ok")):
-                    message, _ = error_message(body)
-                    raise UpstreamError(message or NOT_DONE_MESSAGE, status=response.status_code)
-        finally:
-            response.close()
+        if answer.status == 202:
+            raise UpstreamError(NOT_CONFIRMED_MESSAGE, status=202)
+        if answer.media_type in ("text/html", "application/xhtml+xml"):
+            raise UpstreamError(UNREADABLE_MESSAGE, status=answer.status)
+        if (answer.media_type == "application/json" or answer.media_type.endswith("+json")) and answer.body.strip():
+            body = self._json(answer)
+            if isinstance(body, Mapping) and any(body.get(flag) is False for flag in ("success", "deleted", "ok")):
+                message, _ = error_message(body)
+                raise UpstreamError(message or NOT_DONE_MESSAGE, status=answer.status)
 
     # -- The seven calls -----------------------------------------------------------
 
@@ -403,20 +537,8 @@ class GenApiClient:
         url = self.image_url(path)
         if url is None:
             raise NotFound("This image is not available.")
-        response = self._request("GET", url.removeprefix(self.base_url), stream=True, headers={"Accept": "image/*"})
-        try:
-            chunks: list[bytes] = []
-            received = 0
-            for chunk in response.iter_content(64 * 1024):
-                received += len(chunk)
-                if received > MAX_IMAGE_BYTES:
-                    raise UpstreamError("The result image is larger than the dashboard accepts.")
-                chunks.append(chunk)
-        except requests.RequestException as exc:
-            raise UpstreamUnavailable() from exc
-        finally:
-            response.close()
-        return UpstreamImage(content=b"".join(chunks), content_type=response.headers.get("Content-Type", ""))
+        answer = self._request("GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES)
+        return UpstreamImage(content=answer.body, content_type=answer.headers.get("Content-Type", ""))
 
     def openapi(self) -> dict[str, Any] | None:
         """The upstream's OpenAPI document, or None when it does not offer one."""
@@ -442,6 +564,8 @@ def client() -> GenApiClient:
         settings.GENAPI_READ_TIMEOUT,
         settings.GENAPI_UPLOAD_TIMEOUT,
         settings.GENAPI_READ_RETRIES,
+        settings.GENAPI_DEADLINE,
+        settings.GENAPI_UPLOAD_DEADLINE,
     )
     with _clients_lock:
         found = _clients.get(key)
@@ -453,6 +577,8 @@ def client() -> GenApiClient:
                 read_timeout=settings.GENAPI_READ_TIMEOUT,
                 upload_timeout=settings.GENAPI_UPLOAD_TIMEOUT,
                 read_retries=settings.GENAPI_READ_RETRIES,
+                deadline=settings.GENAPI_DEADLINE,
+                upload_deadline=settings.GENAPI_UPLOAD_DEADLINE,
             )
         return found
 
