@@ -22,6 +22,7 @@ from dashboard import jobs
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -127,10 +128,8 @@ def finished_job(client, designer, simulator) -> Job:
     assert client.get(reverse("home")).status_code == 200  # the page they submit from
     assert send(client).status_code == 200
     job = Job.objects.get(designer=designer)
-    deadline = time.monotonic() + 5
-    while upstream_status(simulator, job.history_item_id) != "complete":
-        assert time.monotonic() < deadline, "the simulator did not finish the job"
-        time.sleep(0.05)
+    wait_until(lambda: upstream_status(simulator, job.history_item_id) == "complete", timeout=5, interval=0.05,
+               message="the simulator did not finish the job")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING)
     return job
 

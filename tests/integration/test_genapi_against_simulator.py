@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw
 from dashboard import genapi
 from tests.support.simulator import SimulatorProcess, free_port
 from tests.support.seed import SEED_TOOLS
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -129,13 +130,11 @@ def fashion_job(client: genapi.GenApiClient, uploads: Uploads, images: dict[str,
 
 
 def wait_until_finished(client: genapi.GenApiClient, item_id: str, timeout: float = JOB_TIMEOUT) -> genapi.HistoryItem:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> genapi.HistoryItem | None:
         item = client.history_item(item_id)
-        if not item.is_pending:
-            return item
-        assert time.monotonic() < deadline, f"job {item_id} still {item.raw_status} after {timeout:.0f}s"
-        time.sleep(0.2)
+        return item if not item.is_pending else None
+
+    return wait_until(finished, timeout=timeout, interval=0.2, message=f"job {item_id} still pending")
 
 
 def timed(call) -> tuple[float, BaseException | None]:

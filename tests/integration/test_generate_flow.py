@@ -1,13 +1,12 @@
 """The generate flow against the real simulator over HTTP: no stubs anywhere."""
 
-import time
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard.models import Job
 from tests.support.corpus import flat_photo, garment_photo, person_photo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 HTMX = {"HX-Request": "true"}
@@ -33,14 +32,14 @@ def send(client, person: bytes):
 
 
 def tick_until_finished(client, job: Job, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll the tray as the page does until the job is no longer pending; the last tray."""
+
+    def tick() -> str | None:
         body = client.get(reverse("tray"), headers=HTMX).content.decode()
         job.refresh_from_db()
-        if not job.is_pending:
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"job {job.history_item_id} still pending after {timeout} s")
+        return body if not job.is_pending else None
+
+    return wait_until(tick, timeout=timeout, interval=0.3, message=f"job {job.history_item_id} still pending")
 
 
 class TestGenerateAgainstTheSimulator:

@@ -9,7 +9,6 @@ afterwards, so the seeded 250 stay the whole history between tests.
 from __future__ import annotations
 
 import re
-import time
 from functools import cache
 
 import pytest
@@ -22,6 +21,7 @@ from dashboard import history, jobs
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -118,16 +118,15 @@ class Upstream:
         return item_id
 
     def wait_finished(self, item_id: str, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished() -> dict | None:
             body = self.item(item_id).json()
-            if body["status"] != "pending":
-                # The dashboard's polls share a snapshot of running jobs for a moment;
-                # let the next look see the upstream as it is now.
-                django_cache.delete(jobs.running_snapshot_key())
-                return body
-            time.sleep(0.1)
-        raise AssertionError(f"{item_id} still pending after {timeout} s")
+            return body if body["status"] != "pending" else None
+
+        body = wait_until(finished, timeout=timeout, message=f"{item_id} still pending")
+        # The dashboard's polls share a snapshot of running jobs for a moment;
+        # let the next look see the upstream as it is now.
+        django_cache.delete(jobs.running_snapshot_key())
+        return body
 
     def api_requests(self) -> list[dict]:
         return self.process.requests()

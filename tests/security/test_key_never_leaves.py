@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
 import traceback
 from uuid import uuid4
 
@@ -30,6 +29,7 @@ from dashboard.models import InputImage, Job
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -147,12 +147,8 @@ def one_item(sim: SimulatorProcess, status: str) -> str:
     if found:
         return found[0]
     made = upload_directly(sim, person_photo(fmt="PNG") if status == "complete" else flat_photo())
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if made in item_ids(sim, status):
-            return made
-        time.sleep(0.1)
-    raise AssertionError(f"no {status} item appeared in the simulator")
+    wait_until(lambda: made in item_ids(sim, status), timeout=15, message=f"no {status} item appeared in the simulator")
+    return made
 
 
 @pytest.fixture(scope="module")

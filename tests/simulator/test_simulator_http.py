@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from tests.support.simulator import SimulatorProcess
 from tests.support.seed import SEED_TOOLS
+from tests.support.waiting import wait_until
 
 READONLY_KEY = "sim-readonly-key"
 DEFAULT_KNOBS: dict[str, Any] = {
@@ -119,14 +120,11 @@ class Api:
         return body
 
     def wait_final(self, item_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
+        def final() -> dict[str, Any] | None:
             item = self.item(item_id)
-            if item["status"] != "pending":
-                return item
-            if time.monotonic() > deadline:
-                pytest.fail(f"item {item_id} still pending after {timeout}s")
-            time.sleep(0.1)
+            return item if item["status"] != "pending" else None
+
+        return wait_until(final, timeout=timeout, message=f"item {item_id} still pending")
 
     def history(self, **params: Any) -> dict[str, Any]:
         response = self.get("/user/generation-history", params=params)
