@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat, PngImagePlugin
+from PIL import Image, ImageChops, ImageCms, ImageStat, PngImagePlugin
 
 from dashboard.images import (
     DAMAGED_MESSAGE,
@@ -430,10 +430,6 @@ def test_accepts_a_django_uploaded_file() -> None:
     info = inspect_image(upload, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
     assert (info.format, info.size) == ("PNG", upload.size)
     assert upload.tell() == 0
-
-
-def test_relies_on_pillow_refusing_truncated_images() -> None:
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 # --- inspect_image: orientation ---------------------------------------------------
