@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from uuid import uuid4
 
 import pytest
 from django.db import connection
@@ -94,6 +95,14 @@ class NulWatch:
         return execute(sql, params, many, context)
 
 
+def assert_the_log_records_a_well_formed_id(browser: Client, simulator) -> None:
+    """The control of every stray-path check: a well-formed id asked on purpose (a new
+    one each time, so no cache answers it) does show in the simulator's log."""
+    item_id = uuid4().hex[:24]
+    assert browser.get(reverse("history_item", args=[item_id])).status_code == 404
+    assert f"/user/generation-history/{item_id}" in [entry["path"] for entry in simulator.requests()]
+
+
 def send(browser: Client, method: str, url: str, headers: dict):
     if method == "GET":
         return browser.get(url, headers=headers)
@@ -118,6 +127,7 @@ class TestHostileIds:
             if name in ("result_image", "type_preview", "input_image") and response.status_code != 200:
                 assert not response.get("Cache-Control", "").endswith("immutable")
         assert stray_paths(simulator.requests()) == []
+        assert_the_log_records_a_well_formed_id(browser, simulator)
 
     def test_a_nul_in_an_id_never_reaches_the_database(self, browser, simulator):
         # SQLite takes it; PostgreSQL (production) refuses any string with a NUL, and the
@@ -131,6 +141,11 @@ class TestHostileIds:
             if watch.sent:
                 reached[f"{method} {url}"] = watch.sent
         assert reached == {}, "these views sent a NUL to the database"
+        # Control: the watch does see a NUL that is sent on purpose.
+        watch = NulWatch()
+        with connection.execute_wrapper(watch):
+            Job.objects.filter(history_item_id="abc\x00def").exists()
+        assert watch.sent == ["'abc\\x00def'"]
 
     def test_a_well_formed_id_does_reach_the_api(self, browser, simulator):
         # The control for the stray-path checks: valid ids are asked about, by their own path.
@@ -145,6 +160,7 @@ class TestHostileIds:
         response = browser.get(reverse("result_image", args=["x", "preview"]).replace("/x/", "/..%2F..%2Fopenapi.json/"))
         assert response.status_code == 404
         assert simulator.requests() == []
+        assert_the_log_records_a_well_formed_id(browser, simulator)
 
 
 # --- Query parameters --------------------------------------------------------------------
@@ -241,6 +257,7 @@ class TestHostileQueryStrings:
             for header, value in response.items():
                 assert "\n" not in value and "\r" not in value, header
         assert stray_paths(simulator.requests()) == []
+        assert_the_log_records_a_well_formed_id(browser, simulator)
 
 
 def listing_params(simulator) -> dict[str, list[str]]:

@@ -110,8 +110,9 @@ def no_key_in_this_tests_logs(module_logs, caplog):
 # --- Responses ------------------------------------------------------------------------
 
 
-def assert_no_canary(response, where: str) -> None:
-    body = body_of(response)
+def assert_no_canary(response, where: str, body: bytes | None = None) -> None:
+    """`body`: the response's content when already read (a streamed one reads only once)."""
+    body = body_of(response) if body is None else body
     assert CANARY.encode() not in body, f"{where}: the API key is in the response body"
     for header in header_values(response):
         assert CANARY not in header, f"{where}: the API key is in a header: {header[:200]}"
@@ -199,6 +200,35 @@ def world(canary_sim, settings, client, designer) -> Ids:
     )
 
 
+# The positive control of the walk: for each view, what shows that it really answered a
+# logged-in designer with the upstream's data, i.e. rendered what a leak would ride on.
+PROBLEM_MARKS = (b"notice-error", b"notice-warning", b'id="upstream-banner"', b'class="field-error"')
+
+
+def _page_with_upstream_items(response, body: bytes, world: Ids) -> bool:
+    return (
+        response.status_code == 200
+        and any(item.encode() in body for item in world.items)
+        and not any(mark in body for mark in PROBLEM_MARKS)
+    )
+
+
+def _served_image(response, body: bytes, world: Ids) -> bool:
+    return response.status_code == 200 and response["Content-Type"].startswith("image/") and len(body) > 0
+
+
+SHOWN_BY_THE_VIEW = {
+    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "history_delete", "rerun"],
+                    _page_with_upstream_items),
+    # The walk's bulk like names unknown and running items too: some fail, some are liked.
+    "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
+    **dict.fromkeys(["result_image", "input_image", "type_preview"], _served_image),
+    "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
+    "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
+    "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
+    "logout": lambda response, body, world: response.status_code == 302,
+}
+
 # What a POST carries to whichever view it reaches: plausible for every form.
 POST_DATA = {"like": "true", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
 
@@ -208,6 +238,8 @@ class TestEveryPageWithTheRealSimulator:
     def test_no_page_shows_the_api_key_to_anyone(self, route, world, designer, client):
         post_data = {**POST_DATA, "ids": world.items}
         requests_made = 0
+        shown = SHOWN_BY_THE_VIEW[route.name]  # a new view: say what shows it answered
+        answered = 0
         for kwargs in kwargs_for(route, world):
             url = reverse(route.name, kwargs=kwargs)
             for logged_in in (True, False):
@@ -221,9 +253,13 @@ class TestEveryPageWithTheRealSimulator:
                             response = client.get(url, headers=headers)
                         else:
                             response = client.post(url, post_data, headers=headers)
-                        assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}")
+                        body = body_of(response)
+                        assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}", body)
                         requests_made += 1
+                        if logged_in and shown(response, body, world):
+                            answered += 1
         assert requests_made >= 8
+        assert answered, f"{route.name}: no request of the walk got the view's own answer, so the pages checked were empty or errors"
 
     def test_the_walk_really_talks_to_the_simulator_with_the_key(self, world, client, canary_sim):
         canary_sim.clear_requests()
@@ -241,6 +277,14 @@ def raising_urls(settings):
     settings.GENAPI_API_KEY = CANARY
 
 
+ERROR_HEADINGS = {
+    400: "That request could not be understood",
+    403: "This action was refused",
+    404: "Nothing here",
+    500: "Something went wrong on our side",
+}
+
+
 class TestErrorPages:
     @pytest.mark.parametrize("code", [400, 403, 404, 500])
     @pytest.mark.parametrize("logged_in", [True, False], ids=["designer", "visitor"])
@@ -255,7 +299,10 @@ class TestErrorPages:
         with module_logs.excused():
             response = browser.get(f"/_raise/{code}")
             htmx_response = browser.get(f"/_raise/{code}", headers=HTMX)
-        assert response.status_code == code
+        assert response.status_code == htmx_response.status_code == code
+        # Control: these are our error pages, rendered, where the exception's text would go.
+        assert ERROR_HEADINGS[code] in response.content.decode()
+        assert ERROR_HEADINGS[code] in htmx_response.content.decode()
         assert_no_canary(response, f"the {code} page")
         assert_no_canary(htmx_response, f"the {code} page for htmx")
 
@@ -268,6 +315,7 @@ class TestErrorPages:
             browser.force_login(designer)
         response = browser.get("/no/such/page/")
         assert response.status_code == 404
+        assert ERROR_HEADINGS[404] in response.content.decode()  # our page, rendered
         assert_no_canary(response, "the 404 page of an unknown address")
 
 
