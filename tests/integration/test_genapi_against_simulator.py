@@ -555,6 +555,11 @@ class TestHostileIds:
             client.delete(bad_id)
 
         assert simulator.requests() == []
+        # Control: a well-formed id asked on purpose does reach the service and its log.
+        well_formed = unknown_id()
+        with pytest.raises(genapi.NotFound):
+            client.history_item(well_formed)
+        assert upstream_calls(simulator) == [("GET", f"/user/generation-history/{well_formed}", 404)]
 
 
 # --- Diagnostics -------------------------------------------------------------------------

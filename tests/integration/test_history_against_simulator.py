@@ -507,6 +507,8 @@ class TestBulk:
         assert f"<li><code>{gone}</code>: This item no longer exists.</li>" in html
         assert upstream.item(good).json()["like"] is True
         assert not [r for r in upstream.api_requests() if "bad" in r["path"]]
+        # Control: the log holds the calls that were made, the like included.
+        assert ("PATCH", f"/user/generation-history/feedback/{good}") in [(r["method"], r["path"]) for r in upstream.api_requests()]
 
     @pytest.mark.parametrize(("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)])
     def test_no_selection_or_an_unknown_action_changes_nothing(self, client, designer, upstream, action, with_ids):
@@ -516,6 +518,11 @@ class TestBulk:
         assert "Select at least one result and an action." in html and "notice-error" in html
         assert [r for r in upstream.api_requests() if r["method"] != "GET"] == []
         assert upstream.item(item_id).status_code == 200
+        # Control: a change asked for on purpose does show in the log.
+        assert "1 liked." in self.bulk(client, "like", [item_id])
+        assert [(r["method"], r["path"]) for r in upstream.api_requests() if r["method"] != "GET"] == [
+            ("PATCH", f"/user/generation-history/feedback/{item_id}")
+        ]
 
 
 # --- Images ---------------------------------------------------------------------------------------
@@ -542,16 +549,20 @@ class TestResultImages:
         assert again.content == b""
         assert again["ETag"] == etag
         assert upstream.api_requests() == []
-        # A different item's etag does not match.
+        # A different item's etag does not match, and that image is asked for upstream.
         other = upstream.first("complete", exclude=(item_id,))["id"]
         assert client.get(reverse("result_image", args=[other, "preview"]), headers={"If-None-Match": etag}).status_code == 200
+        assert any(other in r["path"] for r in upstream.api_requests())
 
     def test_a_second_grid_view_serves_previews_without_upstream_requests(self, client, designer, upstream):
         html = text(gallery(client))
         previews = re.findall(r'src="(/results/[^/"]+/preview)"', html)
         assert previews
+        upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
+        # Control: the first time, the images were fetched upstream (and logged).
+        assert len([r for r in upstream.api_requests() if r["path"].startswith("/image/")]) == len(previews)
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
@@ -597,6 +608,10 @@ class TestResultImages:
         response = client.get(path)
         assert response.status_code == 404
         assert upstream.api_requests() == []
+        # Control: a well-formed id no record has is asked about upstream (and logged).
+        unknown = "0123456789abcdef01234567"
+        assert client.get(reverse("result_image", args=[unknown, "preview"])).status_code == 404
+        assert [r["path"] for r in upstream.api_requests()] == [f"/user/generation-history/{unknown}"]
 
 
 # --- The details view --------------------------------------------------------------------------
@@ -721,4 +736,7 @@ class TestPoll:
         assert response.status_code == 286
         assert "hx-trigger" not in text(response)
         assert calls == []
+        # Control: a well-formed id that no record has does cost calls (and they are logged).
+        _, calls = self.poll(client, upstream, "0123456789abcdef01234567")
+        assert calls
 
