@@ -22,6 +22,7 @@ from dashboard import genapi
 from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
 from tests.support.simulator import SimulatorProcess, free_port
 from tests.support.seed import SEED_TOOLS
+from tests.support.waiting import record_sleeps, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -130,23 +131,17 @@ def fashion_job(client: genapi.GenApiClient, uploads: Uploads, images: dict[str,
 
 
 def wait_until_finished(client: genapi.GenApiClient, item_id: str, timeout: float = JOB_TIMEOUT) -> genapi.HistoryItem:
-    deadline = time.monotonic() + timeout
-    while True:
+    def finished() -> genapi.HistoryItem | None:
         item = client.history_item(item_id)
-        if not item.is_pending:
-            return item
-        assert time.monotonic() < deadline, f"job {item_id} still {item.raw_status} after {timeout:.0f}s"
-        time.sleep(0.2)
+        return item if not item.is_pending else None
+
+    return wait_until(finished, timeout=timeout, interval=0.2, message=f"job {item_id} still pending")
 
 
-def timed(call) -> tuple[float, BaseException | None]:
-    """Seconds a call took and the exception it raised (None if it returned)."""
-    started = time.monotonic()
-    try:
-        call()
-    except Exception as exc:  # noqa: BLE001 - handed back for the test to inspect
-        return time.monotonic() - started, exc
-    return time.monotonic() - started, None
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Seconds of every time.sleep() during the test (they are really slept)."""
+    return record_sleeps(monkeypatch)
 
 
 # --- The catalogue ---------------------------------------------------------------------
@@ -480,28 +475,39 @@ class TestServerErrors:
         assert all(entry["status"] == 500 for entry in reads + posts)
 
 
+def upstream_calls(simulator) -> list[tuple[str, str, int]]:
+    return [(entry["method"], entry["path"], entry["status"]) for entry in simulator.requests()]
+
+
 class TestRateLimiting:
-    def test_a_long_rate_limit_window_is_reported_at_once(self, simulator):
-        client = make_client(simulator)
+    # How long these take: bench/give_up_times.py. Here: what was waited, what was asked.
+    def test_a_long_rate_limit_window_is_reported_at_once(self, simulator, sleeps):
+        # With read retries on, as in production: urllib3 must not wait out the window either.
+        client = make_client(simulator, read_retries=2)
         simulator.configure(rate_limit="2/60")
         client.tools()
         client.tools()
+        simulator.clear_requests()
 
-        elapsed, error = timed(client.tools)
+        with pytest.raises(genapi.RateLimited) as caught:
+            client.tools()
 
-        assert isinstance(error, genapi.RateLimited)
-        assert error.retry_after is not None and error.retry_after > 0
-        assert elapsed < 2.0
+        assert caught.value.retry_after is not None and 1 <= caught.value.retry_after <= 60
+        assert sleeps == [], "the client waited although the window is too long to wait out"
+        assert upstream_calls(simulator) == [("GET", "/generation/tools", 429)]
 
-    def test_a_short_rate_limit_window_is_waited_out_for_reads(self, simulator):
+    def test_a_short_rate_limit_window_is_waited_out_for_reads(self, simulator, sleeps):
         client = make_client(simulator)
-        simulator.configure(rate_limit="1/1")
+        simulator.configure(rate_limit="1/2")
         client.tools()
+        simulator.clear_requests()
 
-        elapsed, error = timed(client.tools)
+        tools = client.tools()
 
-        assert error is None
-        assert elapsed < 3.5
+        assert [tool.name for tool in tools] == [tool["tool"] for tool in SEED_TOOLS]
+        # Refused, waited out the Retry-After the service sent (1-2 s), asked once more.
+        assert upstream_calls(simulator) == [("GET", "/generation/tools", 429), ("GET", "/generation/tools", 200)]
+        assert len(sleeps) == 1 and 1 <= sleeps[0] <= 2, sleeps
 
 
 class TestSlowOrUnreachableService:
@@ -510,18 +516,21 @@ class TestSlowOrUnreachableService:
         simulator.configure(latency_ms=1500)
         simulator.clear_requests()
 
-        read_elapsed, read_error = timed(client.tools)
-        create_elapsed, create_error = timed(lambda: fashion_job(client, uploads, images))
-
-        assert isinstance(read_error, genapi.UpstreamUnavailable)
-        assert read_elapsed < 3.0
-        assert isinstance(create_error, genapi.UpstreamUnavailable)
-        assert create_elapsed < 3.0
+        # "Quickly": the client gives up on its own timeout, before the service answers,
+        # and the simulator logs a request only once it has answered it (1.5 s later).
+        with pytest.raises(genapi.UpstreamUnavailable):
+            client.tools()
+        assert upstream_calls(simulator) == [], "the read waited for the slow answer"
+        with pytest.raises(genapi.UpstreamUnavailable):
+            fashion_job(client, uploads, images)
+        assert not [call for call in upstream_calls(simulator) if call[0] == "POST"], "the upload waited for the slow answer"
         assert client.last_problem == genapi.UpstreamUnavailable.default_message
-        # Let the abandoned requests finish so they do not land in a later test's log.
-        deadline = time.monotonic() + 5
-        while len(simulator.requests()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+
+        # Control: both abandoned requests did reach the service and were answered late
+        # (and they are waited for here so they do not land in a later test's log).
+        logged = wait_until(lambda: len(upstream_calls(simulator)) >= 2 and upstream_calls(simulator), timeout=10,
+                            message="the abandoned requests never showed in the simulator's log")
+        assert sorted(method for method, _, _ in logged) == ["GET", "POST"]
 
     def test_a_read_that_timed_out_is_not_tried_again(self, simulator):
         # Retries are for refused connections and 5xx answers; a read timeout means the
@@ -545,10 +554,9 @@ class TestSlowOrUnreachableService:
     def test_nothing_listening_is_reported_as_unavailable(self):
         client = genapi.GenApiClient(f"http://127.0.0.1:{free_port()}", "any-key", read_retries=0)
 
-        elapsed, error = timed(client.tools)
+        with pytest.raises(genapi.UpstreamUnavailable):
+            client.tools()
 
-        assert isinstance(error, genapi.UpstreamUnavailable)
-        assert elapsed < 3.0
         assert client.last_problem == genapi.UpstreamUnavailable.default_message
 
 
@@ -569,6 +577,11 @@ class TestHostileIds:
             client.delete(bad_id)
 
         assert simulator.requests() == []
+        # Control: a well-formed id asked on purpose does reach the service and its log.
+        well_formed = unknown_id()
+        with pytest.raises(genapi.NotFound):
+            client.history_item(well_formed)
+        assert upstream_calls(simulator) == [("GET", f"/user/generation-history/{well_formed}", 404)]
 
 
 # --- Diagnostics -------------------------------------------------------------------------

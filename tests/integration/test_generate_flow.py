@@ -1,7 +1,6 @@
 """The generate flow against the real simulator over HTTP: no stubs anywhere."""
 
 import re
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -9,6 +8,7 @@ from django.urls import reverse
 
 from dashboard.models import Job
 from tests.support.corpus import flat_photo, garment_photo, person_photo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 HTMX = {"HX-Request": "true"}
@@ -34,14 +34,14 @@ def send(client, person: bytes):
 
 
 def tick_until_finished(client, job: Job, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll the tray as the page does until the job is no longer pending; the last tray."""
+
+    def tick() -> str | None:
         body = client.get(reverse("tray"), headers=HTMX).content.decode()
         job.refresh_from_db()
-        if not job.is_pending:
-            return body
-        time.sleep(0.3)
-    raise AssertionError(f"job {job.history_item_id} still pending after {timeout} s")
+        return body if not job.is_pending else None
+
+    return wait_until(tick, timeout=timeout, interval=0.3, message=f"job {job.history_item_id} still pending")
 
 
 def tray_poll_url(body: str) -> str:
@@ -64,9 +64,10 @@ class TestTrayPollsThatChangeNothing:
     def test_a_finished_job_makes_the_next_poll_bring_the_tray_and_polling_stops(self, client, designer):
         url = tray_poll_url(send(client, person_photo(fmt="PNG")).content.decode())
         job = Job.objects.get()
-        deadline = time.monotonic() + 15
-        while (response := client.get(url, headers=HTMX)).status_code == 204 and time.monotonic() < deadline:
-            time.sleep(0.3)
+        response = wait_until(
+            lambda: (answer := client.get(url, headers=HTMX)).status_code != 204 and answer,
+            timeout=15, interval=0.3, message="the tray never brought the finished job",
+        )
         assert response.status_code == 200
         body = response.content.decode()
         assert f'<img src="/results/{job.history_item_id}/preview"' in body

@@ -9,7 +9,6 @@ afterwards, so the seeded 250 stay the whole history between tests.
 from __future__ import annotations
 
 import re
-import time
 from functools import cache
 
 import pytest
@@ -22,6 +21,7 @@ from dashboard import genapi, history
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -118,16 +118,15 @@ class Upstream:
         return item_id
 
     def wait_finished(self, item_id: str, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished() -> dict | None:
             body = self.item(item_id).json()
-            if body["status"] != "pending":
-                # The dashboard's polls share a snapshot of running jobs for a moment;
-                # let the next look see the upstream as it is now.
-                genapi.forget_running()
-                return body
-            time.sleep(0.1)
-        raise AssertionError(f"{item_id} still pending after {timeout} s")
+            return body if body["status"] != "pending" else None
+
+        body = wait_until(finished, timeout=timeout, message=f"{item_id} still pending")
+        # The dashboard's polls share a snapshot of running jobs for a moment;
+        # let the next look see the upstream as it is now.
+        genapi.forget_running()
+        return body
 
     def api_requests(self) -> list[dict]:
         return self.process.requests()
@@ -510,6 +509,8 @@ class TestBulk:
         # Only ids the upstream could have issued reached it; the hostile one never did.
         requested = {r["path"].rsplit("/", 1)[-1] for r in upstream.api_requests() if "/generation-history/" in r["path"]}
         assert good in requested and requested <= {good, gone}
+        # Control: the log holds the calls that were made, the like included.
+        assert ("PATCH", f"/user/generation-history/feedback/{good}") in [(r["method"], r["path"]) for r in upstream.api_requests()]
 
     @pytest.mark.parametrize(("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)])
     def test_no_selection_or_an_unknown_action_changes_nothing(self, client, designer, upstream, action, with_ids):
@@ -519,6 +520,11 @@ class TestBulk:
         assert "Select at least one result and an action." in html and "notice-error" in html
         assert [r for r in upstream.api_requests() if r["method"] != "GET"] == []
         assert upstream.item(item_id).status_code == 200
+        # Control: a change asked for on purpose does show in the log.
+        assert "1 liked." in self.bulk(client, "like", [item_id])
+        assert [(r["method"], r["path"]) for r in upstream.api_requests() if r["method"] != "GET"] == [
+            ("PATCH", f"/user/generation-history/feedback/{item_id}")
+        ]
 
 
 # --- Images ---------------------------------------------------------------------------------------
@@ -545,16 +551,20 @@ class TestResultImages:
         assert again.content == b""
         assert again["ETag"] == etag
         assert upstream.api_requests() == []
-        # A different item's etag does not match.
+        # A different item's etag does not match, and that image is asked for upstream.
         other = upstream.first("complete", exclude=(item_id,))["id"]
         assert client.get(reverse("result_image", args=[other, "preview"]), headers={"If-None-Match": etag}).status_code == 200
+        assert any(other in r["path"] for r in upstream.api_requests())
 
     def test_a_second_grid_view_serves_previews_without_upstream_requests(self, client, designer, upstream):
         html = text(gallery(client))
         previews = re.findall(r'src="(/results/[^/"]+/preview)"', html)
         assert previews
+        upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
+        # Control: the first time, the images were fetched upstream (and logged).
+        assert len([r for r in upstream.api_requests() if r["path"].startswith("/image/")]) == len(previews)
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
@@ -600,6 +610,10 @@ class TestResultImages:
         response = client.get(path)
         assert response.status_code == 404
         assert upstream.api_requests() == []
+        # Control: a well-formed id no record has is asked about upstream (and logged).
+        unknown = "0123456789abcdef01234567"
+        assert client.get(reverse("result_image", args=[unknown, "preview"])).status_code == 404
+        assert [r["path"] for r in upstream.api_requests()] == [f"/user/generation-history/{unknown}"]
 
 
 # --- The details view --------------------------------------------------------------------------
@@ -730,4 +744,7 @@ class TestPoll:
         assert response.status_code == 286
         assert "hx-trigger" not in text(response)
         assert calls == []
+        # Control: a well-formed id that no record has does cost calls (and they are logged).
+        _, calls = self.poll(client, upstream, "0123456789abcdef01234567")
+        assert calls
 

@@ -8,6 +8,8 @@ reach it at all, and nothing may change in the database either.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import responses
 from django.conf import settings as django_settings
@@ -55,6 +57,14 @@ def snapshot() -> tuple:
     )
 
 
+def assert_no_upstream_call(no_upstream) -> None:
+    """Nothing reached the upstream; then, as the control, a call made on purpose (the
+    health check asks for the tool list) does show in the mock's record."""
+    assert [call.request.url for call in no_upstream.calls] == []
+    Client().get(reverse("healthz"))
+    assert [urlsplit(call.request.url).path for call in no_upstream.calls] == ["/generation/tools"], "the mock records no call"
+
+
 @pytest.fixture
 def no_upstream():
     """Every upstream call fails loudly in `calls`; a refused request must make none."""
@@ -92,7 +102,7 @@ class TestAVisitorWhoIsNotLoggedIn:
                 assert response["Location"].startswith(f"{login}?next="), f"GET {url} -> {response['Location']}"
                 checked += 1
         assert checked >= 2 * (len(METHODS) - len(PUBLIC))
-        assert [call.request.url for call in no_upstream.calls] == []
+        assert_no_upstream_call(no_upstream)
         assert snapshot() == before
 
     @pytest.mark.parametrize("csrf", [False, True], ids=["no-csrf-checks", "csrf-enforced"])
@@ -110,7 +120,7 @@ class TestAVisitorWhoIsNotLoggedIn:
                     assert response.status_code in (302, 403), where
                     if response.status_code == 302:
                         assert response["Location"].startswith(f"{login}?next="), where
-        assert [call.request.url for call in no_upstream.calls] == []
+        assert_no_upstream_call(no_upstream)
         assert snapshot() == before
 
     def test_may_see_the_login_page_and_the_health_check(self, client, settings, no_upstream):
@@ -138,7 +148,7 @@ class TestCsrf:
                     assert response.status_code == 403, f"{method.upper()} {url} without a CSRF token: {response.status_code}"
                     refused.add(name)
         assert CHANGING <= refused
-        assert [call.request.url for call in no_upstream.calls] == []
+        assert_no_upstream_call(no_upstream)
         assert snapshot() == before
 
     def test_a_token_from_another_session_is_refused(self, designer, someone_elses_work, no_upstream):
@@ -151,7 +161,7 @@ class TestCsrf:
             for _, url in urls(someone_elses_work, {name}):
                 response = browser.post(url, FORM, headers={"X-CSRFToken": stranger})
                 assert response.status_code == 403, f"POST {url} with a foreign token: {response.status_code}"
-        assert [call.request.url for call in no_upstream.calls] == []
+        assert_no_upstream_call(no_upstream)
         assert snapshot() == before
 
     def test_the_same_request_with_its_token_is_accepted(self, designer, no_upstream):
@@ -184,7 +194,7 @@ class TestHttpMethods:
                 response = send(url, FORM) if method == "POST" else send(url)
                 assert response.status_code == 405, f"{method} {url}: {response.status_code}"
                 assert set(response["Allow"].replace(" ", "").split(",")) - {"OPTIONS", "HEAD"} <= route.methods
-        assert [call.request.url for call in no_upstream.calls] == []
+        assert_no_upstream_call(no_upstream)
         assert snapshot() == before
 
     def test_logging_out_needs_a_post(self, designer, client):

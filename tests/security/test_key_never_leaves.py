@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
 import traceback
 from uuid import uuid4
 
@@ -30,6 +29,7 @@ from dashboard.models import InputImage, Job
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -110,8 +110,9 @@ def no_key_in_this_tests_logs(module_logs, caplog):
 # --- Responses ------------------------------------------------------------------------
 
 
-def assert_no_canary(response, where: str) -> None:
-    body = body_of(response)
+def assert_no_canary(response, where: str, body: bytes | None = None) -> None:
+    """`body`: the response's content when already read (a streamed one reads only once)."""
+    body = body_of(response) if body is None else body
     assert CANARY.encode() not in body, f"{where}: the API key is in the response body"
     for header in header_values(response):
         assert CANARY not in header, f"{where}: the API key is in a header: {header[:200]}"
@@ -147,12 +148,8 @@ def one_item(sim: SimulatorProcess, status: str) -> str:
     if found:
         return found[0]
     made = upload_directly(sim, person_photo(fmt="PNG") if status == "complete" else flat_photo())
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if made in item_ids(sim, status):
-            return made
-        time.sleep(0.1)
-    raise AssertionError(f"no {status} item appeared in the simulator")
+    wait_until(lambda: made in item_ids(sim, status), timeout=15, message=f"no {status} item appeared in the simulator")
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +200,35 @@ def world(canary_sim, settings, client, designer) -> Ids:
     )
 
 
+# The positive control of the walk: for each view, what shows that it really answered a
+# logged-in designer with the upstream's data, i.e. rendered what a leak would ride on.
+PROBLEM_MARKS = (b"notice-error", b"notice-warning", b'id="upstream-banner"', b'class="field-error"')
+
+
+def _page_with_upstream_items(response, body: bytes, world: Ids) -> bool:
+    return (
+        response.status_code == 200
+        and any(item.encode() in body for item in world.items)
+        and not any(mark in body for mark in PROBLEM_MARKS)
+    )
+
+
+def _served_image(response, body: bytes, world: Ids) -> bool:
+    return response.status_code == 200 and response["Content-Type"].startswith("image/") and len(body) > 0
+
+
+SHOWN_BY_THE_VIEW = {
+    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "history_delete", "rerun"],
+                    _page_with_upstream_items),
+    # The walk's bulk like names unknown and running items too: some fail, some are liked.
+    "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
+    **dict.fromkeys(["result_image", "input_image", "style_preview"], _served_image),
+    "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
+    "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
+    "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
+    "logout": lambda response, body, world: response.status_code == 302,
+}
+
 # What a POST carries to whichever view it reaches: plausible for every form.
 POST_DATA = {"like": "true", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
 
@@ -212,6 +238,8 @@ class TestEveryPageWithTheRealSimulator:
     def test_no_page_shows_the_api_key_to_anyone(self, route, world, designer, client):
         post_data = {**POST_DATA, "ids": world.items}
         requests_made = 0
+        shown = SHOWN_BY_THE_VIEW[route.name]  # a new view: say what shows it answered
+        answered = 0
         for kwargs in kwargs_for(route, world):
             url = reverse(route.name, kwargs=kwargs)
             for logged_in in (True, False):
@@ -225,9 +253,13 @@ class TestEveryPageWithTheRealSimulator:
                             response = client.get(url, headers=headers)
                         else:
                             response = client.post(url, post_data, headers=headers)
-                        assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}")
+                        body = body_of(response)
+                        assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}", body)
                         requests_made += 1
+                        if logged_in and shown(response, body, world):
+                            answered += 1
         assert requests_made >= 8
+        assert answered, f"{route.name}: no request of the walk got the view's own answer, so the pages checked were empty or errors"
 
     def test_the_walk_really_talks_to_the_simulator_with_the_key(self, world, client, canary_sim):
         canary_sim.clear_requests()
@@ -245,6 +277,14 @@ def raising_urls(settings):
     settings.GENAPI_API_KEY = CANARY
 
 
+ERROR_HEADINGS = {
+    400: "That request could not be understood",
+    403: "This action was refused",
+    404: "Nothing here",
+    500: "Something went wrong on our side",
+}
+
+
 class TestErrorPages:
     @pytest.mark.parametrize("code", [400, 403, 404, 500])
     @pytest.mark.parametrize("logged_in", [True, False], ids=["designer", "visitor"])
@@ -259,7 +299,10 @@ class TestErrorPages:
         with module_logs.excused():
             response = browser.get(f"/_raise/{code}")
             htmx_response = browser.get(f"/_raise/{code}", headers=HTMX)
-        assert response.status_code == code
+        assert response.status_code == htmx_response.status_code == code
+        # Control: these are our error pages, rendered, where the exception's text would go.
+        assert ERROR_HEADINGS[code] in response.content.decode()
+        assert ERROR_HEADINGS[code] in htmx_response.content.decode()
         assert_no_canary(response, f"the {code} page")
         assert_no_canary(htmx_response, f"the {code} page for htmx")
 
@@ -272,6 +315,7 @@ class TestErrorPages:
             browser.force_login(designer)
         response = browser.get("/no/such/page/")
         assert response.status_code == 404
+        assert ERROR_HEADINGS[404] in response.content.decode()  # our page, rendered
         assert_no_canary(response, "the 404 page of an unknown address")
 
 
@@ -370,6 +414,27 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
     return shown
 
 
+def expected_status(label: str, upstream_status: int, catalogue_fails: bool) -> int:
+    """What each page of `pages_against_a_failing_upstream` answers while every upstream
+    call fails with `upstream_status`: the failure is said on the page (200), a poll
+    that learnt nothing changes nothing (204), a change
+    sent without htmx redirects back to say it there (302), the health check is degraded
+    (503), images are a placeholder (404 for an item the upstream does not know, else
+    503), and an item the upstream does not know is not found (404)."""
+    unknown = upstream_status == 404
+    if label == "GET healthz":
+        return 503
+    if label == "GET poll":
+        return 204  # nothing could be learnt, so nothing changed: the card polls on
+    if label in ("GET preview", "GET stock download", "GET style preview"):
+        return 404 if unknown else 503
+    if label.startswith("GET detail"):
+        return 404 if unknown else 200
+    if label.startswith("POST") and label.endswith(" {}") and not label.startswith("POST generate"):
+        return 302
+    return 200
+
+
 class TestAnUpstreamThatEchoesTheKey:
     @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429, 500, 502])
     @pytest.mark.parametrize("shape", list(echoing_bodies()))
@@ -379,9 +444,7 @@ class TestAnUpstreamThatEchoesTheKey:
             shown = pages_against_a_failing_upstream(client, designer)
             assert api.calls, "no upstream call was made: the stubs were not exercised"
         for label, response in shown:
-            # A placeholder image (502/503) or a degraded health check (503) is an answer;
-            # 500 would be a crash.
-            assert response.status_code != 500, label
+            assert response.status_code == expected_status(label, status, catalogue_fails), label
             assert_no_canary(response, label)
 
     def test_the_upstreams_own_words_still_reach_the_designer_without_the_key(self, echoing_api, client, designer):

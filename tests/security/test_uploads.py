@@ -54,6 +54,9 @@ class TestRefusedUploads:
         assert response.status_code == 200
         assert message in body
         assert job_creations(simulator) == []
+        # Control: the log did record this submission's other upstream calls (the tool
+        # catalogue it was checked against), so it would have recorded a job creation.
+        assert ("GET", "/generation/tools") in [(entry["method"], entry["path"]) for entry in simulator.requests()]
         assert not Job.objects.exists()
         # Only the good photo was kept; the refused file was not stored at all.
         assert list(InputImage.objects.values_list("original_name", flat=True)) == [good["clothes" if slot == "person" else "person"][0]]

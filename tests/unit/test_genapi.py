@@ -11,7 +11,6 @@ import copy
 import io
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,6 +21,7 @@ import responses
 from dashboard import genapi
 from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
 from tests.support.seed import SEED_TOOLS
+from tests.support.waiting import record_sleeps
 
 BASE = "http://genapi.test"
 KEY = "test-api-key"
@@ -70,6 +70,12 @@ def rsps():
 @pytest.fixture
 def api():
     return genapi.GenApiClient(BASE, KEY, read_retries=0)
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Seconds of every time.sleep() call; nothing is really slept."""
+    return record_sleeps(monkeypatch, really=False)
 
 
 def make_api(read_retries: int) -> genapi.GenApiClient:
@@ -855,16 +861,27 @@ class TestErrors:
         with pytest.raises(genapi.NotFound):
             api.history_item("abc")
 
-    def test_429_with_a_long_retry_after_is_raised_at_once(self, rsps):
-        rsps.get(TOOLS_URL, status=429, headers={"Retry-After": "120"}, json={"detail": "Too many requests"})
+    @pytest.mark.parametrize("retry_after", ["4", "120"])
+    def test_429_with_a_long_retry_after_is_raised_at_once(self, rsps, sleeps, retry_after):
+        rsps.get(TOOLS_URL, status=429, headers={"Retry-After": retry_after}, json={"detail": "Too many requests"})
 
-        started = time.monotonic()
         with pytest.raises(genapi.RateLimited) as excinfo:
             make_api(read_retries=2).tools()
 
-        assert time.monotonic() - started < 1
-        assert excinfo.value.retry_after == 120
+        assert sleeps == [], "the client waited out a window too long to wait"
+        assert excinfo.value.retry_after == int(retry_after)
         assert len(rsps.calls) == 1
+
+    def test_429_with_a_retry_after_up_to_three_seconds_on_a_read_is_waited_out_once(self, rsps, sleeps):
+        # The control for the test above: the same stubs, a window short enough to wait.
+        rsps.get(TOOLS_URL, status=429, headers={"Retry-After": "3"})
+        rsps.get(TOOLS_URL, json=SEED_TOOLS)
+
+        tools = make_api(read_retries=2).tools()
+
+        assert len(tools) == 9
+        assert sleeps == [3]
+        assert len(rsps.calls) == 2
 
     def test_reads_never_sleep_through_retry_after_inside_urllib3(self):
         # Regression: urllib3's own Retry honoured Retry-After, so a 429 GET with
