@@ -124,11 +124,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A Redis that is down or slow must cost speed, not pages: calls give up after
+# REDIS_TIMEOUT seconds and the cache then answers "nothing cached" (sessions come from
+# the database) without trying Redis again for REDIS_RETRY_SECONDS. See rediscache.py.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 1.0)
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
 
 
 def redis_cache_settings(url: str) -> dict:
     """The cache settings for a Redis at `url` (also used by the tests)."""
-    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url, "OPTIONS": {}}
+    return {
+        "BACKEND": "dashboard.rediscache.ResilientRedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_TIMEOUT,
+            "socket_timeout": REDIS_TIMEOUT,
+            "RETRY_AFTER_SECONDS": REDIS_RETRY_SECONDS,
+        },
+    }
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

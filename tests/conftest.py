@@ -90,3 +90,16 @@ def redis_server():
 
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture
+def on_redis(settings, redis_server):
+    """The default cache (and so the cached sessions) on the test's own Redis, with the
+    settings production uses; Redis is tried again at every call after a failure, so
+    a restart is seen at once."""
+    from dashboard.settings import redis_cache_settings
+
+    default = redis_cache_settings(redis_server.url)
+    default["OPTIONS"]["RETRY_AFTER_SECONDS"] = 0
+    settings.CACHES = {**settings.CACHES, "default": default}
+    return redis_server
