@@ -145,10 +145,17 @@ def redis_cache_settings(url: str) -> dict:
 
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {"default": redis_cache_settings(REDIS_URL)}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    # Shared by every worker with REDIS_URL; per process without it.
+    "default": (
+        redis_cache_settings(REDIS_URL) if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    # Always this process's own memory: what must keep working when Redis does not.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+}
+# How long /healthz reuses its probe of the upstream (it is public: a flood of hits
+# must not spend the API key's rate limit). 0 probes on every hit.
+HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 15)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,9 +2,10 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -15,6 +16,9 @@ from dashboard import genapi
 from dashboard.views.common import Gone
 
 
+UPSTREAM_PROBE_KEY = "healthz:upstream"
+
+
 def probe_upstream() -> str:
     try:
         genapi.client().tools()
@@ -23,6 +27,21 @@ def probe_upstream() -> str:
     except genapi.GenApiError:
         return "unavailable"
     return "ok"
+
+
+def upstream_state() -> str:
+    """The upstream probe, made at most once per HEALTHZ_CACHE_SECONDS by all workers.
+
+    Shared through the cache (Redis); each process also keeps the answer in its own
+    memory, so even with Redis down a flood of hits cannot reach the API.
+    """
+    seconds = settings.HEALTHZ_CACHE_SECONDS
+    local = caches["local"]
+    state = local.get(UPSTREAM_PROBE_KEY)
+    if state is None:
+        state = cache.get_or_set(UPSTREAM_PROBE_KEY, probe_upstream, seconds)
+        local.set(UPSTREAM_PROBE_KEY, state, seconds)
+    return state
 
 
 def cache_state() -> str:
@@ -38,7 +57,7 @@ def cache_state() -> str:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database, cache and upstream reachability for a load balancer; nothing more revealing."""
-    checks = {"database": "ok", "cache": cache_state(), "upstream": probe_upstream()}
+    checks = {"database": "ok", "cache": cache_state(), "upstream": upstream_state()}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
