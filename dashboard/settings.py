@@ -173,13 +173,50 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = LOCAL_DATA_DIR / "staticfiles"
+# Where `collectstatic` writes (whitenoise serves it from there).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", LOCAL_DATA_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", LOCAL_DATA_DIR / "media"))
+
+
+def media_storage_settings(environ) -> dict:
+    """Where uploaded inputs are kept: MEDIA_STORAGE=local (MEDIA_ROOT) or s3.
+
+    With s3, django-storages' S3 backend writes to AWS_STORAGE_BUCKET_NAME (on AWS, or
+    any S3-compatible server at AWS_S3_ENDPOINT_URL). Credentials come from
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set, otherwise from boto3's own
+    chain (an instance or task role). Objects stay private (the bucket's ACL, signed
+    URLs only); the dashboard serves them itself, behind the login.
+    """
+    kind = environ.get("MEDIA_STORAGE", "local") or "local"
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {kind!r}.")
+    bucket = environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "location": environ.get("AWS_LOCATION", ""),
+            "addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            "default_acl": None,  # the bucket's own (private) ACL
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
     # Uploaded inputs are private: served only through a login-protected view, never
     # from a public URL, so there is deliberately no MEDIA_URL route.
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage_settings(os.environ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"

@@ -69,3 +69,15 @@ class TestHeadersUnderHttps:
             env=PRODUCTION_ENV,
         )
         assert result.stdout.split() == ["True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO',", "'https')"], result.stderr
+
+
+class TestStorageFromTheEnvironment:
+    def test_media_on_s3_and_static_root_are_read_from_the_environment(self):
+        result = manage(
+            "shell", "--no-imports", "-c",
+            "from django.conf import settings as s; from django.core.files.storage import storages; d = storages['default']; "
+            "print(s.STATIC_ROOT, type(d).__name__, d.bucket_name, d.location)",
+            env={**PRODUCTION_ENV, "STATIC_ROOT": "/srv/nextry/static", "MEDIA_STORAGE": "s3",
+                 "AWS_STORAGE_BUCKET_NAME": "studio-inputs", "AWS_LOCATION": "inputs"},
+        )
+        assert result.stdout.split() == ["/srv/nextry/static", "S3Storage", "studio-inputs", "inputs"], result.stderr
