@@ -122,6 +122,26 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# psycopg's connection pool (PostgreSQL only), off unless DATABASE_POOL_MAX is set: each
+# worker process then keeps between DATABASE_POOL_MIN and DATABASE_POOL_MAX connections
+# for all its threads, and a request waits up to DATABASE_POOL_TIMEOUT seconds for a free
+# one. README ("Scaling out") has the arithmetic against PostgreSQL's max_connections.
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0)
+if DATABASE_POOL_MAX > 0:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOL_MAX needs PostgreSQL (a postgres:// DATABASE_URL).")
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": min(env_int("DATABASE_POOL_MIN", 1), DATABASE_POOL_MAX),
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+        },
+    }
+    # The pool keeps connections open and checks them; Django must hand each back at
+    # the end of a request rather than keep it per thread.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A Redis that is down or slow must cost speed, not pages: calls give up after
