@@ -22,4 +22,6 @@ class DashboardConfig(AppConfig):
     verbose_name = "Nextry dashboard"
 
     def ready(self) -> None:
+        from dashboard import checks  # noqa: F401  (registers the deployment checks)
+
         atexit.register(close_database_pools)

@@ -247,6 +247,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# Worker processes per instance. gunicorn reads WEB_CONCURRENCY as its worker count;
+# the deployment checks (dashboard/checks.py) read it to warn about per-process state.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1)
+
 # --- The generation API -------------------------------------------------------------
 GENAPI_BASE_URL = os.environ.get("GENAPI_BASE_URL", "http://127.0.0.1:8001")
 GENAPI_API_KEY = os.environ.get("GENAPI_API_KEY", "")
