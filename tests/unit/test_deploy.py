@@ -21,9 +21,13 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "sqlite:////tmp/nextry-deploy-check.sqlite3",
 }
 
+OWN_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "MEDIA_", "AWS_", "STATIC_ROOT", "WEB_CONCURRENCY", "HEALTHZ_")
+
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("DJANGO_")}
+    # Nothing of the test run's own configuration (the services run sets DATABASE_URL
+    # and REDIS_URL, for one) leaks into the production settings under test.
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith(OWN_VARIABLES)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
