@@ -183,6 +183,14 @@ class PostgresServer:
 
     def start(self) -> Self:
         self._dir = Path(tempfile.mkdtemp(prefix="nextry-postgres-"))
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # a half-started cluster is stopped and its directory removed
+            raise
+
+    def _start(self) -> Self:
+        assert self._dir is not None
         (self._dir / "password").write_text(self.password)
         if os.getuid() == 0:
             try:
@@ -191,7 +199,8 @@ class PostgresServer:
                 raise ServiceError("running as root, PostgreSQL needs the `postgres` user (Debian's package creates it)") from None
             os.chown(self._dir, owner.pw_uid, owner.pw_gid)
             os.chown(self._dir / "password", owner.pw_uid, owner.pw_gid)
-            self._run_as = ["runuser", "-u", "postgres", "--"]
+            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+            self._run_as = [runuser, "-u", "postgres", "--"]
         self._run(
             str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(self._dir / "password"),
             "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync",
@@ -210,10 +219,12 @@ class PostgresServer:
     def stop(self) -> None:
         if self._dir is None:
             return
-        if (self.data_dir / "postmaster.pid").exists():
-            self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self._dir, ignore_errors=True)
-        self._dir = None
+        try:
+            if (self.data_dir / "postmaster.pid").exists():
+                self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
 
     def __enter__(self) -> Self:
         return self.start()
