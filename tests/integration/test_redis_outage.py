@@ -61,6 +61,29 @@ class TestPagesWithRedisDown:
         assert cache.get("greeting") == "hello"
 
 
+class TestEveryCacheCallAnswersAsAnEmptyCache:
+    def test_no_call_raises_a_redis_error_with_redis_stopped(self, on_redis):
+        from django.core.cache import cache
+
+        cache.set_many({"a": 1, "b": 2})
+        on_redis.stop()
+        assert cache.get("a") is None and cache.get("a", 0) == 0
+        assert cache.get_many(["a", "b"]) == {}
+        assert cache.has_key("a") is False
+        assert cache.add("c", 3) is False
+        assert cache.set("c", 3) is None
+        assert cache.set_many({"d": 4}) == ["d"]  # the keys that were not stored
+        assert cache.touch("a") is False
+        assert cache.delete("a") is False
+        assert cache.delete_many(["a", "b"]) is None
+        assert cache.get_or_set("e", lambda: "computed") == "computed"
+        with pytest.raises(ValueError):
+            cache.incr("a")
+        with pytest.raises(ValueError):
+            cache.decr("a")
+        assert cache.clear() is False
+
+
 class TestHealthzReportsTheCache:
     def test_ok_while_redis_answers(self, client, on_simulator, on_redis):
         response = client.get(reverse("healthz"))
