@@ -7,9 +7,12 @@ dashboard talks to it with the cache settings production uses (dashboard.setting
 import logging
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import jobs
+from dashboard.models import Job
+from tests.support.corpus import garment_photo, person_photo
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -39,6 +42,22 @@ class TestPagesWithRedisDown:
         assert client.get(reverse("home")).wsgi_request.user == designer
         assert client.post(reverse("logout")).status_code == 302
         assert client.get(reverse("home")).status_code == 302  # to the login page
+
+    def test_a_job_is_sent_and_followed_in_the_tray_while_redis_is_down(self, client, designer, redis_server):
+        redis_server.stop()
+        response = client.post(
+            reverse("home"),
+            {
+                "tool": "fashion_swap",
+                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+            },
+            headers={"HX-Request": "true"},
+        )
+        assert response.status_code == 200 and "Job sent" in response.content.decode()
+        job = Job.objects.get()
+        tray = client.get(reverse("tray"), headers={"HX-Request": "true"})
+        assert tray.status_code == 200 and f"job-{job.history_item_id}" in tray.content.decode()
 
     def test_the_job_rate_limit_lets_jobs_through_rather_than_failing(self, designer, redis_server):
         redis_server.stop()
