@@ -4,8 +4,10 @@ Every use of the cache here is an optimisation (sessions are `cached_db`: the da
 keeps them), so a Redis outage must cost speed, not pages. Django's own `RedisCache`
 raises on a refused connection or a timeout, which turned every logged-in page into a
 500. This subclass catches Redis errors, logs a warning, and answers as an empty cache
-would: `get` gives the default, `add` and `delete` say False, `set` does nothing, and
-`incr` raises the ValueError of a missing key (so the job rate limit lets jobs through).
+would: `get` gives the default, `set` does nothing, `delete` says there was nothing,
+`incr` raises the ValueError of a missing key (so the job rate limit lets jobs through),
+and `add` says True, as an empty cache would: a poll that takes a lock with `add`
+proceeds rather than waiting for a holder that does not exist.
 
 After a failure it does not try Redis again for RETRY_AFTER_SECONDS (an OPTIONS entry,
 default 5), in any thread of the process, so a Redis that hangs costs one timeout per
@@ -80,7 +82,7 @@ class ResilientRedisCache(RedisCache):
         try:
             return self._call("add", key, value, timeout, version)
         except CacheUnavailable:
-            return False
+            return True  # the key was free, as in an empty cache
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         try:
