@@ -130,16 +130,20 @@ DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0)
 if DATABASE_POOL_MAX > 0:
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         raise ImproperlyConfigured("DATABASE_POOL_MAX needs PostgreSQL (a postgres:// DATABASE_URL).")
+    from psycopg_pool import ConnectionPool
+
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),
         "pool": {
             "min_size": min(env_int("DATABASE_POOL_MIN", 1), DATABASE_POOL_MAX),
             "max_size": DATABASE_POOL_MAX,
             "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+            # A connection broken by a database restart is replaced, not handed out.
+            "check": ConnectionPool.check_connection,
         },
     }
     # The pool keeps connections open and checks them; Django must hand each back at
-    # the end of a request rather than keep it per thread.
+    # the end of a request rather than keep it per thread, and need not check it itself.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -93,3 +93,24 @@ class TestConnectionPool:
         result = run("from django.conf import settings; settings.DATABASES", {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "DATABASE_POOL_MAX": "4"})
         assert result.returncode != 0
         assert "DATABASE_POOL_MAX needs PostgreSQL" in result.stderr
+
+    def test_a_connection_killed_by_the_server_is_replaced_not_handed_out(self, postgres_url):
+        # As after a database restart or failover: every pooled connection is cut.
+        code = (
+            "from django.db import connection\n"
+            "from django.core.signals import request_finished\n"
+            "def pid():\n"
+            "    with connection.cursor() as c:\n"
+            "        c.execute('SELECT pg_backend_pid()'); value = c.fetchone()[0]\n"
+            "    request_finished.send(sender=None)\n"
+            "    return value\n"
+            "first = pid()\n"
+            "import psycopg\n"
+            "with psycopg.connect(" + repr(postgres_url.replace("postgres://", "postgresql://")) + ", autocommit=True) as admin:\n"
+            "    admin.execute('SELECT pg_terminate_backend(%s)', [first])\n"
+            "print(first, pid())\n"
+        )
+        result = run(code, {"DATABASE_URL": postgres_url, "DATABASE_POOL_MAX": "1"})
+        assert result.returncode == 0, result.stderr
+        first, second = result.stdout.split()
+        assert first != second
