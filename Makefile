@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench venv chromium lint clean
+.PHONY: demo test test-sqlite test-services bench venv chromium services lint clean
 
 $(STAMP): pyproject.toml
 	@set -e; \
@@ -23,11 +23,26 @@ venv: $(STAMP)
 chromium:
 	@scripts/ensure-chromium >/dev/null
 
+services:
+	@scripts/ensure-services
+
 demo: $(STAMP)
 	@scripts/demo
 
-test: $(STAMP) chromium
+# `make test` runs the suite twice: everything on SQLite and the per-process memory
+# cache (the defaults), then the tests that touch the database and the cache again on
+# real PostgreSQL and Redis servers that tests/support/services.py starts and stops.
+SERVICES_PYTEST_ARGS ?= $(if $(PYTEST_ARGS),$(PYTEST_ARGS),tests/unit tests/integration tests/security)
+
+test: test-sqlite test-services
+
+test-sqlite: $(STAMP) chromium services
+	@echo "== The whole suite on SQLite and the local memory cache =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(PYTEST_ARGS)
+
+test-services: $(STAMP) chromium services
+	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
 
 bench: $(STAMP)
 	@scripts/bench

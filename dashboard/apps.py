@@ -1,3 +1,5 @@
+import atexit
+
 from django.apps import AppConfig
 from django.core.signals import request_started
 
@@ -9,9 +11,26 @@ def forget_upstream_problem(**kwargs) -> None:
     genapi.client().last_problem = None
 
 
+def close_database_pools() -> None:
+    """Close psycopg's connection pools (DATABASE_POOL_MAX) when the process exits.
+
+    Django never closes them; left to the interpreter's shutdown, each of a pool's
+    threads holds up the exit of a worker for five seconds.
+    """
+    from django.db import connections
+
+    for alias in connections:
+        connection = connections[alias]
+        if alias in getattr(type(connection), "_connection_pools", {}):
+            connection.close_pool()
+
+
 class DashboardConfig(AppConfig):
     name = "dashboard"
     verbose_name = "Nextry dashboard"
 
     def ready(self) -> None:
         request_started.connect(forget_upstream_problem, dispatch_uid="dashboard.forget_upstream_problem")
+        from dashboard import checks  # noqa: F401  (registers the deployment checks)
+
+        atexit.register(close_database_pools)

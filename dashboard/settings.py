@@ -126,13 +126,64 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# psycopg's connection pool (PostgreSQL only), off unless DATABASE_POOL_MAX is set: each
+# worker process then keeps between DATABASE_POOL_MIN and DATABASE_POOL_MAX connections
+# for all its threads, and a request waits up to DATABASE_POOL_TIMEOUT seconds for a free
+# one. README ("Scaling out") has the arithmetic against PostgreSQL's max_connections.
+DATABASE_POOL_MAX = env_int("DATABASE_POOL_MAX", 0)
+if DATABASE_POOL_MAX > 0:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_POOL_MAX needs PostgreSQL (a postgres:// DATABASE_URL).")
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "pool": {
+            "min_size": min(env_int("DATABASE_POOL_MIN", 1), DATABASE_POOL_MAX),
+            "max_size": DATABASE_POOL_MAX,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+            # A connection broken by a database restart is replaced, not handed out.
+            "check": ConnectionPool.check_connection,
+        },
+    }
+    # The pool keeps connections open and checks them; Django must hand each back at
+    # the end of a request rather than keep it per thread, and need not check it itself.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A Redis that is down or slow must cost speed, not pages: calls give up after
+# REDIS_TIMEOUT seconds and the cache then answers "nothing cached" (sessions come from
+# the database) without trying Redis again for REDIS_RETRY_SECONDS. See rediscache.py.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 1.0)
+REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
+
+
+def redis_cache_settings(url: str) -> dict:
+    """The cache settings for a Redis at `url` (also used by the tests)."""
+    return {
+        "BACKEND": "dashboard.rediscache.ResilientRedisCache",
+        "LOCATION": url,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_TIMEOUT,
+            "socket_timeout": REDIS_TIMEOUT,
+            "RETRY_AFTER_SECONDS": REDIS_RETRY_SECONDS,
+        },
+    }
+
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    # Shared by every worker with REDIS_URL; per process without it.
+    "default": (
+        redis_cache_settings(REDIS_URL) if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    # Always this process's own memory: what must keep working when Redis does not.
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
+}
+# How long /healthz reuses its probe of the upstream (it is public: a flood of hits
+# must not spend the API key's rate limit). 0 probes on every hit.
+HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 15)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -150,13 +201,50 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = LOCAL_DATA_DIR / "staticfiles"
+# Where `collectstatic` writes (whitenoise serves it from there).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", LOCAL_DATA_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", LOCAL_DATA_DIR / "media"))
+
+
+def media_storage_settings(environ) -> dict:
+    """Where uploaded inputs are kept: MEDIA_STORAGE=local (MEDIA_ROOT) or s3.
+
+    With s3, django-storages' S3 backend writes to AWS_STORAGE_BUCKET_NAME (on AWS, or
+    any S3-compatible server at AWS_S3_ENDPOINT_URL). Credentials come from
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set, otherwise from boto3's own
+    chain (an instance or task role). Objects stay private (the bucket's ACL, signed
+    URLs only); the dashboard serves them itself, behind the login.
+    """
+    kind = environ.get("MEDIA_STORAGE", "local") or "local"
+    if kind == "local":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    if kind != "s3":
+        raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {kind!r}.")
+    bucket = environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not bucket:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "location": environ.get("AWS_LOCATION", ""),
+            "addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            "default_acl": None,  # the bucket's own (private) ACL
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+
 STORAGES = {
     # Uploaded inputs are private: served only through a login-protected view, never
     # from a public URL, so there is deliberately no MEDIA_URL route.
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage_settings(os.environ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -166,6 +254,10 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG
+
+# Worker processes per instance. gunicorn reads WEB_CONCURRENCY as its worker count;
+# the deployment checks (dashboard/checks.py) read it to warn about per-process state.
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1)
 
 # --- The generation API -------------------------------------------------------------
 GENAPI_BASE_URL = os.environ.get("GENAPI_BASE_URL", "http://127.0.0.1:8001")

@@ -13,13 +13,40 @@ def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def clear_caches() -> None:
+    """Empty every cache; a Redis only when this test run started it.
+
+    Clearing a Redis cache is FLUSHDB. REDIS_URL could name somebody's real server, so a
+    Redis is flushed only when its run_id (INFO server) is the one the runner started
+    (TEST_REDIS_RUN_ID) or one a fixture started in this process; otherwise the run stops.
+    """
+    from django.core.cache import caches
+
+    from tests.support.services import REDIS_RUN_ID_ENV, STARTED_REDIS_RUN_IDS
+
+    for alias in caches:
+        backend = caches[alias]
+        if "redis" in type(backend).__module__ + type(backend).__name__.lower():
+            import redis
+
+            try:
+                run_id = backend._cache.get_client(None, write=True).info("server")["run_id"]
+            except redis.ConnectionError:
+                continue  # a server that is down holds nothing to clear
+            if run_id != os.environ.get(REDIS_RUN_ID_ENV) and run_id not in STARTED_REDIS_RUN_IDS:
+                pytest.exit(
+                    f"Refusing to flush the Redis at {backend._servers[0].split('@')[-1]} (cache {alias!r}): this test run "
+                    f"did not start it. Run the tests through `make test`, which starts a private Redis.",
+                    returncode=3,
+                )
+        backend.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_caches()
     yield
-    cache.clear()
+    clear_caches()
 
 
 def free_port() -> int:
@@ -54,3 +81,25 @@ def on_simulator(settings, simulator):
     settings.GENAPI_BASE_URL = simulator.base_url
     settings.GENAPI_API_KEY = simulator.api_key
     return simulator
+
+
+@pytest.fixture
+def redis_server():
+    """A redis-server of the test's own, which the test may stop and start again."""
+    from tests.support.services import RedisServer
+
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def on_redis(settings, redis_server):
+    """The default cache (and so the cached sessions) on the test's own Redis, with the
+    settings production uses; Redis is tried again at every call after a failure, so
+    a restart is seen at once."""
+    from dashboard.settings import redis_cache_settings
+
+    default = redis_cache_settings(redis_server.url)
+    default["OPTIONS"]["RETRY_AFTER_SECONDS"] = 0
+    settings.CACHES = {**settings.CACHES, "default": default}
+    return redis_server

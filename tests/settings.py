@@ -23,4 +23,5 @@ WHITENOISE_USE_FINDERS = True
 # connection of its own instead of sharing the test thread's (which fails under load).
 import tempfile  # noqa: E402
 
-DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nextry-tests-{os.getpid()}.sqlite3")}  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nextry-tests-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -19,6 +19,7 @@ from dashboard.genapi.cached import (
     create_job,
     delete,
     forget_running,
+    health,
     history,
     item,
     known_item,
@@ -58,6 +59,6 @@ __all__ = [
     "ID_PATTERN", "GenApiClient", "GenApiError", "HistoryItem", "HistoryPage", "InvalidId", "JobCreated",
     "NotAnImage", "NotFound", "PlanNotAllowed", "RateLimited", "Status", "Style", "Tool", "UploadFile", "UpstreamAuthError",
     "UpstreamError", "UpstreamImage", "UpstreamRejected", "UpstreamUnavailable", "client", "create_job",
-    "delete", "forget_running", "history", "is_valid_id", "item", "known_item", "last_problem", "result_image", "running",
+    "delete", "forget_running", "health", "history", "is_valid_id", "item", "known_item", "last_problem", "result_image", "running",
     "set_like", "style", "style_preview", "styles", "tools", "validate_id",
 ]

@@ -18,12 +18,23 @@ from collections.abc import Iterable
 from typing import Literal
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from dashboard.genapi.parsing import is_valid_id, validate_id
 from dashboard.genapi.redaction import clean_image
 from dashboard.genapi.transport import client
-from dashboard.genapi.types import HistoryItem, HistoryPage, JobCreated, NotAnImage, NotFound, Style, Tool, UploadFile
+from dashboard.genapi.types import (
+    GenApiError,
+    HistoryItem,
+    HistoryPage,
+    JobCreated,
+    NotAnImage,
+    NotFound,
+    Style,
+    Tool,
+    UploadFile,
+    UpstreamAuthError,
+)
 
 CATALOGUE_SECONDS = 300
 # Previews are small and asked for by every grid: keep them; stock PNGs stream through.
@@ -195,6 +206,32 @@ def style_preview(chosen: Style) -> bytes:
         lambda: _fetch_clean_image(chosen.preview_path),
         CATALOGUE_SECONDS,
     )
+
+
+def health() -> str:
+    """"ok", "key refused" or "unavailable": the upstream as the health check reports it,
+    probed at most once per HEALTHZ_CACHE_SECONDS by all workers together.
+
+    Shared through the cache (Redis); each process also keeps the answer in its own
+    memory, so even with Redis down a flood of health checks cannot reach the API.
+    """
+    seconds = settings.HEALTHZ_CACHE_SECONDS
+    key, local = _key("health"), caches["local"]
+    state = local.get(key)
+    if state is None:
+        state = cache.get_or_set(key, _probe, seconds)
+        local.set(key, state, seconds)
+    return state
+
+
+def _probe() -> str:
+    try:
+        client().tools()
+    except UpstreamAuthError:
+        return "key refused"
+    except GenApiError:
+        return "unavailable"
+    return "ok"
 
 
 def last_problem() -> str | None:

@@ -21,9 +21,13 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "sqlite:////tmp/nextry-deploy-check.sqlite3",
 }
 
+OWN_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "MEDIA_", "AWS_", "STATIC_ROOT", "WEB_CONCURRENCY", "HEALTHZ_")
+
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("DJANGO_")}
+    # Nothing of the test run's own configuration (the services run sets DATABASE_URL
+    # and REDIS_URL, for one) leaks into the production settings under test.
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith(OWN_VARIABLES)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -85,3 +89,15 @@ class TestHeadersUnderHttps:
             env=PRODUCTION_ENV,
         )
         assert result.stdout.split() == ["True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO',", "'https')"], result.stderr
+
+
+class TestStorageFromTheEnvironment:
+    def test_media_on_s3_and_static_root_are_read_from_the_environment(self):
+        result = manage(
+            "shell", "--no-imports", "-c",
+            "from django.conf import settings as s; from django.core.files.storage import storages; d = storages['default']; "
+            "print(s.STATIC_ROOT, type(d).__name__, d.bucket_name, d.location)",
+            env={**PRODUCTION_ENV, "STATIC_ROOT": "/srv/nextry/static", "MEDIA_STORAGE": "s3",
+                 "AWS_STORAGE_BUCKET_NAME": "studio-inputs", "AWS_LOCATION": "inputs"},
+        )
+        assert result.stdout.split() == ["/srv/nextry/static", "S3Storage", "studio-inputs", "inputs"], result.stderr

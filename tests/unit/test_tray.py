@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.models import Job
+from tests.conftest import clear_caches
 
 API = "http://genapi.test"
 LISTING = re.compile(rf"{API}/user/generation-history\?.*status=pending.*")
@@ -65,7 +65,7 @@ class TestPollingCost:
         assert "No person was found in the model photo" in body and "Try again" in body
         # A later tick (once the shared snapshot of running jobs has expired) asks
         # nothing about the finished ones.
-        cache.clear()
+        clear_caches()  # never a bare cache.clear(): on Redis that is FLUSHDB, guarded there
         with responses.RequestsMock() as api:
             api.get(LISTING, json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4})
             tick(client)

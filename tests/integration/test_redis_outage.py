@@ -1,0 +1,137 @@
+"""Redis going away mid-run: pages keep working (slower), /healthz says so.
+
+A real redis-server is started for these tests and stopped while they run; the
+dashboard talks to it with the cache settings production uses (dashboard.settings).
+"""
+
+import logging
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from dashboard import jobs
+from dashboard.models import Job
+from tests.support.corpus import garment_photo, person_photo
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def designer(django_user_model, client, on_simulator, on_redis):
+    user = django_user_model.objects.create_user(username="ada", password="correct horse battery")
+    client.force_login(user)
+    return user
+
+
+class TestPagesWithRedisDown:
+    def test_logged_in_pages_work_before_and_after_redis_stops(self, client, designer, redis_server):
+        for name in ("home", "history"):
+            assert client.get(reverse(name)).status_code == 200
+        redis_server.stop()
+        for name in ("home", "history", "tray"):
+            response = client.get(reverse(name))
+            assert response.status_code == 200, name
+            assert response.wsgi_request.user == designer  # the session came from the database
+
+    def test_a_designer_can_log_in_and_out_while_redis_is_down(self, client, designer, redis_server):
+        client.logout()
+        redis_server.stop()
+        response = client.post(reverse("login"), {"username": "ada", "password": "correct horse battery"})
+        assert response.status_code == 302
+        assert client.get(reverse("home")).wsgi_request.user == designer
+        assert client.post(reverse("logout")).status_code == 302
+        assert client.get(reverse("home")).status_code == 302  # to the login page
+
+    def test_a_job_is_sent_and_followed_in_the_tray_while_redis_is_down(self, client, designer, redis_server):
+        redis_server.stop()
+        response = client.post(
+            reverse("home"),
+            {
+                "tool": "fashion_swap",
+                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+            },
+            headers={"HX-Request": "true"},
+        )
+        assert response.status_code == 200 and "Job sent" in response.content.decode()
+        job = Job.objects.get()
+        tray = client.get(reverse("tray"), headers={"HX-Request": "true"})
+        assert tray.status_code == 200 and f"job-{job.history_item_id}" in tray.content.decode()
+
+    def test_the_job_rate_limit_lets_jobs_through_rather_than_failing(self, designer, redis_server):
+        redis_server.stop()
+        assert jobs.seconds_until_allowed(designer) == 0
+
+    def test_each_failure_is_logged_as_a_warning(self, client, designer, redis_server, caplog):
+        redis_server.stop()
+        with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
+            client.get(reverse("home"))
+        assert any("Redis" in record.getMessage() and "unavailable" in record.getMessage() for record in caplog.records)
+
+    def test_the_cache_is_used_again_once_redis_is_back(self, client, designer, redis_server):
+        from django.core.cache import cache
+
+        redis_server.stop()
+        cache.set("greeting", "hello")
+        assert cache.get("greeting") is None
+        redis_server.start()
+        cache.set("greeting", "hello")
+        assert cache.get("greeting") == "hello"
+
+
+class TestEveryCacheCallAnswersAsAnEmptyCache:
+    def test_no_call_raises_a_redis_error_with_redis_stopped(self, on_redis):
+        from django.core.cache import cache
+
+        cache.set_many({"a": 1, "b": 2})
+        on_redis.stop()
+        assert cache.get("a") is None and cache.get("a", 0) == 0
+        assert cache.get_many(["a", "b"]) == {}
+        assert cache.has_key("a") is False
+        assert cache.add("c", 3) is True  # a lock taken with add() is granted: nobody holds it
+        assert cache.set("c", 3) is None
+        assert cache.set_many({"d": 4}) == ["d"]  # the keys that were not stored
+        assert cache.touch("a") is False
+        assert cache.delete("a") is False
+        assert cache.delete_many(["a", "b"]) is None
+        assert cache.get_or_set("e", lambda: "computed") == "computed"
+        with pytest.raises(ValueError):
+            cache.incr("a")
+        with pytest.raises(ValueError):
+            cache.decr("a")
+        assert cache.clear() is False
+
+
+class TestHealthzReportsTheCache:
+    def test_ok_while_redis_answers(self, client, on_simulator, on_redis):
+        response = client.get(reverse("healthz"))
+        assert response.status_code == 200
+        assert response.json()["cache"] == "ok"
+
+    def test_unavailable_and_503_once_redis_stops(self, client, on_simulator, on_redis, redis_server):
+        redis_server.stop()
+        response = client.get(reverse("healthz"))
+        assert response.status_code == 503
+        assert response.json() == {"status": "degraded", "database": "ok", "upstream": "ok", "cache": "unavailable"}
+
+
+class TestRedisIsNotAskedAgainAtOnce:
+    def test_after_a_failure_the_process_waits_before_trying_redis_again(self, settings, on_redis, caplog):
+        from django.core.cache import cache
+
+        from dashboard import rediscache
+
+        settings.CACHES["default"]["OPTIONS"]["RETRY_AFTER_SECONDS"] = 3600
+        settings.CACHES = {**settings.CACHES}  # a fresh cache object with these options
+        on_redis.stop()
+        try:
+            with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
+                assert cache.get("anything", "default") == "default"
+                on_redis.start()
+                cache.set("greeting", "hello")  # not even tried: Redis is still marked down
+                assert cache.get("greeting") is None
+            assert len(caplog.records) == 1  # one warning for the outage, not one per call
+        finally:
+            rediscache._down_until.clear()
+        assert cache.get("greeting") is None and cache.add("greeting", "hello") is True
