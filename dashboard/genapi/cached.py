@@ -166,6 +166,10 @@ def running() -> dict[str, HistoryItem]:
             if (entry := cache.get(key)) is not None:
                 return entry[1]
     try:
+        # Another poll may have refreshed it between the first look and the lock.
+        entry = cache.get(key)
+        if entry is not None and time.time() - entry[0] < RUNNING_SNAPSHOT_SECONDS:
+            return entry[1]
         snapshot: dict[str, HistoryItem] = {}
         api = client()
         for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):

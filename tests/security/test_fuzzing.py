@@ -7,12 +7,13 @@ no traversal, no encoded slash, nothing a crafted id could turn into another pat
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from uuid import uuid4
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.urls.converters import IntConverter
@@ -142,8 +143,9 @@ class TestHostileIds:
                 reached[f"{method} {url}"] = watch.sent
         assert reached == {}, "these views sent a NUL to the database"
         # Control: the watch does see a NUL that is sent on purpose.
+        # (PostgreSQL refuses it, which is the point: the savepoint keeps the test going.)
         watch = NulWatch()
-        with connection.execute_wrapper(watch):
+        with connection.execute_wrapper(watch), contextlib.suppress(DatabaseError), transaction.atomic():
             Job.objects.filter(history_item_id="abc\x00def").exists()
         assert watch.sent == ["'abc\\x00def'"]
 
