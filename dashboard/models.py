@@ -11,8 +11,17 @@ from django.db import models
 from dashboard.genapi import Status
 
 
+class InputImageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "InputImageQuerySet":
+        """What `user` may see: inputs of any job (the team reviews results beside them),
+        and their own uploads that no job has used yet (drafts are private)."""
+        return self.filter(models.Q(owner=user) | models.Q(pk__in=JobInput.objects.values("image")))
+
+
 class InputImage(models.Model):
-    """One uploaded image, checked and stripped of metadata, with a small thumbnail."""
+    """One uploaded image, checked and stripped of metadata, with a small thumbnail.
+
+    An upload no job uses is the designer's draft, private to them."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="input_images")
     file = models.FileField(upload_to="inputs/%Y/%m/")
@@ -23,6 +32,8 @@ class InputImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InputImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
