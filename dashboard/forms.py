@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from dashboard import genapi, images
+from dashboard import genapi, images, uploads
 from dashboard.history import Filters
 from dashboard.models import InputImage
 from dashboard.slots import Slot
@@ -103,6 +103,12 @@ class GenerateForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        new = [slot for slot in self.slots if slot.name not in self.errors and self.files.get(slot.name) is not None]
+        refusal = uploads.upload_refusal(self.designer, [self.files[slot.name].size for slot in new])
+        if refusal:
+            for slot in new:
+                self.add_error(slot.name, refusal)
+                self.kept.pop(slot.name, None)
         for slot in self.slots:
             if slot.name in self.errors:
                 self.kept.pop(slot.name, None)

@@ -198,6 +198,9 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_MB", 20) * 1024 * 1024
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_MEGAPIXELS", 40) * 1_000_000
 # The whole request body (every image of one job together, plus the form).
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
+# Photos one designer may add per minute, in number and in bytes (0 turns a limit off).
+UPLOADS_PER_MINUTE = env_int("UPLOADS_PER_MINUTE", 60)
+UPLOAD_BYTES_PER_MINUTE = env_int("UPLOAD_MB_PER_MINUTE", 300) * 1024 * 1024
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
 # Large photos go to a temporary file rather than memory (the default is 2.5 MB).
