@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard import genapi, images
+from dashboard import genapi, images, uploads
 from dashboard.models import InputImage, Job, JobInput
 from dashboard.slots import Slot
 
@@ -146,10 +146,11 @@ def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
 
 
 def _record(found: dict[str, genapi.HistoryItem | None]) -> None:
-    """Mirror finished statuses onto our Job rows; forget jobs deleted upstream."""
+    """Mirror finished statuses onto our Job rows; forget jobs deleted upstream (and
+    the inputs no other job uses)."""
     gone = [item_id for item_id, item in found.items() if item is None]
     if gone:
-        Job.objects.filter(history_item_id__in=gone).delete()
+        uploads.forget_jobs(Job.objects.filter(history_item_id__in=gone))
     for item_id, item in found.items():
         if item is None or item.is_pending:
             continue

@@ -17,6 +17,11 @@ class InputImageQuerySet(models.QuerySet):
         and their own uploads that no job has used yet (drafts are private)."""
         return self.filter(models.Q(owner=user) | models.Q(pk__in=JobInput.objects.values("image")))
 
+    def drafts(self) -> "InputImageQuerySet":
+        """Uploads no job uses: kept so a designer never picks the same file twice after a
+        failure, bounded per designer and removed after a while (dashboard/uploads.py)."""
+        return self.exclude(pk__in=JobInput.objects.values("image"))
+
 
 class InputImage(models.Model):
     """One uploaded image, checked and stripped of metadata, with a small thumbnail.

@@ -201,6 +201,11 @@ REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
 # Photos one designer may add per minute, in number and in bytes (0 turns a limit off).
 UPLOADS_PER_MINUTE = env_int("UPLOADS_PER_MINUTE", 60)
 UPLOAD_BYTES_PER_MINUTE = env_int("UPLOAD_MB_PER_MINUTE", 300) * 1024 * 1024
+# Drafts (uploads no job uses) kept per designer, oldest dropped first, and for how long
+# `manage.py prune_drafts` keeps them.
+DRAFTS_PER_DESIGNER = env_int("DRAFTS_PER_DESIGNER", 20)
+DRAFT_BYTES_PER_DESIGNER = env_int("DRAFT_MB_PER_DESIGNER", 200) * 1024 * 1024
+DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
 # Large photos go to a temporary file rather than memory (the default is 2.5 MB).

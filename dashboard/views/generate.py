@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboard import genapi, jobs
+from dashboard import genapi, jobs, uploads
 from dashboard.forms import GenerateForm, kept_images
 from dashboard.models import Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
@@ -118,8 +118,11 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
-        for slot, upload, info in form.checked_uploads():
+        stored = form.checked_uploads()
+        for slot, upload, info in stored:
             form.keep(slot, jobs.store_input(request.user, upload, info))
+        if stored:
+            uploads.bound_drafts(request.user, keep=form.kept.values())
         if tools_problem:
             form.add_error(None, tools_problem)
         elif valid and (wait := jobs.seconds_until_allowed(request.user)):

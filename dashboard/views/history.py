@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import genapi, history, jobs
+from dashboard import genapi, history, jobs, uploads
 from dashboard.forms import GalleryFilterForm
 from dashboard.models import Job
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
@@ -92,9 +92,10 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
 
 
 def delete_result(item_id: str) -> None:
-    """Delete upstream (gone already counts as deleted), then our own record of it."""
+    """Delete upstream (gone already counts as deleted), then our own record of it and
+    the input photos no other job uses."""
     genapi.delete(item_id)
-    Job.objects.filter(history_item_id=item_id).delete()
+    uploads.forget_jobs(Job.objects.filter(history_item_id=item_id))
 
 
 @require_POST
