@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from dashboard import genapi, images, uploads
+from dashboard import genapi, images, jobs, uploads
 from dashboard.history import Filters
 from dashboard.models import InputImage
 from dashboard.slots import Slot
@@ -60,8 +60,16 @@ class GenerateForm(forms.Form):
     carries it, so a designer never picks the same file twice.
     """
 
+    OUT_OF_DATE = "This form is out of date, so it was not sent. Your photos are kept: press Generate again."
+
     tool = forms.CharField(widget=forms.HiddenInput)
     style = forms.ChoiceField(required=False, widget=forms.RadioSelect)
+    # The one-time token of this rendered form (see jobs.send_job).
+    submission = forms.RegexField(
+        regex=rf"^{jobs.TOKEN_PATTERN}$",
+        widget=forms.HiddenInput,
+        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    )
 
     def __init__(
         self,
@@ -91,6 +99,9 @@ class GenerateForm(forms.Form):
                 widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
             )
             self.fields[kept_field_name(slot)] = kept_image_field(designer)
+        sent_token = self.data.get("submission", "") if self.is_bound else ""
+        # The token this form carries when drawn: its own while unclaimed, else a fresh one.
+        self.submission_token = sent_token if jobs.is_token(sent_token) else jobs.new_token()
         self.kept: dict[str, InputImage] = dict(kept or {})
         if self.is_bound:
             self.kept.update(kept_images(designer, slots, self.data, in_form=True))

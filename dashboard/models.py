@@ -86,3 +86,20 @@ class JobInput(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "slot"], name="one_image_per_slot")]
+
+
+class Submission(models.Model):
+    """One sent form (generate, run again), named by the one-time token its page carried:
+    a second POST with the same token finds this row and sends nothing upstream.
+
+    The unique constraint makes the claim atomic across workers and machines; `job` is
+    empty while the first request is still talking to the upstream.
+    """
+
+    designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["designer", "token"], name="one_send_per_token")]

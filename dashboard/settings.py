@@ -269,5 +269,7 @@ LOGGING = {
     "loggers": {
         "dashboard": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Lockouts are warnings; the routine "attempts cleared" lines are left out.
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

@@ -31,6 +31,12 @@ def rate_limit_message(wait: int) -> str:
     )
 
 
+def already_sent_message(earlier: jobs.AlreadySent) -> str:
+    if earlier.job is None:
+        return "This form is being sent already, so it was not sent again. Its job will appear under Recent jobs."
+    return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
+
+
 def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
     groups: dict[str, list[genapi.Tool]] = {}
     for tool in tools:
@@ -115,7 +121,13 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     form_kwargs = dict(designer=request.user, tool=tool, slots=slots, styles=styles)
 
     sent_job = None
+    earlier: jobs.AlreadySent | None = None
     if request.method == "POST":
+        # A form sent before (a double click, a resent request) sends nothing again and
+        # keeps none of its photos: the first request made the job.
+        token = request.POST.get("submission", "")
+        earlier = jobs.already_sent(request.user, token) if jobs.is_token(token) else None
+    if earlier is None and request.method == "POST":
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
         stored = form.checked_uploads()
@@ -135,7 +147,10 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                     tool_title=tool.title,
                     inputs=form.inputs(),
                     style=form.chosen_style,
+                    token=form.cleaned_data["submission"],
                 )
+            except jobs.AlreadySent as exc:
+                earlier = exc
             except genapi.UpstreamRejected as exc:
                 form.add_upstream_errors(exc)
             except genapi.GenApiError as exc:
@@ -147,8 +162,17 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
                 return redirect(f"{reverse('home')}?{query}")
             form = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **form_kwargs)
-    else:
+    elif earlier is None:
         form = GenerateForm(kept=kept_images(request.user, slots, request.GET, in_form=False), **form_kwargs)
+    if earlier is not None:
+        # A fresh form, carrying what the first request's form would have kept.
+        kept_slots = {slot.name for slot in slots if slot.keep}
+        kept = {entry.slot: entry.image for entry in earlier.job.inputs.all() if entry.slot in kept_slots} if earlier.job else {}
+        if not request.htmx:
+            query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
+            messages.info(request, already_sent_message(earlier))
+            return redirect(f"{reverse('home')}?{query}")
+        form = GenerateForm(kept=kept, **form_kwargs)
 
     context = {
         "nav_active": "generate",
@@ -158,6 +182,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         "styles": styles,
         "styles_problem": styles_problem,
         "sent_job": sent_job,
+        "already_sent": already_sent_message(earlier) if earlier else None,
         **tray_context(request),
     }
     if request.htmx and request.method == "POST":
@@ -179,12 +204,18 @@ def rerun(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
         raise Gone("This job does not exist.")
     job = get_object_or_404(Job, history_item_id=item_id)
     problem = None
-    wait = jobs.seconds_until_allowed(request.user)
-    if wait:
+    token = request.POST.get("submission", "")
+    if not jobs.is_token(token):
+        problem = "This button is out of date, so nothing was sent. Reload the page and press it again."
+    elif earlier := jobs.already_sent(request.user, token):
+        problem = already_sent_message(earlier)
+    elif wait := jobs.seconds_until_allowed(request.user):
         problem = rate_limit_message(wait)
     else:
         try:
-            jobs.rerun(job, request.user)
+            jobs.rerun(job, request.user, token=token)
+        except jobs.AlreadySent as exc:
+            problem = already_sent_message(exc)
         except genapi.GenApiError as exc:
             problem = f"Could not run it again: {upstream_message(exc)}"
     if request.htmx:

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import garment_photo, person_photo
 
@@ -28,6 +29,7 @@ def send(client) -> Job:
         reverse("home"),
         {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
         },
@@ -60,7 +62,7 @@ class TestDeletingFreesInputs:
 
     def test_an_input_another_job_uses_stays_until_that_job_goes_too(self, client, designer, settings):
         job = send(client)
-        again_body = client.post(reverse("rerun", args=[job.history_item_id]), headers=HTMX)
+        again_body = client.post(reverse("rerun", args=[job.history_item_id]), {"submission": new_token()}, headers=HTMX)
         assert again_body.status_code == 200
         again = Job.objects.exclude(pk=job.pk).get()
         inputs = set(InputImage.objects.values_list("pk", flat=True))

@@ -6,7 +6,6 @@ files; the clean-up command as cron would run it.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from io import StringIO
 
@@ -113,4 +112,4 @@ class TestPruneDrafts:
         call_command("prune_drafts", stdout=out)
         assert not InputImage.objects.exists()
         assert "Removed 0 drafts" in out.getvalue()
-        assert re.fullmatch(r"Removed 0 drafts \(0 bytes\)\.\n", out.getvalue())
+        assert out.getvalue().startswith("Removed 0 drafts (0 bytes).\n")

@@ -1,4 +1,5 @@
 """Delete drafts (uploads no job uses) older than DRAFT_MAX_AGE_HOURS: rows and files.
+It also forgets the one-time tokens of forms sent more than a day ago.
 
 Meant for cron, e.g. hourly. Safe to run on several machines at once: each draft is
 deleted only if it is still unused, and only by the run whose DELETE removed its row.
@@ -9,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard import display, uploads
+from dashboard import display, jobs, uploads
 
 
 class Command(BaseCommand):
@@ -25,3 +26,5 @@ class Command(BaseCommand):
         hours = settings.DRAFT_MAX_AGE_HOURS if older_than_hours is None else older_than_hours
         count, size = uploads.prune_old_drafts(timedelta(hours=hours))
         self.stdout.write(f"Removed {count} draft{'s' if count != 1 else ''} ({display.describe_size(size)}).")
+        tokens = jobs.forget_old_tokens()
+        self.stdout.write(f"Forgot {tokens} one-time form token{'s' if tokens != 1 else ''} older than {jobs.TOKEN_DAYS} day.")
