@@ -24,7 +24,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dashboard import genapi, images, uploads
+from dashboard import audit, genapi, images, uploads
 from dashboard.models import InputImage, Job, JobInput, Submission
 from dashboard.slots import Slot
 
@@ -105,6 +105,7 @@ def send_job(
     inputs: Sequence[tuple[Slot, InputImage]],
     token: str,
     style: genapi.Style | None = None,
+    rerun_of: str = "",
 ) -> Job:
     """Create one upstream job from stored inputs, and remember it. Never retried.
 
@@ -112,8 +113,10 @@ def send_job(
     constraint, so it holds across workers): a second request with the same token
     raises AlreadySent and sends nothing. When the upstream refuses, or cannot be
     reached, the claim is given back: nothing was made, and the designer may send
-    the same form again.
+    the same form again. The run (or run again, from `rerun_of`) goes in the audit
+    trail with its outcome.
     """
+    action = audit.Action.RERUN if rerun_of else audit.Action.RUN
     try:
         with transaction.atomic():
             claim = Submission.objects.create(designer=designer, token=token)
@@ -121,8 +124,10 @@ def send_job(
         raise already_sent(designer, token) or AlreadySent(None) from None
     try:
         created = _create_upstream(tool, inputs, style)
-    except BaseException:
+    except BaseException as exc:
         claim.delete()
+        if isinstance(exc, genapi.GenApiError):
+            audit.record(designer, action, source_item_id=rerun_of, problem=exc.message)
         raise
     try:
         job = _remember_job(created, designer, tool, tool_title, inputs, style)
@@ -131,6 +136,7 @@ def send_job(
         logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
         raise
     Submission.objects.filter(pk=claim.pk).update(job=job)
+    audit.record(designer, action, job.history_item_id, source_item_id=rerun_of)
     return job
 
 
@@ -181,7 +187,33 @@ def rerun(job: Job, designer, *, token: str) -> Job:
         for entry in job.inputs.select_related("image")
     ]
     style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
-    return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style, token=token)
+    return send_job(
+        designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style, token=token,
+        rerun_of=job.history_item_id,
+    )
+
+
+def rate(designer, item_id: str, like: bool, *, bulk: bool = False) -> None:
+    """Like or dislike a result upstream, and record who did (and whether it worked)."""
+    action = audit.Action.LIKE if like else audit.Action.DISLIKE
+    try:
+        genapi.set_like(item_id, like)
+    except genapi.GenApiError as exc:
+        audit.record(designer, action, item_id, bulk=bulk, problem=exc.message)
+        raise
+    audit.record(designer, action, item_id, bulk=bulk)
+
+
+def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
+    """Delete upstream (gone already counts as deleted), then our own record of it and
+    the input photos no other job uses; record who did (and whether it worked)."""
+    try:
+        genapi.delete(item_id)
+    except genapi.GenApiError as exc:
+        audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk, problem=exc.message)
+        raise
+    uploads.forget_jobs(Job.objects.filter(history_item_id=item_id))
+    audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
 
 
 def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:

@@ -103,3 +103,40 @@ class Submission(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["designer", "token"], name="one_send_per_token")]
+
+
+class AuditEntry(models.Model):
+    """Who did what to which result, when, and whether the upstream took it.
+
+    Written by the code that performs the action (dashboard/jobs.py), after the upstream
+    answered; shown on the result's lightbox. Entries outlive the result and the account.
+    """
+
+    class Action(models.TextChoices):
+        RUN = "run", "sent"
+        RERUN = "rerun", "ran again"
+        LIKE = "like", "liked"
+        DISLIKE = "dislike", "disliked"
+        DELETE = "delete", "deleted"
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The result acted on; for a run, the result it made ("" when none was made).
+    history_item_id = models.CharField(max_length=128, blank=True)
+    # For "run again": the result it was run again from.
+    source_item_id = models.CharField(max_length=128, blank=True)
+    bulk = models.BooleanField(default=False)
+    succeeded = models.BooleanField(default=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["history_item_id", "-created_at"]),
+            models.Index(fields=["source_item_id", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.history_item_id or self.source_item_id}"
