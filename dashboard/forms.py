@@ -57,7 +57,10 @@ class GenerateForm(forms.Form):
     An image may come as a new upload or as one stored earlier (`<slot>__kept`): the
     view stores every upload that passes its checks at once (see `checked_uploads`),
     even when another field fails or the upstream refuses the job, and the form then
-    carries it, so a designer never picks the same file twice.
+    carries it, so a designer never picks the same file twice. Such an upload is a
+    draft until a job uses it: private, bounded per designer (dashboard/uploads.py).
+    New uploads are counted against the designer's per-minute limits before they are
+    read; `submission` is the form's one-time token (dashboard/jobs.py, send_job).
     """
 
     OUT_OF_DATE = "This form is out of date, so it was not sent. Your photos are kept: press Generate again."

@@ -6,6 +6,7 @@ files; the clean-up command as cron would run it.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -113,3 +114,37 @@ class TestPruneDrafts:
         assert not InputImage.objects.exists()
         assert "Removed 0 drafts" in out.getvalue()
         assert out.getvalue().startswith("Removed 0 drafts (0 bytes).\n")
+
+
+@pytest.mark.django_db(transaction=True)
+class TestTwoMachinesPruneAtOnce:
+    def test_two_runs_at_the_same_time_remove_each_draft_once_and_every_file(self, django_user_model, settings):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from django.core.files.base import ContentFile
+        from django.core.files.storage import default_storage
+        from django.db import connection
+
+        owner = django_user_model.objects.create_user(username="ada")
+        for index in range(40):
+            InputImage.objects.create(
+                owner=owner, file=default_storage.save(f"inputs/d{index}.png", ContentFile(b"x" * 100)),
+                thumbnail=default_storage.save(f"thumbnails/d{index}.webp", ContentFile(b"y")),
+                original_name=f"d{index}.png", content_type="image/png", size=100, width=1, height=1,
+            )
+        InputImage.objects.update(created_at=timezone.now() - timedelta(days=30))
+
+        def run() -> str:
+            out = StringIO()
+            try:
+                call_command("prune_drafts", stdout=out)
+            finally:
+                connection.close()
+            return out.getvalue()
+
+        with ThreadPoolExecutor(2) as pool:
+            outputs = list(pool.map(lambda _: run(), range(2)))
+        removed = [int(re.match(r"Removed (\d+) draft", out).group(1)) for out in outputs]
+        assert sum(removed) == 40
+        assert not InputImage.objects.exists()
+        assert stored_files(settings) == set()
