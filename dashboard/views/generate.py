@@ -37,6 +37,16 @@ def already_sent_message(earlier: jobs.AlreadySent) -> str:
     return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
 
 
+def back_to_the_page(request: HtmxHttpRequest, tool: genapi.Tool, kept: dict, level: int, notice: str) -> HttpResponse | None:
+    """Without htmx, a sent form redirects to the page (kept photos in its URL) and says
+    what happened there; with htmx (None) the view draws a fresh form in place."""
+    if request.htmx:
+        return None
+    messages.add_message(request, level, notice)
+    query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
+    return redirect(f"{reverse('home')}?{query}")
+
+
 def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
     groups: dict[str, list[genapi.Tool]] = {}
     for tool in tools:
@@ -157,10 +167,9 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 form.add_error(None, upstream_message(exc))
         if sent_job is not None:
             kept = {slot.name: form.kept[slot.name] for slot in slots if slot.keep}
-            if not request.htmx:
-                query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
-                messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
-                return redirect(f"{reverse('home')}?{query}")
+            notice = f"Job sent: {tool.title}. It appears under Recent jobs."
+            if response := back_to_the_page(request, tool, kept, messages.SUCCESS, notice):
+                return response
             form = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **form_kwargs)
     elif earlier is None:
         form = GenerateForm(kept=kept_images(request.user, slots, request.GET, in_form=False), **form_kwargs)
@@ -168,10 +177,8 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         # A fresh form, carrying what the first request's form would have kept.
         kept_slots = {slot.name for slot in slots if slot.keep}
         kept = {entry.slot: entry.image for entry in earlier.job.inputs.all() if entry.slot in kept_slots} if earlier.job else {}
-        if not request.htmx:
-            query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
-            messages.info(request, already_sent_message(earlier))
-            return redirect(f"{reverse('home')}?{query}")
+        if response := back_to_the_page(request, tool, kept, messages.WARNING, already_sent_message(earlier)):
+            return response
         form = GenerateForm(kept=kept, **form_kwargs)
 
     context = {
