@@ -56,6 +56,7 @@ import io
 import os
 import random
 import re
+import secrets
 import threading
 import time
 from collections import Counter, defaultdict
@@ -257,7 +258,7 @@ class Designer:
                 "job creation",
                 "POST",
                 "/",
-                data={"tool": "fashion_swap", "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+                data={"tool": "fashion_swap", "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
                 files={
                     "clothes": ("garment.jpg", self.images[k % len(self.images)], "image/jpeg"),
                     "person": ("model.jpg", self.images[(k + 3) % len(self.images)], "image/jpeg"),
@@ -583,7 +584,7 @@ def main() -> int:
         for j in range(QUIET_JOBS):
             measure("job creation", lambda: probe.call(
                 "job creation", "POST", "/",
-                data={"tool": "fashion_swap", "csrfmiddlewaretoken": probe.session.cookies["csrftoken"]},
+                data={"tool": "fashion_swap", "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": probe.session.cookies["csrftoken"]},
                 files={"clothes": ("garment.jpg", images[j], "image/jpeg"), "person": ("model.jpg", images[j + 3], "image/jpeg")},
                 headers=probe.headers("/", **{"HX-Request": "true", "HX-Target": "generate-form"}),
             ))

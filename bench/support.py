@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import secrets
 import signal
 import sqlite3
 import statistics
@@ -566,7 +567,8 @@ class Stack:
         session = session or self.session
         return session.post(
             self.url("/"),
-            data={"tool": tool, "csrfmiddlewaretoken": self.csrf(session)},
+            # A fresh one-time token per send, as a newly drawn form carries.
+            data={"tool": tool, "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": self.csrf(session)},
             files=files,
             headers={"Referer": self.url("/")},
             allow_redirects=False,

@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
-from dashboard import genapi, images
+from dashboard import genapi, images, jobs, uploads
 from dashboard.history import Filters
 from dashboard.models import InputImage
 from dashboard.slots import Slot
@@ -57,11 +57,22 @@ class GenerateForm(forms.Form):
     An image may come as a new upload or as one stored earlier (`<slot>__kept`): the
     view stores every upload that passes its checks at once (see `checked_uploads`),
     even when another field fails or the upstream refuses the job, and the form then
-    carries it, so a designer never picks the same file twice.
+    carries it, so a designer never picks the same file twice. Such an upload is a
+    draft until a job uses it: private, bounded per designer (dashboard/uploads.py).
+    New uploads are counted against the designer's per-minute limits before they are
+    read; `submission` is the form's one-time token (dashboard/jobs.py, send_job).
     """
+
+    OUT_OF_DATE = "This form is out of date, so it was not sent. Your photos are kept: press Generate again."
 
     tool = forms.CharField(widget=forms.HiddenInput)
     style = forms.ChoiceField(required=False, widget=forms.RadioSelect)
+    # The one-time token of this rendered form (see jobs.send_job).
+    submission = forms.RegexField(
+        regex=rf"^{jobs.TOKEN_PATTERN}$",
+        widget=forms.HiddenInput,
+        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    )
 
     def __init__(
         self,
@@ -91,6 +102,9 @@ class GenerateForm(forms.Form):
                 widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
             )
             self.fields[kept_field_name(slot)] = kept_image_field(designer)
+        sent_token = self.data.get("submission", "") if self.is_bound else ""
+        # The token this form carries when drawn: its own while unclaimed, else a fresh one.
+        self.submission_token = sent_token if jobs.is_token(sent_token) else jobs.new_token()
         self.kept: dict[str, InputImage] = dict(kept or {})
         if self.is_bound:
             self.kept.update(kept_images(designer, slots, self.data, in_form=True))
@@ -103,6 +117,12 @@ class GenerateForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        new = [slot for slot in self.slots if slot.name not in self.errors and self.files.get(slot.name) is not None]
+        refusal = uploads.upload_refusal(self.designer, [self.files[slot.name].size for slot in new])
+        if refusal:
+            for slot in new:
+                self.add_error(slot.name, refusal)
+                self.kept.pop(slot.name, None)
         for slot in self.slots:
             if slot.name in self.errors:
                 self.kept.pop(slot.name, None)

@@ -6,12 +6,15 @@ Views stay thin by calling these; only genapi speaks to the upstream.
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import tempfile
 import time
 import uuid
 from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
@@ -19,11 +22,11 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dashboard import genapi, images
-from dashboard.models import InputImage, Job, JobInput
+from dashboard import audit, genapi, images, uploads
+from dashboard.models import InputImage, Job, JobInput, Submission
 from dashboard.slots import Slot
 
 logger = logging.getLogger("dashboard.jobs")
@@ -57,15 +60,88 @@ def store_input(owner, upload: UploadedFile, info: images.ImageInfo) -> InputIma
     )
 
 
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{16,64}"
+
+
+def new_token() -> str:
+    """A one-time token for a form that sends a job, made when the form is rendered."""
+    return secrets.token_urlsafe(18)
+
+
+def is_token(value: str) -> bool:
+    return bool(re.fullmatch(TOKEN_PATTERN, value or ""))
+
+
+class AlreadySent(Exception):
+    """The form with this token was sent before; `job` is what it made (None while the
+    first request is still under way)."""
+
+    def __init__(self, job: Job | None):
+        super().__init__("already sent")
+        self.job = job
+
+
+def already_sent(designer, token: str) -> AlreadySent | None:
+    """Whether a form with this token was sent already (by this designer)."""
+    earlier = Submission.objects.filter(designer=designer, token=token).select_related("job").first()
+    return AlreadySent(earlier.job) if earlier else None
+
+
+# A form older than this, sent again, counts as new: its token is forgotten by
+# `manage.py prune_drafts`, so the table holds about a day of sends.
+TOKEN_DAYS = 1
+
+
+def forget_old_tokens() -> int:
+    """Forget the one-time tokens of forms sent more than TOKEN_DAYS ago; how many."""
+    cutoff = timezone.now() - timedelta(days=TOKEN_DAYS)
+    return Submission.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
 def send_job(
     designer,
     *,
     tool: str,
     tool_title: str,
     inputs: Sequence[tuple[Slot, InputImage]],
+    token: str,
     style: genapi.Style | None = None,
+    rerun_of: str = "",
 ) -> Job:
-    """Create one upstream job from stored inputs, and remember it. Never retried."""
+    """Create one upstream job from stored inputs, and remember it. Never retried.
+
+    The form's one-time token is claimed first (a database row with a unique
+    constraint, so it holds across workers): a second request with the same token
+    raises AlreadySent and sends nothing. When the upstream refuses, or cannot be
+    reached, the claim is given back: nothing was made, and the designer may send
+    the same form again. The run (or run again, from `rerun_of`) goes in the audit
+    trail with its outcome.
+    """
+    action = audit.Action.RERUN if rerun_of else audit.Action.RUN
+    try:
+        with transaction.atomic():
+            claim = Submission.objects.create(designer=designer, token=token)
+    except IntegrityError:
+        raise already_sent(designer, token) or AlreadySent(None) from None
+    try:
+        created = _create_upstream(tool, inputs, style)
+    except BaseException as exc:
+        claim.delete()
+        if isinstance(exc, genapi.GenApiError):
+            audit.record(designer, action, source_item_id=rerun_of, problem=exc.message)
+        raise
+    try:
+        job = _remember_job(created, designer, tool, tool_title, inputs, style)
+    except Exception:
+        # The job exists (and is billed) upstream: make sure its id is not lost.
+        logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
+        raise
+    Submission.objects.filter(pk=claim.pk).update(job=job)
+    audit.record(designer, action, job.history_item_id, source_item_id=rerun_of)
+    return job
+
+
+def _create_upstream(tool: str, inputs: Sequence[tuple[Slot, InputImage]], style: genapi.Style | None) -> genapi.JobCreated:
     with ExitStack() as stack:
         files = [
             genapi.UploadFile(
@@ -77,13 +153,7 @@ def send_job(
             )
             for slot, image in inputs
         ]
-        created = genapi.create_job(tool, files, style_id=style.id if style else None)
-    try:
-        return _remember_job(created, designer, tool, tool_title, inputs, style)
-    except Exception:
-        # The job exists (and is billed) upstream: make sure its id is not lost.
-        logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
-        raise
+        return genapi.create_job(tool, files, style_id=style.id if style else None)
 
 
 def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
@@ -111,14 +181,40 @@ def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
     return job
 
 
-def rerun(job: Job, designer) -> Job:
-    """The same tool, style and input images, as a new job."""
+def rerun(job: Job, designer, *, token: str) -> Job:
+    """The same tool, style and input images, as a new job (once per token)."""
     inputs = [
         (Slot(name=entry.slot, label=entry.label), entry.image)
         for entry in job.inputs.select_related("image")
     ]
     style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
-    return send_job(designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style)
+    return send_job(
+        designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style, token=token,
+        rerun_of=job.history_item_id,
+    )
+
+
+def rate(designer, item_id: str, like: bool, *, bulk: bool = False) -> None:
+    """Like or dislike a result upstream, and record who did (and whether it worked)."""
+    action = audit.Action.LIKE if like else audit.Action.DISLIKE
+    try:
+        genapi.set_like(item_id, like)
+    except genapi.GenApiError as exc:
+        audit.record(designer, action, item_id, bulk=bulk, problem=exc.message)
+        raise
+    audit.record(designer, action, item_id, bulk=bulk)
+
+
+def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
+    """Delete upstream (gone already counts as deleted), then our own record of it and
+    the input photos no other job uses; record who did (and whether it worked)."""
+    try:
+        genapi.delete(item_id)
+    except genapi.GenApiError as exc:
+        audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk, problem=exc.message)
+        raise
+    uploads.forget_jobs(Job.objects.filter(history_item_id=item_id))
+    audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
 
 
 # A tick reads at most this many items in detail (those that left the running listing);
@@ -156,7 +252,8 @@ def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
 
 
 def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.HistoryItem | None]:
-    """Mirror finished statuses onto our Job rows, and forget jobs deleted upstream.
+    """Mirror finished statuses onto our Job rows, and forget jobs deleted upstream (and
+    the inputs no other job uses).
 
     A job of ours that the upstream does not know is kept for MISSING_JOB_GRACE_SECONDS
     (a listing or a replica can lag behind a job just made, and one bad answer must not
@@ -169,7 +266,7 @@ def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.His
         grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
         missing = dict(ours.values_list("history_item_id", "missing_since"))
         gone = [item_id for item_id, since in missing.items() if since <= grace_over]
-        Job.objects.filter(history_item_id__in=gone).delete()
+        uploads.forget_jobs(Job.objects.filter(history_item_id__in=gone))
         found = {item_id: item for item_id, item in found.items() if item_id not in missing or item_id in gone}
     seen = [item_id for item_id, item in found.items() if item is not None]
     Job.objects.filter(history_item_id__in=seen, missing_since__isnull=False).update(missing_since=None)

@@ -11,8 +11,22 @@ from django.db import models
 from dashboard.genapi import Status
 
 
+class InputImageQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "InputImageQuerySet":
+        """What `user` may see: inputs of any job (the team reviews results beside them),
+        and their own uploads that no job has used yet (drafts are private)."""
+        return self.filter(models.Q(owner=user) | models.Q(pk__in=JobInput.objects.values("image")))
+
+    def drafts(self) -> "InputImageQuerySet":
+        """Uploads no job uses: kept so a designer never picks the same file twice after a
+        failure, bounded per designer and removed after a while (dashboard/uploads.py)."""
+        return self.exclude(pk__in=JobInput.objects.values("image"))
+
+
 class InputImage(models.Model):
-    """One uploaded image, checked and stripped of metadata, with a small thumbnail."""
+    """One uploaded image, checked and stripped of metadata, with a small thumbnail.
+
+    An upload no job uses is the designer's draft, private to them."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="input_images")
     file = models.FileField(upload_to="inputs/%Y/%m/")
@@ -23,6 +37,8 @@ class InputImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InputImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -72,3 +88,57 @@ class JobInput(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "slot"], name="one_image_per_slot")]
+
+
+class Submission(models.Model):
+    """One sent form (generate, run again), named by the one-time token its page carried:
+    a second POST with the same token finds this row and sends nothing upstream.
+
+    The unique constraint makes the claim atomic across workers and machines; `job` is
+    empty while the first request is still talking to the upstream.
+    """
+
+    designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64)
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["designer", "token"], name="one_send_per_token")]
+
+
+class AuditEntry(models.Model):
+    """Who did what to which result, when, and whether the upstream took it.
+
+    Written by the code that performs the action (dashboard/jobs.py), after the upstream
+    answered; shown on the result's lightbox. Entries outlive the result and the account.
+    """
+
+    class Action(models.TextChoices):
+        RUN = "run", "sent"
+        RERUN = "rerun", "ran again"
+        LIKE = "like", "liked"
+        DISLIKE = "dislike", "disliked"
+        DELETE = "delete", "deleted"
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The result acted on; for a run, the result it made ("" when none was made).
+    history_item_id = models.CharField(max_length=128, blank=True)
+    # For "run again": the result it was run again from.
+    source_item_id = models.CharField(max_length=128, blank=True)
+    bulk = models.BooleanField(default=False)
+    succeeded = models.BooleanField(default=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["history_item_id", "-created_at"]),
+            models.Index(fields=["source_item_id", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.history_item_id or self.source_item_id}"

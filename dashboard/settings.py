@@ -6,6 +6,7 @@ The defaults are safe for a laptop; production sets DEBUG=false and real secrets
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "dashboard",
 ]
 
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -191,6 +195,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes counts failed logins (in the database, so every worker sees them) and
+# refuses an account, or an address, after LOGIN_FAILURE_LIMIT of them for the cool-off.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.pages.locked_out"
+AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -285,6 +298,14 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_MB", 20) * 1024 * 1024
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_MEGAPIXELS", 40) * 1_000_000
 # The whole request body (every image of one job together, plus the form).
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
+# Photos one designer may add per minute, in number and in bytes (0 turns a limit off).
+UPLOADS_PER_MINUTE = env_int("UPLOADS_PER_MINUTE", 60)
+UPLOAD_BYTES_PER_MINUTE = env_int("UPLOAD_MB_PER_MINUTE", 300) * 1024 * 1024
+# Drafts (uploads no job uses) kept per designer, oldest dropped first, and for how long
+# `manage.py prune_drafts` keeps them.
+DRAFTS_PER_DESIGNER = env_int("DRAFTS_PER_DESIGNER", 20)
+DRAFT_BYTES_PER_DESIGNER = env_int("DRAFT_MB_PER_DESIGNER", 200) * 1024 * 1024
+DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
 # A job of ours that the upstream says it does not know is kept this long before its
@@ -324,8 +345,20 @@ SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS and env_bool("SECURE_HSTS_PRELOAD", False)
+# The client's address, for the login lockout: the connection's own address, unless a
+# proxy is in front; then the entry in X-Forwarded-For that the proxies appended (any
+# entry further left is whatever the client chose to send, and is never trusted).
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_ORDER = "left-most"
+    # python-ipware counts the proxies listed in the header: all but the last one,
+    # whose address is the connection's own.
+    AXES_IPWARE_PROXY_COUNT = max(0, env_int("PROXY_COUNT", 1) - 1)
+    # Not strict: a chain longer than the proxies (the client wrote its own header)
+    # still yields the address the first trusted proxy saw, not the proxy's own.
+    IPWARE_STRICT = False
 SILENCED_SYSTEM_CHECKS = [] if not HTTPS or SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # --- Logging ------------------------------------------------------------------------
@@ -339,5 +372,7 @@ LOGGING = {
     "loggers": {
         "dashboard": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Lockouts are warnings; the routine "attempts cleared" lines are left out.
+        "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

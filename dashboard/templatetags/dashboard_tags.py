@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from dashboard import display
+from dashboard import display, jobs
 from dashboard.history import url_for_item
 
 register = template.Library()
@@ -18,6 +18,12 @@ def when(value: datetime | None) -> str:
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', value.isoformat(), display.exact_time(value), display.age(value)
     )
+
+
+@register.simple_tag
+def one_time_token() -> str:
+    """A fresh token for a form that sends a job: sent twice, it sends once."""
+    return jobs.new_token()
 
 
 @register.filter

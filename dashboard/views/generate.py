@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from dashboard import display, genapi, jobs
+from dashboard import display, genapi, jobs, uploads
 from dashboard.forms import GenerateForm, kept_images
 from dashboard.models import Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
@@ -32,6 +32,22 @@ def rate_limit_message(wait: int) -> str:
         f"You have sent {limit} jobs in the last minute, the most allowed. "
         f"Please wait {wait} second{'s' if wait != 1 else ''} and send it again; your images stay attached."
     )
+
+
+def already_sent_message(earlier: jobs.AlreadySent) -> str:
+    if earlier.job is None:
+        return "This form is being sent already, so it was not sent again. Its job will appear under Recent jobs."
+    return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
+
+
+def back_to_the_page(request: HtmxHttpRequest, tool: genapi.Tool, kept: dict, level: int, notice: str) -> HttpResponse | None:
+    """Without htmx, a sent form redirects to the page (kept photos in its URL) and says
+    what happened there; with htmx (None) the view draws a fresh form in place."""
+    if request.htmx:
+        return None
+    messages.add_message(request, level, notice)
+    query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
+    return redirect(f"{reverse('home')}?{query}")
 
 
 def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
@@ -132,11 +148,20 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     form_kwargs = dict(designer=request.user, tool=tool, slots=slots, styles=styles)
 
     sent_job = None
+    earlier: jobs.AlreadySent | None = None
     if request.method == "POST":
+        # A form sent before (a double click, a resent request) sends nothing again and
+        # keeps none of its photos: the first request made the job.
+        token = request.POST.get("submission", "")
+        earlier = jobs.already_sent(request.user, token) if jobs.is_token(token) else None
+    if earlier is None and request.method == "POST":
         form = GenerateForm(request.POST, request.FILES, **form_kwargs)
         valid = form.is_valid()
-        for slot, upload, info in form.checked_uploads():
+        stored = form.checked_uploads()
+        for slot, upload, info in stored:
             form.keep(slot, jobs.store_input(request.user, upload, info))
+        if stored:
+            uploads.bound_drafts(request.user, keep=form.kept.values())
         if tools_problem:
             form.add_error(None, tools_problem)
         elif valid and (wait := jobs.seconds_until_allowed(request.user)):
@@ -149,20 +174,29 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                     tool_title=tool.title,
                     inputs=form.inputs(),
                     style=form.chosen_style,
+                    token=form.cleaned_data["submission"],
                 )
+            except jobs.AlreadySent as exc:
+                earlier = exc
             except genapi.UpstreamRejected as exc:
                 form.add_upstream_errors(exc)
             except genapi.GenApiError as exc:
                 form.add_error(None, upstream_message(exc))
         if sent_job is not None:
             kept = {slot.name: form.kept[slot.name] for slot in slots if slot.keep}
-            if not request.htmx:
-                query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
-                messages.success(request, f"Job sent: {tool.title}. It appears under Recent jobs.")
-                return redirect(f"{reverse('home')}?{query}")
+            notice = f"Job sent: {tool.title}. It appears under Recent jobs."
+            if response := back_to_the_page(request, tool, kept, messages.SUCCESS, notice):
+                return response
             form = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **form_kwargs)
-    else:
+    elif earlier is None:
         form = GenerateForm(kept=kept_images(request.user, slots, request.GET, in_form=False), **form_kwargs)
+    if earlier is not None:
+        # A fresh form, carrying what the first request's form would have kept.
+        kept_slots = {slot.name for slot in slots if slot.keep}
+        kept = {entry.slot: entry.image for entry in earlier.job.inputs.all() if entry.slot in kept_slots} if earlier.job else {}
+        if response := back_to_the_page(request, tool, kept, messages.WARNING, already_sent_message(earlier)):
+            return response
+        form = GenerateForm(kept=kept, **form_kwargs)
 
     context = {
         "nav_active": "generate",
@@ -172,6 +206,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         "styles": styles,
         "styles_problem": styles_problem,
         "sent_job": sent_job,
+        "already_sent": already_sent_message(earlier) if earlier else None,
         **tray_context(request),
     }
     if request.htmx and request.method == "POST":
@@ -198,12 +233,18 @@ def rerun(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
         raise Gone("This job does not exist.")
     job = get_object_or_404(Job, history_item_id=item_id)
     problem = None
-    wait = jobs.seconds_until_allowed(request.user)
-    if wait:
+    token = request.POST.get("submission", "")
+    if not jobs.is_token(token):
+        problem = "This button is out of date, so nothing was sent. Reload the page and press it again."
+    elif earlier := jobs.already_sent(request.user, token):
+        problem = already_sent_message(earlier)
+    elif wait := jobs.seconds_until_allowed(request.user):
         problem = rate_limit_message(wait)
     else:
         try:
-            jobs.rerun(job, request.user)
+            jobs.rerun(job, request.user, token=token)
+        except jobs.AlreadySent as exc:
+            problem = already_sent_message(exc)
         except genapi.GenApiError as exc:
             problem = f"Could not run it again: {upstream_message(exc)}"
     if request.htmx:

@@ -9,9 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import genapi, history, jobs
+from dashboard import audit, genapi, history, jobs
 from dashboard.forms import GalleryFilterForm
-from dashboard.models import Job
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
 BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
@@ -70,6 +69,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         "previous_url": with_query(reverse("history_item", args=[around.previous[0]]), filters.query(page=around.previous[1])) if around.previous else None,
         "next_url": with_query(reverse("history_item", args=[around.next[0]]), filters.query(page=around.next[1])) if around.next else None,
         "close_url": gallery_url(filters, page=around.page),
+        "activity": audit.recent(item.id),
         "detail_query": filters.query(),
         "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "tool": item.tool, "style_id": item.style_id, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
     }
@@ -91,17 +91,11 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     return render(request, "history.html", {**gallery_context(request, form, filters), **context, "lightbox_open": True})
 
 
-def delete_result(item_id: str) -> None:
-    """Delete upstream (gone already counts as deleted), then our own record of it."""
-    genapi.delete(item_id)
-    Job.objects.filter(history_item_id=item_id).delete()
-
-
 @require_POST
 def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     form, filters = read_filters(request.GET)
     try:
-        delete_result(item_id)
+        jobs.delete_result(request.user, item_id)
         message = ("ok", "Deleted.")
     except genapi.GenApiError as exc:
         message = ("error", f"Could not delete it: {upstream_message(exc)}")
@@ -126,9 +120,9 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
         for item_id in ids:
             try:
                 if action == "delete":
-                    delete_result(item_id)
+                    jobs.delete_result(request.user, item_id, bulk=True)
                 else:
-                    genapi.set_like(item_id, action == "like")
+                    jobs.rate(request.user, item_id, action == "like", bulk=True)
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))

@@ -102,8 +102,11 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
 
 @require_GET
 def input_image(request, pk: int, variant: str) -> FileResponse:
-    """A stored input (or its thumbnail), for logged-in users only, never a public path."""
-    image = get_object_or_404(InputImage, pk=pk)
+    """A stored input (or its thumbnail), for logged-in users only, never a public path.
+
+    Inputs of a job are the team's; an upload no job has used is its owner's alone.
+    Anything else is the same 404 as an id that never existed."""
+    image = get_object_or_404(InputImage.objects.visible_to(request.user), pk=pk)
     name = image.thumbnail.name if variant == "thumbnail" else image.file.name
     try:
         handle = default_storage.open(name, "rb")

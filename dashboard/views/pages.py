@@ -2,7 +2,9 @@
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import DatabaseError, connection
@@ -53,3 +55,17 @@ class LoginView(auth_views.LoginView):
         # page itself: a crafted link, `/login/?next=/login/`. Such a `next` is dropped.
         url = super().get_redirect_url()
         return url if url != self.request.path and is_local_path(self.request, url) else ""
+
+
+def locked_out(request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None) -> HttpResponse:
+    """The login page again, saying why it refuses (django-axes calls this when locked)."""
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    username = (credentials or {}).get("username") or request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username[:150]})
+    message = (
+        "Too many failed logins for this account or from this address. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}, or ask an administrator to unlock it."
+    )
+    next_url = request.POST.get("next", "")
+    context = {"form": form, "locked_out": message, "next": next_url if is_local_path(request, next_url) else ""}
+    return render(request, "registration/login.html", context, status=429)

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dashboard import genapi
+from dashboard import genapi, jobs
 from dashboard.views.common import HtmxHttpRequest, is_local_path, upstream_message
 
 
@@ -26,7 +26,7 @@ def feedback(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
         problem = "Choose like or dislike."
     else:
         try:
-            genapi.set_like(item_id, choice == "true")
+            jobs.rate(request.user, item_id, choice == "true")
             like = genapi.item(item_id).like
         except genapi.NotFound:
             problem = "This result no longer exists."

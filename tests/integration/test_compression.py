@@ -1,7 +1,6 @@
 """Compression over a real socket: pages go gzipped, images go as they are."""
 
 import gzip
-import time
 
 import pytest
 import requests
@@ -9,8 +8,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 GZIP = {"Accept-Encoding": "gzip"}
@@ -32,16 +33,19 @@ def finished_job(client, browser_session) -> Job:
         reverse("home"),
         {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
         },
     )
     job = Job.objects.get()
-    deadline = time.monotonic() + 15
-    while job.is_pending and time.monotonic() < deadline:
+
+    def finished() -> bool:
         client.get(reverse("tray"), headers={"HX-Request": "true"})
         job.refresh_from_db()
-        time.sleep(0.3)
+        return not job.is_pending
+
+    wait_until(finished, timeout=15, interval=0.3, message="the job never finished")
     assert job.status == "complete"
     return job
 

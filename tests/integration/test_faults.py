@@ -20,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import genapi
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -101,6 +102,7 @@ def send(client):
         reverse("home"),
         {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "tool_group": "fashion",  # the form carries it, for when the catalogue cannot be read
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
@@ -200,7 +202,7 @@ def test_pages_explain_the_fault_keep_uploads_and_recover(client, designer, simu
 
         # Sending again with the kept photos (what the form now carries) stays one try each.
         again = answered(fault, sleeps, lambda: client.post(
-            reverse("home"), {"tool": "fashion_swap", "person__kept": kept["person"], "clothes__kept": kept["clothes"]}, headers=HTMX
+            reverse("home"), {"tool": "fashion_swap", "submission": new_token(), "person__kept": kept["person"], "clothes__kept": kept["clothes"]}, headers=HTMX
         ))
         assert again.status_code == 200
         explains(fault, text(again))

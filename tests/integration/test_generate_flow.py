@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.waiting import wait_until
@@ -26,6 +27,7 @@ def send(client, person: bytes):
         reverse("home"),
         {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person, "image/png"),
         },
@@ -116,7 +118,7 @@ class TestGenerateAgainstTheSimulator:
         failed = Job.objects.get()
         tick_until_finished(client, failed)
         simulator.clear_requests()
-        body = client.post(reverse("rerun", args=[failed.history_item_id]), headers=HTMX).content.decode()
+        body = client.post(reverse("rerun", args=[failed.history_item_id]), {"submission": new_token()}, headers=HTMX).content.decode()
         again = Job.objects.exclude(pk=failed.pk).get()
         assert again.history_item_id != failed.history_item_id
         assert [(e.slot, e.image_id) for e in again.inputs.all()] == [(e.slot, e.image_id) for e in failed.inputs.all()]

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import genapi, history
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -318,6 +319,7 @@ class TestMadeByMe:
             reverse("home"),
             {
                 "tool": "fashion_swap",
+                "submission": new_token(),
                 "clothes": SimpleUploadedFile("dress.png", garment_png(), "image/png"),
                 "person": SimpleUploadedFile("model.png", person_png(), "image/png"),
             },

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import jobs
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 
@@ -49,6 +50,7 @@ class TestPagesWithRedisDown:
             reverse("home"),
             {
                 "tool": "fashion_swap",
+                "submission": new_token(),
                 "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
                 "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
             },

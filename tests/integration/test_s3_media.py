@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import Job
 from dashboard.settings import media_storage_settings
 from tests.support.corpus import garment_photo, person_photo
@@ -75,6 +76,7 @@ class TestInputsOnS3:
             reverse("home"),
             {
                 "tool": "fashion_swap",
+                "submission": new_token(),
                 "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
                 "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
             },
@@ -104,6 +106,7 @@ class TestInputsOnS3:
             reverse("home"),
             {
                 "tool": "fashion_swap",
+                "submission": new_token(),
                 "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
                 "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
             },

@@ -25,6 +25,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
@@ -179,6 +180,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
         "/",
         {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
         },
@@ -252,7 +254,7 @@ class TestEveryPageWithTheRealSimulator:
                         if method == "GET":
                             response = client.get(url, headers=headers)
                         else:
-                            response = client.post(url, post_data, headers=headers)
+                            response = client.post(url, {**post_data, "submission": new_token()}, headers=headers)
                         body = body_of(response)
                         assert_no_canary(response, f"{method} {url} logged_in={logged_in} htmx={bool(headers)}", body)
                         requests_made += 1
@@ -395,18 +397,19 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
     for headers in ({}, HTMX):
         shown.append((f"POST generate {headers}", client.post("/", {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
         }, headers=headers)))
         shown.append((f"POST generate kept {headers}", client.post("/", {
-            "tool": "fashion_swap", "clothes__kept": image.pk, "person__kept": image.pk}, headers=headers)))
+            "tool": "fashion_swap", "submission": new_token(), "clothes__kept": image.pk, "person__kept": image.pk}, headers=headers)))
         shown.append((f"POST feedback {headers}", client.post(f"/results/{ITEM_ID}/feedback", {"like": "true", "next": "/history/"}, headers=headers)))
         shown.append((f"POST delete {headers}", client.post(f"/history/{ITEM_ID}/delete", headers=headers)))
         shown.append((f"POST delete gallery {headers}", client.post(f"/history/{ITEM_ID}/delete", headers={**headers, "HX-Target": "gallery"})))
         for action in ("like", "dislike", "delete"):
             shown.append((f"POST bulk {action} {headers}", client.post("/history/bulk", {"action": action, "ids": [ITEM_ID, "b" * 24]}, headers=headers)))
         Job.objects.get_or_create(history_item_id=ITEM_ID, defaults={"designer": designer, "tool": "fashion_swap"})
-        shown.append((f"POST rerun {headers}", client.post(f"/jobs/{ITEM_ID}/rerun", headers=headers)))
+        shown.append((f"POST rerun {headers}", client.post(f"/jobs/{ITEM_ID}/rerun", {"submission": new_token()}, headers=headers)))
         if not headers:
             # Whatever was put in the session (messages) is shown on the next full page.
             shown.append(("GET / after the redirects", client.get("/")))
@@ -453,6 +456,7 @@ class TestAnUpstreamThatEchoesTheKey:
             client.force_login(designer)
             response = client.post("/", {
                 "tool": "fashion_swap",
+                "submission": new_token(),
                 "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
                 "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
             }, headers=HTMX)

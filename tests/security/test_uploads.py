@@ -13,6 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.security.support import HTMX
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
@@ -49,7 +50,7 @@ class TestRefusedUploads:
             for field in ("person", "clothes")
         }
         simulator.clear_requests()
-        response = client.post(reverse("home"), {"tool": "fashion_swap", **files}, headers=HTMX if htmx else {})
+        response = client.post(reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **files}, headers=HTMX if htmx else {})
         body = response.content.decode()
         assert response.status_code == 200
         assert message in body
@@ -65,6 +66,7 @@ class TestRefusedUploads:
         simulator.clear_requests()
         response = client.post(reverse("home"), {
             "tool": "fashion_swap",
+            "submission": new_token(),
             "person": SimpleUploadedFile("model.jpg", person_photo(), "image/jpeg"),
             "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
         })

@@ -9,6 +9,7 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
+from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job
 from dashboard.slots import DEFAULT_SLOTS, slots_for
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
@@ -51,7 +52,8 @@ def job_posts(api) -> list:
 
 def post_job(client, files: dict, htmx: bool = True, **data):
     headers = {"HX-Request": "true", "HX-Target": "generate-form"} if htmx else {}
-    return client.post(reverse("home"), {"tool": "fashion_swap", **data, **files}, headers=headers)
+    """The generate form as a browser sends it, with the one-time token its page carried."""
+    return client.post(reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **data, **files}, headers=headers)
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0002_style_names'),
+        ('dashboard', '0004_audit_entries'),
     ]
 
     operations = [

@@ -1,0 +1,124 @@
+"""Guessing passwords: after a few failures an account, and an address, must wait.
+
+The real login page over the test client; failures are counted in the database, so
+every worker sees the same count.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery"
+LOCKED = "Too many failed logins"
+# The defaults (LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES), which the tests do not change.
+LIMIT = 5
+COOL_OFF = timedelta(minutes=15)
+
+
+@pytest.fixture
+def ada(django_user_model):
+    return django_user_model.objects.create_user(username="ada", password=PASSWORD)
+
+
+def log_in(client: Client, username: str, password: str, **headers):
+    return client.post(reverse("login"), {"username": username, "password": password}, headers=headers)
+
+
+def from_address(address: str) -> Client:
+    return Client(REMOTE_ADDR=address)
+
+
+def logged_in(client: Client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+class TestLoginThrottle:
+    def test_a_few_wrong_passwords_then_the_right_one_still_logs_in(self, client, ada):
+        for _ in range(LIMIT - 1):
+            assert log_in(client, "ada", "wrong").status_code == 200
+        response = log_in(client, "ada", PASSWORD)
+        assert response.status_code == 302 and logged_in(client)
+
+    def test_after_the_limit_even_the_right_password_is_refused_with_a_clear_message(self, client, ada):
+        for _ in range(LIMIT):
+            log_in(client, "ada", "wrong")
+        response = log_in(client, "ada", PASSWORD)
+        body = response.content.decode()
+        assert response.status_code == 429
+        assert not logged_in(client)
+        assert LOCKED in body
+        assert "Try again in 15 minutes" in body
+        assert 'name="username"' in body  # still the login page, not a bare error
+
+    def test_the_account_is_locked_whichever_address_the_guesses_come_from(self, ada):
+        for index in range(LIMIT):
+            log_in(from_address(f"203.0.113.{index + 1}"), "ada", "wrong")
+        elsewhere = from_address("198.51.100.7")
+        response = log_in(elsewhere, "ada", PASSWORD)
+        assert response.status_code == 429 and not logged_in(elsewhere)
+        assert LOCKED in response.content.decode()
+
+    def test_an_address_is_locked_whichever_accounts_it_tries(self, ada, django_user_model):
+        guesser = from_address("203.0.113.50")
+        for index in range(LIMIT):
+            log_in(guesser, f"someone{index}", "wrong")
+        response = log_in(guesser, "ada", PASSWORD)
+        assert response.status_code == 429 and not logged_in(guesser)
+        # Ada herself, from her own address, is not affected.
+        own = from_address("198.51.100.8")
+        assert log_in(own, "ada", PASSWORD).status_code == 302 and logged_in(own)
+
+    def test_a_forged_forwarded_for_header_does_not_escape_the_address_lock(self, ada):
+        guesser = from_address("203.0.113.60")
+        for index in range(LIMIT):
+            log_in(guesser, f"someone{index}", "wrong", **{"X-Forwarded-For": f"192.0.2.{index + 1}"})
+        response = log_in(guesser, "ada", PASSWORD, **{"X-Forwarded-For": "192.0.2.200"})
+        assert response.status_code == 429 and not logged_in(guesser)
+
+    def test_after_the_cool_off_the_right_password_works_again(self, client, ada):
+        from axes.models import AccessAttempt
+
+        for _ in range(LIMIT):
+            log_in(client, "ada", "wrong")
+        assert log_in(client, "ada", PASSWORD).status_code == 429
+        # The cool-off passes (the attempts are made older rather than waited for).
+        cool_off = COOL_OFF + timedelta(seconds=1)
+        for attempt in AccessAttempt.objects.all():
+            AccessAttempt.objects.filter(pk=attempt.pk).update(attempt_time=attempt.attempt_time - cool_off)
+        response = log_in(client, "ada", PASSWORD)
+        assert response.status_code == 302 and logged_in(client)
+
+
+ADDRESS_OF = (
+    "from django.test import RequestFactory; from axes.helpers import get_client_ip_address; "
+    "print(get_client_ip_address(RequestFactory().post('/login/', REMOTE_ADDR='10.0.0.2', HTTP_X_FORWARDED_FOR={header!r})))"
+)
+
+
+class TestTheAddressBehindAProxy:
+    """Production settings in a subprocess: the address the lockout counts."""
+
+    @pytest.mark.parametrize(
+        ("env", "header", "address"),
+        [
+            # Straight to the dashboard: the header is the client's own words, ignored.
+            ({"BEHIND_PROXY": "false"}, "1.1.1.1", "10.0.0.2"),
+            # One proxy appends the address it saw; what the client wrote before it is not used.
+            ({"BEHIND_PROXY": "true"}, "1.1.1.1, 81.2.69.142", "81.2.69.142"),
+            ({"BEHIND_PROXY": "true"}, "81.2.69.142", "81.2.69.142"),
+            # A CDN then the load balancer: the CDN's entry is the client's.
+            ({"BEHIND_PROXY": "true", "PROXY_COUNT": "2"}, "1.1.1.1, 81.2.69.142, 104.16.0.1", "81.2.69.142"),
+        ],
+        ids=["no-proxy", "one-proxy-forged-left", "one-proxy", "two-proxies"],
+    )
+    def test_the_client_address_is_the_one_the_proxies_saw(self, env, header, address):
+        from tests.unit.test_deploy import PRODUCTION_ENV, manage
+
+        result = manage("shell", "--no-imports", "-c", ADDRESS_OF.format(header=header), env={**PRODUCTION_ENV, **env})
+        assert result.stdout.split()[-1:] == [address], result.stderr
