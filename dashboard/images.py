@@ -7,6 +7,12 @@ inflated and counted without being kept, and metadata is stripped by copying the
 segment by segment in 64 KiB pieces. Only a photo that needs rotating (EXIF
 orientation other than 1) is fully decoded and re-encoded.
 
+A small file must not cost much either. Before Pillow sees a file, a structure pass
+whose work is capped counts its chunks, segments, scans and stray bytes, and refuses
+one with more than a real image needs (HIDDEN_DATA_MESSAGE); WebP, which Pillow can
+only decode whole at ~16 bytes per pixel, has a lower pixel limit than the others
+(bench/upload_cpu.py prints what each kind of file costs).
+
 Everything here is a pure function of its arguments (limits included), so it does not
 depend on Django settings.
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -45,6 +52,33 @@ UNREADABLE_MESSAGE: Final = (
     "This file is not an image we can read. Please use a PNG, JPEG or WebP image."
 )
 DAMAGED_MESSAGE: Final = "This image is damaged or incomplete. Please export it again."
+HIDDEN_DATA_MESSAGE: Final = (
+    "This file has too much hidden data for an image of its size. Please export it again."
+)
+
+
+# Caps on a file's structure. Real images stay far below them; past them, a file of a
+# few MB makes the parsers (Pillow's included, one byte or chunk at a time in Python)
+# and decoders work for seconds or minutes.
+_MAX_PNG_CHUNKS: Final = 10_000  # libpng writes 8 KB data chunks: 2 560 in 20 MB
+_MAX_WEBP_CHUNKS: Final = 10_000
+_MAX_JPEG_SEGMENTS: Final = 10_000  # an ICC profile takes at most 255
+_MAX_JPEG_SKIPPED_BYTES: Final = 64 * 1024  # fill or stray bytes between segments
+# Each scan of a progressive JPEG is a pass over every block of the image, even when
+# decoding at 1/8 scale: ~13 ms per scan at 40 MP. Encoders write 6 to ~20.
+_MAX_JPEG_SCANS: Final = 64
+# How far a PNG's image data may inflate past the image's own scanlines.
+_MAX_PNG_EXTRA_IMAGE_DATA: Final = 64 * 1024
+# Pillow decodes a WebP whole, through libwebp's animation decoder: ~16 bytes per pixel
+# at once (606 MB for 6300 x 6300), where a JPEG is checked at 1/8 scale. 16 MP keeps a
+# WebP's check near the cost of turning a 24 MP JPEG upright (~190 MB).
+_MAX_PIXELS_BY_FORMAT: Final = {"WEBP": 16_000_000}
+_FORMAT_NAMES: Final = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+
+SCANS_MESSAGE: Final = (
+    f"This JPEG is saved in more than {_MAX_JPEG_SCANS} progressive passes. "
+    "Please export it again."
+)
 
 
 class ImageRejected(ValueError):
@@ -198,14 +232,19 @@ def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: in
     fmt = _FORMAT_BY_CONTENT_TYPE[content_type]
 
     try:
+        _STRUCTURE_CHECKS[fmt](fileobj, size)
         img = _open(fileobj, fmt)
+    except ImageRejected:
+        raise
     except _DAMAGED_ERRORS as exc:
         raise ImageRejected(DAMAGED_MESSAGE) from exc
     with img:
         width, height = img.size
-        _check_dimensions(width, height, max_pixels=max_pixels, min_side=min_side)
+        _check_dimensions(width, height, fmt, max_pixels=max_pixels, min_side=min_side)
         try:
             orientation = _verify_and_read_orientation(fileobj, fmt, img, size)
+        except ImageRejected:
+            raise
         except _DAMAGED_ERRORS as exc:
             raise ImageRejected(DAMAGED_MESSAGE) from exc
     return ImageInfo(fmt, width, height, size, orientation)
@@ -226,13 +265,24 @@ def _looks_like_svg(head: bytes) -> bool:
     return text.startswith((b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in text
 
 
-def _check_dimensions(width: int, height: int, *, max_pixels: int, min_side: int) -> None:
+def _check_dimensions(
+    width: int, height: int, fmt: str, *, max_pixels: int, min_side: int
+) -> None:
     pixels = width * height
+    megapixels = one_decimal(pixels, 1_000_000, round_up=True)
     if pixels > max_pixels:
         raise ImageRejected(
-            f"This image is {width} × {height} pixels "
-            f"({one_decimal(pixels, 1_000_000, round_up=True)} megapixels); "
+            f"This image is {width} × {height} pixels ({megapixels} megapixels); "
             f"the limit is {one_decimal(max_pixels, 1_000_000, round_up=False)} megapixels."
+        )
+    format_limit = _MAX_PIXELS_BY_FORMAT.get(fmt, pixels)
+    if pixels > format_limit:
+        name = _FORMAT_NAMES[fmt]
+        raise ImageRejected(
+            f"This {name} image is {width} × {height} pixels ({megapixels} megapixels); "
+            f"the limit for {name} is "
+            f"{one_decimal(format_limit, 1_000_000, round_up=False)} megapixels. "
+            "Please save it as a JPEG or PNG, or make it smaller."
         )
     if width < min_side or height < min_side:
         raise ImageRejected(
@@ -288,25 +338,34 @@ _PNG_DROPPED_CHUNKS: Final = frozenset(
 
 
 class _InflatedSize:
-    """Inflates a zlib stream fed in pieces, counting the output instead of keeping it."""
+    """Inflates a zlib stream fed in pieces, counting the output instead of keeping it,
+    and refusing the file once the output passes `limit` bytes."""
 
     _MAX_OUTPUT_PER_CALL: Final = 1024 * 1024
 
     def __init__(self) -> None:
         self._inflater = zlib.decompressobj()
         self.total = 0
+        self.limit = _MAX_PNG_EXTRA_IMAGE_DATA  # until IHDR says how large the image is
 
     def feed(self, data: bytes) -> None:
         # Bounded output per call: a few KB of zlib can expand to hundreds of MB.
         while data and not self._inflater.eof:
-            self.total += len(self._inflater.decompress(data, self._MAX_OUTPUT_PER_CALL))
+            self._count(self._inflater.decompress(data, self._MAX_OUTPUT_PER_CALL))
             data = self._inflater.unconsumed_tail
 
     def finish(self) -> bool:
         """Whether the stream was complete."""
-        if not self._inflater.eof:
-            self.total += len(self._inflater.flush())
+        while not self._inflater.eof and (
+            piece := self._inflater.decompress(self._inflater.unconsumed_tail, self._MAX_OUTPUT_PER_CALL)
+        ):
+            self._count(piece)
         return self._inflater.eof
+
+    def _count(self, piece: bytes) -> None:
+        self.total += len(piece)
+        if self.total > self.limit:
+            raise ImageRejected(HIDDEN_DATA_MESSAGE)
 
 
 def _png_raw_size(ihdr: bytes) -> int:
@@ -340,6 +399,7 @@ def _verify_png(src: BinaryIO) -> bytes | None:
         data = _read_png_chunk_data(src, chunk_type, length, keep=wanted, sink=sink)
         if chunk_type == b"IHDR":
             raw_size = _png_raw_size(data)
+            image_data.limit = raw_size + _MAX_PNG_EXTRA_IMAGE_DATA
         elif chunk_type == b"eXIf" and wanted:
             exif = data
         elif chunk_type == b"IEND":
@@ -347,6 +407,21 @@ def _verify_png(src: BinaryIO) -> bytes | None:
     if raw_size is None or not image_data.finish() or image_data.total < raw_size:
         raise _Damaged("PNG image data is incomplete")
     return exif
+
+
+def _check_png_structure(src: BinaryIO, size: int) -> None:
+    """Count the chunks, reading their headers only; refuse a file with too many. What
+    else is wrong (truncation, CRCs, image data) is _verify_png's to find."""
+    pos, chunks = len(_PNG_SIGNATURE), 0
+    while pos + 12 <= size:
+        src.seek(pos)
+        length, chunk_type = struct.unpack(">I4s", _read_exact(src, 8))
+        chunks += 1
+        if chunks > _MAX_PNG_CHUNKS:
+            raise ImageRejected(HIDDEN_DATA_MESSAGE)
+        if chunk_type == b"IEND":
+            return
+        pos += 12 + length
 
 
 def _read_png_chunk_data(
@@ -406,52 +481,92 @@ def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
     return not (0xE0 <= marker <= 0xEF or marker == 0xFE)
 
 
-def _read_jpeg_marker(src: BinaryIO) -> int | None:
-    """The next marker code, skipping fill bytes (and stray bytes decoders tolerate)."""
-    previous = b""
-    while byte := src.read(1):
-        if previous == b"\xff" and byte not in (b"\xff", b"\x00"):
-            return byte[0]
-        previous = byte
-    return None
+# Searched with re (in C), never byte by byte in Python: fill, stray and stuffed bytes
+# can make up nearly all of a 20 MB file.
+# A marker between segments: 0xFF, then anything but fill (0xFF) or a stuffed zero.
+_JPEG_MARKER_BETWEEN_SEGMENTS: Final = re.compile(rb"\xff[^\x00\xff]")
+# A marker ending entropy-coded data, where RST0-7 are part of the data.
+_JPEG_MARKER_AFTER_SCAN: Final = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
 
 
-def _find_jpeg_marker(chunk: bytes) -> int | None:
-    """Index of the 0xFF that starts a marker in entropy-coded data, if any."""
-    pos = chunk.find(b"\xff")
-    while 0 <= pos < len(chunk) - 1:
-        following = chunk[pos + 1]
-        if following == 0xFF:
-            pos += 1
-        elif following == 0x00 or 0xD0 <= following <= 0xD7:  # stuffed byte or RSTn
-            pos = chunk.find(b"\xff", pos + 2)
-        else:
-            return pos
-    return None
+def _read_jpeg_marker(src: BinaryIO, max_skipped: int | None = None) -> tuple[int | None, int]:
+    """The next marker code (None at the end of the file) and how many bytes were skipped
+    to reach it: fill bytes, and stray bytes decoders tolerate. More than `max_skipped`
+    is refused as hidden data."""
+    start = src.tell()
+    head = src.read(2)
+    if len(head) == 2 and head[0] == 0xFF and head[1] not in (0x00, 0xFF):
+        return head[1], 0  # the common case: segments follow each other directly
+    pos = start
+    while len(chunk := _read_at(src, pos, CHUNK_SIZE)) >= 2:
+        match = _JPEG_MARKER_BETWEEN_SEGMENTS.search(chunk)
+        skipped = pos - start + (match.start() if match else len(chunk) - 1)
+        if max_skipped is not None and skipped > max_skipped:
+            raise ImageRejected(HIDDEN_DATA_MESSAGE)
+        if match:
+            src.seek(pos + match.end())
+            return chunk[match.start() + 1], skipped
+        pos += len(chunk) - 1  # the last byte may be the 0xFF of a marker split in two
+    return None, src.tell() - start
 
 
-def _copy_entropy_coded_data(src: BinaryIO, dest: BinaryIO) -> None:
+def _read_at(src: BinaryIO, pos: int, length: int) -> bytes:
+    src.seek(pos)
+    return src.read(length)
+
+
+def _copy_entropy_coded_data(src: BinaryIO, write: Callable[[bytes], object]) -> None:
     """Copy a scan's data; leave src at the 0xFF of the marker that ends it."""
-    while chunk := src.read(CHUNK_SIZE):
-        start = src.tell() - len(chunk)
-        end = _find_jpeg_marker(chunk)
-        if end is None and len(chunk) > 1 and chunk.endswith(b"\xff"):
-            end = len(chunk) - 1  # may begin a marker split across two reads: re-read it
-            dest.write(chunk[:end])
-            src.seek(start + end)
-        elif end is None:
-            dest.write(chunk)
-        else:
-            dest.write(chunk[:end])
-            src.seek(start + end)
+    pos = src.tell()
+    while chunk := _read_at(src, pos, CHUNK_SIZE):
+        match = _JPEG_MARKER_AFTER_SCAN.search(chunk)
+        if match:
+            write(chunk[: match.start()])
+            src.seek(pos + match.start())
             return
+        # A final 0xFF may begin a marker split across two reads: re-read it.
+        keep = len(chunk) - 1 if len(chunk) > 1 and chunk.endswith(b"\xff") else len(chunk)
+        write(chunk[:keep])
+        pos += keep
+
+
+def _skip(_: bytes) -> None:
+    pass
+
+
+def _check_jpeg_structure(src: BinaryIO, size: int) -> None:
+    """Walk the markers to the end of the image, reading segment headers and searching
+    entropy-coded data in C; refuse too many segments, scans or skipped bytes. What else
+    is wrong is for the decoder to find."""
+    src.seek(2)  # SOI
+    segments = scans = skipped = 0
+    while True:
+        marker, skipped_now = _read_jpeg_marker(src, _MAX_JPEG_SKIPPED_BYTES - skipped)
+        skipped += skipped_now
+        if marker is None or marker == _JPEG_EOI:
+            return
+        segments += 1
+        if segments > _MAX_JPEG_SEGMENTS:
+            raise ImageRejected(HIDDEN_DATA_MESSAGE)
+        if marker in _JPEG_STANDALONE:
+            continue
+        length_field = src.read(2)
+        if len(length_field) < 2:
+            return
+        (length,) = struct.unpack(">H", length_field)
+        src.seek(length - 2, os.SEEK_CUR)
+        if marker == _JPEG_SOS:
+            scans += 1
+            if scans > _MAX_JPEG_SCANS:
+                raise ImageRejected(SCANS_MESSAGE)
+            _copy_entropy_coded_data(src, _skip)
 
 
 def _write_jpeg_stripped(src: BinaryIO, dest: BinaryIO) -> None:
     # Anything after EOI is dropped too: phones append MPF images (depth and gain maps)
     # there, each with its own EXIF and GPS.
     dest.write(_read_exact(src, 2))  # SOI
-    while (marker := _read_jpeg_marker(src)) is not None:
+    while (marker := _read_jpeg_marker(src)[0]) is not None:
         code = bytes((0xFF, marker))
         if marker == _JPEG_EOI:
             dest.write(code)
@@ -467,7 +582,7 @@ def _write_jpeg_stripped(src: BinaryIO, dest: BinaryIO) -> None:
         if _keep_jpeg_segment(marker, payload):
             dest.write(code + length_field + payload)
         if marker == _JPEG_SOS:
-            _copy_entropy_coded_data(src, dest)
+            _copy_entropy_coded_data(src, dest.write)
 
 
 # --- WebP -------------------------------------------------------------------------
@@ -489,6 +604,20 @@ def _verify_riff_size(src: BinaryIO, size: int) -> None:
         raise _Damaged("WebP file is shorter than its RIFF header says")
     for _ in _webp_chunks(src, riff_end):
         pass
+
+
+def _check_webp_structure(src: BinaryIO, size: int) -> None:
+    """Count the chunks, reading their headers only; refuse a file with too many. What
+    else is wrong is for _verify_riff_size and the decoder to find."""
+    riff_end = min(_riff_end(src), size)
+    pos, chunks = _RIFF_HEADER_SIZE, 0
+    while pos + 8 <= riff_end:
+        src.seek(pos)
+        (chunk_size,) = struct.unpack("<4xI", _read_exact(src, 8))
+        chunks += 1
+        if chunks > _MAX_WEBP_CHUNKS:
+            raise ImageRejected(HIDDEN_DATA_MESSAGE)
+        pos += 8 + chunk_size + (chunk_size & 1)
 
 
 def _webp_chunks(src: BinaryIO, riff_end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -520,6 +649,16 @@ def _write_webp_stripped(src: BinaryIO, dest: BinaryIO) -> None:
             dest.write(flags_and_rest)
         else:
             _copy_exact(src, dest, size + (size & 1))
+
+
+# --- Structure checks -------------------------------------------------------------
+
+# Run by inspect_image before Pillow parses anything: their caps bound Pillow's work too.
+_STRUCTURE_CHECKS: Final[dict[str, Callable[[BinaryIO, int], None]]] = {
+    "JPEG": _check_jpeg_structure,
+    "PNG": _check_png_structure,
+    "WEBP": _check_webp_structure,
+}
 
 
 # --- write_sanitized --------------------------------------------------------------

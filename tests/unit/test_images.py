@@ -11,12 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageFile, ImageStat, PngImagePlugin
+from PIL import (
+    Image,
+    ImageChops,
+    ImageCms,
+    ImageFile,
+    ImageStat,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
 
 from dashboard.images import (
     DAMAGED_MESSAGE,
     EMPTY_MESSAGE,
     GIF_MESSAGE,
+    HIDDEN_DATA_MESSAGE,
     SVG_MESSAGE,
     UNREADABLE_MESSAGE,
     ImageInfo,
@@ -27,6 +37,7 @@ from dashboard.images import (
     sniff_content_type,
     write_sanitized,
 )
+from tests.support import corpus
 
 MB = 1024 * 1024
 MAX_BYTES = 20 * MB
@@ -703,3 +714,122 @@ def test_big_jpeg_is_checked_stripped_and_thumbnailed_without_a_full_decode(
     # Pillow wrote no metadata to drop, so the streamed copy is byte-identical in size.
     assert (tmp_path / "clean.jpg").stat().st_size == big_jpeg.stat().st_size
     assert Image.open(io.BytesIO(thumb)).size == (320, 213)
+
+
+# --- Hostile files: decode memory and CPU stay bounded ----------------------------
+
+
+@pytest.fixture
+def pillow_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """("open" | "load", format) each time Pillow parses a header or decodes pixels; the
+    real methods still run. An empty list: the file was judged before Pillow saw it."""
+    calls: list[tuple[str, str]] = []
+    plugins = (PngImagePlugin.PngImageFile, JpegImagePlugin.JpegImageFile, WebPImagePlugin.WebPImageFile)
+    for plugin in plugins:
+        for name in ("_open", "load"):
+            real = getattr(plugin, name)
+
+            def spy(self, *args, _real=real, _call=(name.strip("_"), plugin.format), **kwargs):
+                calls.append(_call)
+                return _real(self, *args, **kwargs)
+
+            monkeypatch.setattr(plugin, name, spy)
+    return calls
+
+
+def refusal(data: bytes) -> str:
+    with pytest.raises(ImageRejected) as excinfo:
+        inspect(data)
+    return excinfo.value.message
+
+
+def test_tiny_lossless_webp_of_40_megapixels_is_refused_before_decoding(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    # Under the 40 MP limit, but WebP decodes all at once at ~16 bytes per pixel: 600 MB.
+    data = corpus.lossless_webp_bomb(6300, 6300)
+    assert len(data) < 100
+    assert refusal(data) == (
+        "This WebP image is 6300 × 6300 pixels (39.7 megapixels); the limit for WebP is "
+        "16 megapixels. Please save it as a JPEG or PNG, or make it smaller."
+    )
+    assert ("load", "WEBP") not in pillow_calls
+
+
+def test_webp_pixel_limit_is_checked_from_the_header() -> None:
+    assert "(16.1 megapixels)" in refusal(corpus.lossless_webp_bomb(4000, 4001))
+    # A caller's lower limit still wins, with the usual sentence.
+    with pytest.raises(ImageRejected) as excinfo:
+        inspect(corpus.lossless_webp_bomb(3000, 3000), max_pixels=8_000_000)
+    assert excinfo.value.message == (
+        "This image is 3000 × 3000 pixels (9 megapixels); the limit is 8 megapixels."
+    )
+
+
+def test_small_lossless_webp_within_the_webp_limit_is_accepted() -> None:
+    assert inspect(corpus.lossless_webp_bomb(1000, 800)) == ImageInfo("WEBP", 1000, 800, 34, 1)
+
+
+def test_png_with_a_flood_of_empty_chunks_is_refused_before_pillow_parses_it(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    data = corpus.png_chunk_flood(1_660_000)  # 19 MB; used to take 10 s of CPU
+    assert len(data) > 18 * MB
+    assert refusal(data) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
+
+
+def test_png_split_into_thousands_of_small_data_chunks_is_accepted() -> None:
+    chunks = png_chunks(encode(noise_image((400, 300)), "PNG"))
+    image_data = b"".join(d for t, d in chunks if t == b"IDAT")
+    pieces = [image_data[i : i + 128] for i in range(0, len(image_data), 128)]
+    assert len(pieces) > 2000  # libpng writes 8 KB pieces; some encoders write smaller
+    data = build_png([chunks[0], *[(b"IDAT", p) for p in pieces], (b"IEND", b"")])
+    assert inspect(data) == ImageInfo("PNG", 400, 300, len(data), 1)
+
+
+def test_png_whose_image_data_inflates_far_past_its_pixels_is_refused(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    data = corpus.png_with_endless_image_data(256 * MB)
+    assert len(data) < MB
+    assert refusal(data) == HIDDEN_DATA_MESSAGE
+    assert ("load", "PNG") not in pillow_calls
+
+
+def test_jpeg_with_megabytes_of_stray_bytes_is_refused_before_pillow_parses_it(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    assert refusal(corpus.jpeg_with_stray_bytes(19 * MB)) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
+
+
+@pytest.mark.parametrize("junk", [b"\0", b"\xff"], ids=["stray-zeros", "fill-bytes"])
+def test_jpeg_with_a_few_stray_or_fill_bytes_is_still_accepted(junk: bytes) -> None:
+    original = corpus.jpeg_with_stray_bytes(0)
+    data = corpus.jpeg_with_stray_bytes(1000, junk)
+    assert inspect(data).format == "JPEG"
+    assert pixels(sanitize(data)) == pixels(original)
+
+
+def test_jpeg_with_too_many_progressive_scans_is_refused_before_decoding(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    # Each repeated scan is a pass over every block: 1000 of them at 40 MP take 13 s.
+    assert refusal(corpus.jpeg_with_repeated_scans(1000)) == (
+        "This JPEG is saved in more than 64 progressive passes. Please export it again."
+    )
+    assert ("load", "JPEG") not in pillow_calls
+
+
+def test_jpeg_with_64_progressive_scans_is_accepted() -> None:
+    data = corpus.jpeg_with_repeated_scans(64)
+    assert inspect(data).format == "JPEG"
+    assert pixels(sanitize(data)) == pixels(data)
+
+
+def test_webp_with_a_flood_of_unknown_chunks_is_refused(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    assert refusal(corpus.webp_chunk_flood(2_000_000)) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
