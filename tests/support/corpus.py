@@ -175,3 +175,18 @@ def jpeg_with_repeated_scans(scans: int, size: tuple[int, int] = (1024, 768)) ->
     end = data.rindex(b"\xff\xd9")
     last = data[starts[-1] : end]
     return data[:end] + last * (scans - len(starts)) + data[end:]
+
+
+def large_flat_png(width: int, height: int, color_type: int = 6) -> bytes:
+    """A large one-colour PNG (8 bits per sample; colour type 6 = RGBA, 2 = RGB, 0 = grey),
+    written a row at a time so that making it never holds the pixels in memory."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    row = b"\0" + bytes((90, 140, 200, 255)[:channels]) * width
+    deflate = zlib.compressobj(6)
+    stream = [deflate.compress(row * 64) for _ in range(height // 64)]
+    stream += [deflate.compress(row * (height % 64)), deflate.flush()]
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", b"".join(stream)) + _png_chunk(b"IEND", b"")
+    )

@@ -754,6 +754,18 @@ def test_big_jpeg_is_checked_stripped_and_thumbnailed_without_a_full_decode(
         assert Image.open(io.BytesIO(make_thumbnail(src, info))).size == (320, 213)
 
 
+def test_thumbnail_of_a_40_megapixel_png_costs_no_more_than_decoding_it(tmp_path: Path) -> None:
+    # Converting the whole image, or resizing RGBA through Pillow's full-size
+    # premultiplied copy, used to double it: 309 MB where the pixels take 152 MB.
+    path = tmp_path / "big.png"
+    path.write_bytes(corpus.large_flat_png(7300, 5450))
+    full_decode = peak_memory(path, "decode")
+    kept = peak_memory(path, "keep")
+
+    assert full_decode > 140 * MB
+    assert kept < full_decode + 40 * MB
+
+
 # --- Hostile files: decode memory and CPU stay bounded ----------------------------
 
 
