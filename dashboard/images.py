@@ -24,6 +24,7 @@ import math
 import os
 import re
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -75,6 +76,10 @@ _MAX_PNG_EXTRA_IMAGE_DATA: Final = 64 * 1024
 # WebP's check near the cost of turning a 24 MP JPEG upright (~190 MB).
 _MAX_PIXELS_BY_FORMAT: Final = {"WEBP": 16_000_000}
 _FORMAT_NAMES: Final = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
+# Decodes running at once in one process; the others wait their turn. A worker serves
+# 8 request threads: 8 WebPs at the limit decoded together would take 2 GB.
+_DECODES_AT_ONCE: Final = 2
+_decode_slots = threading.BoundedSemaphore(_DECODES_AT_ONCE)
 
 SCANS_MESSAGE: Final = (
     f"This JPEG is saved in more than {_MAX_JPEG_SCANS} progressive passes. "
@@ -309,7 +314,8 @@ def _verify_and_read_orientation(
         img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     else:
         _verify_riff_size(fileobj, size)
-    img.load()
+    with _decode_slots:
+        img.load()
     return _orientation(exif)
 
 
@@ -691,12 +697,15 @@ _PIXEL_INFO_KEYS: Final = ("icc_profile", "transparency")
 
 def _write_reoriented(fileobj: BinaryIO, info: ImageInfo, dest: BinaryIO) -> None:
     """The one full decode: rotate the pixels so the file needs no orientation tag."""
-    with _open(fileobj, info.format) as img:
-        options = _reencode_options(img, info.format)
-        upright = _apply_orientation(img, info.orientation)
-        upright.info = {k: img.info[k] for k in _PIXEL_INFO_KEYS if img.info.get(k) is not None}
-    # Closing the source first frees its pixels before the encoder allocates its own.
-    upright.save(dest, format=info.format, **options)
+    with _decode_slots:
+        with _open(fileobj, info.format) as img:
+            options = _reencode_options(img, info.format)
+            upright = _apply_orientation(img, info.orientation)
+            upright.info = {
+                k: img.info[k] for k in _PIXEL_INFO_KEYS if img.info.get(k) is not None
+            }
+        # Closing the source first frees its pixels before the encoder allocates its own.
+        upright.save(dest, format=info.format, **options)
 
 
 def _reencode_options(img: ImageFile.ImageFile, fmt: str) -> dict[str, object]:
@@ -721,7 +730,7 @@ _REDUCING_GAP: Final = 2.0  # as Image.thumbnail's default
 def make_thumbnail(fileobj: BinaryIO, info: ImageInfo, max_side: int = 320) -> bytes:
     """A WebP preview, upright, whose long side is at most max_side pixels."""
     try:
-        with _open(fileobj, info.format) as img:
+        with _decode_slots, _open(fileobj, info.format) as img:
             if info.format == "JPEG":
                 img.draft("RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale
             thumb = _thumbnail_in_display_mode(img, max_side)

@@ -7,8 +7,11 @@ import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -883,3 +886,41 @@ def test_webp_with_a_flood_of_unknown_chunks_is_refused(
 ) -> None:
     assert refusal(corpus.webp_chunk_flood(2_000_000)) == HIDDEN_DATA_MESSAGE
     assert pillow_calls == []
+
+
+def test_at_most_two_images_are_decoded_at_once_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker runs 8 request threads: 8 WebPs at the 16 MP limit decoded together would
+    # take 2 GB. The others wait their turn.
+    inside, most = 0, 0
+    lock = threading.Lock()
+    real_load = ImageFile.ImageFile.load
+
+    def slow_load(self: ImageFile.ImageFile):  # noqa: ANN202
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.1)  # long enough for the other threads to arrive
+            return real_load(self)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)
+    uploads = [
+        encode(noise_image((200, 150)), "PNG"),
+        encode(noise_image((200, 150)), "JPEG"),
+        encode(noise_image((200, 150)), "WEBP"),
+    ] * 2
+
+    def check_and_keep(data: bytes) -> None:
+        src = io.BytesIO(data)
+        info = inspect_image(src, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+        make_thumbnail(src, info)
+
+    with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+        list(pool.map(check_and_keep, uploads))
+    assert most == 2
