@@ -239,9 +239,21 @@ def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: in
 
     try:
         _STRUCTURE_CHECKS[fmt](fileobj, size)
-        img = _open(fileobj, fmt)
     except ImageRejected:
         raise
+    except _DAMAGED_ERRORS as exc:
+        raise ImageRejected(DAMAGED_MESSAGE) from exc
+    # From open to close: Pillow's WebP reader holds the whole file and its decoder's
+    # canvas, and the test decode's pixels live until the image is closed.
+    with _decode_slots:
+        return _inspect_pixels(fileobj, fmt, size, max_pixels=max_pixels, min_side=min_side)
+
+
+def _inspect_pixels(
+    fileobj: BinaryIO, fmt: str, size: int, *, max_pixels: int, min_side: int
+) -> ImageInfo:
+    try:
+        img = _open(fileobj, fmt)
     except _DAMAGED_ERRORS as exc:
         raise ImageRejected(DAMAGED_MESSAGE) from exc
     with img:
@@ -314,8 +326,7 @@ def _verify_and_read_orientation(
         img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     else:
         _verify_riff_size(fileobj, size)
-    with _decode_slots:
-        img.load()
+    img.load()
     return _orientation(exif)
 
 
