@@ -47,23 +47,32 @@ def _usage() -> tuple[int, float]:
     return hwm, usage.ru_utime + usage.ru_stime
 
 
-def measure_one(path: str) -> dict[str, object]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+def check_and_keep(path: str) -> str:
     from dashboard import images
 
-    base_kib, base_cpu = _usage()
-    started = time.perf_counter()
-    outcome = "accepted"
     with open(path, "rb") as upload:
         try:
             info = images.inspect_image(upload, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
         except images.ImageRejected as exc:
-            outcome = f"refused: {exc.message}"
-        else:
-            images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
-            with tempfile.TemporaryFile() as sanitized:
-                images.write_sanitized(upload, info, sanitized)
-            outcome = f"accepted {info.width}x{info.height}, orientation {info.orientation}"
+            return f"refused: {exc.message}"
+        images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
+        with tempfile.TemporaryFile() as sanitized:
+            images.write_sanitized(upload, info, sanitized)
+        return f"accepted {info.width}x{info.height}, orientation {info.orientation}"
+
+
+def measure_one(path: str, threads: int = 1) -> dict[str, object]:
+    """check_and_keep(path) in `threads` threads at once (a worker runs 8)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    from dashboard import images  # noqa: F401  (imported before the baseline)
+
+    base_kib, base_cpu = _usage()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        outcomes = set(pool.map(check_and_keep, [path] * threads))
+    outcome = " / ".join(sorted(outcomes))
     peak_kib, cpu = _usage()
     return {
         "peak_mb": (peak_kib - base_kib) / 1024,
@@ -73,10 +82,10 @@ def measure_one(path: str) -> dict[str, object]:
     }
 
 
-def run_child(path: Path, timeout: float = 300.0) -> dict[str, object]:
+def run_child(path: Path, threads: int = 1, timeout: float = 300.0) -> dict[str, object]:
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "--one", str(path)],
+            [sys.executable, __file__, "--one", str(path), str(threads)],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -154,11 +163,22 @@ def legitimate_files(tmp: Path) -> list[tuple[str, Callable[[], bytes]]]:
         ("same JPEG, EXIF orientation 6", lambda: rotated(jpeg_20mb())),
         ("PNG photo 3000x2250 (~19 MB)", lambda: encode(photo_like((3000, 2250), 0.5), "PNG")),
         ("WebP lossy photo 6000x4000 q100", lambda: encode(photo_like((6000, 4000), 0.5), "WEBP", quality=100)),
+        ("WebP lossy photo 4896x3264 q100", lambda: encode(photo_like((4896, 3264), 0.5), "WEBP", quality=100)),
+        ("WebP alpha photo 4896x3264 q90", lambda: encode(photo_like((4896, 3264), 0.2, "RGBA"), "WEBP", quality=90)),
         ("WebP lossless photo 2400x1800", lambda: encode(photo_like((2400, 1800), 0.3), "WEBP", lossless=True)),
         ("PNG RGBA 7300x5450 (40 MP)", lambda: encode(photo_like((7300, 5450), 0.0, "RGBA"), "PNG")),
         ("JPEG progressive 7300x5450 q85 444", lambda: encode(photo_like((7300, 5450), 0.02), "JPEG", quality=85, progressive=True, subsampling=0)),
         ("WebP lossy 7300x5450 (40 MP)", lambda: encode(photo_like((7300, 5450), 0.1), "WEBP", quality=80)),
         ("WebP lossless flat 6300x6300", lambda: encode(Image.new("RGB", (6300, 6300), (40, 90, 160)), "WEBP", lossless=True)),
+    ]
+
+
+def parallel_files(tmp: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    from tests.support import corpus
+
+    return [
+        ("8 x lossless WebP 4000x4000 (34 B)", lambda: corpus.lossless_webp_bomb(4000, 4000)),
+        ("8 x JPEG 6000x4000, orientation 6", lambda: rotated(large_photos(tmp, 1)[0].read_bytes())),
     ]
 
 
@@ -172,6 +192,8 @@ def main() -> int:
         groups = [("hostile files", hostile_files())]
         if not quick:
             groups.append(("legitimate photos and the largest image of each format", legitimate_files(tmp)))
+        if not quick:
+            groups.append(("8 threads at once in one process (a worker runs 8)", parallel_files(tmp)))
         for title, files in groups:
             heading(title)
             say(f"  {'file':<38} {'bytes':>11} {'peak MB':>8} {'CPU s':>7} {'wall s':>7}  outcome")
@@ -179,7 +201,7 @@ def main() -> int:
                 data = make()
                 path = tmp / "upload"
                 path.write_bytes(data)
-                r = run_child(path)
+                r = run_child(path, threads=8 if name.startswith("8 x ") else 1)
                 say(
                     f"  {name:<38} {len(data):>11,} {r['peak_mb']:>8.1f} {r['cpu_s']:>7.2f} {r['wall_s']:>7.2f}"
                     f"  {r['outcome']}"
@@ -188,7 +210,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--one":
-        print(json.dumps(measure_one(sys.argv[2])))
+    if len(sys.argv) == 4 and sys.argv[1] == "--one":
+        print(json.dumps(measure_one(sys.argv[2], int(sys.argv[3]))))
     else:
         main_guard(main)
