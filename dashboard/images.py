@@ -374,11 +374,12 @@ class _InflatedSize:
 
     def finish(self) -> bool:
         """Whether the stream was complete."""
-        while not self._inflater.eof and (
-            piece := self._inflater.decompress(self._inflater.unconsumed_tail, self._MAX_OUTPUT_PER_CALL)
+        inflater = self._inflater
+        while not inflater.eof and (
+            piece := inflater.decompress(inflater.unconsumed_tail, self._MAX_OUTPUT_PER_CALL)
         ):
             self._count(piece)
-        return self._inflater.eof
+        return inflater.eof
 
     def _count(self, piece: bytes) -> None:
         self.total += len(piece)

@@ -685,6 +685,31 @@ def test_sixteen_bit_thumbnail_is_scaled_not_clipped() -> None:
     assert 120 <= thumb.convert("L").getpixel((10, 10)) <= 136
 
 
+def tall_image(mode: str) -> tuple[Image.Image, Image.Image]:
+    """(image to save as PNG, the same in display mode), tall enough for several strips."""
+    if mode == "I;16":
+        grey = Image.linear_gradient("L").resize((700, 1300))
+        wide = grey.convert("I").point(lambda value: value * 256 + 128)
+        return wide.convert("I;16"), grey.convert("RGB")
+    if mode == "P":
+        img = noise_image((700, 1300)).convert("P")
+        img.info["transparency"] = 0
+        return img, img.convert("RGBA")
+    img = noise_image((700, 1300), mode)
+    return img, img.convert("RGBA")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "I;16"])
+def test_thumbnail_made_a_strip_at_a_time_is_pillows_thumbnail(mode: str) -> None:
+    stored, display = tall_image(mode)
+    data = encode(stored, "PNG", **({"transparency": 0} if mode == "P" else {}))
+    src = io.BytesIO(data)
+    thumb = make_thumbnail(src, inspect_image(src, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS))
+
+    display.thumbnail((320, 320))
+    assert thumb == encode(display, "WEBP", quality=80, method=1)
+
+
 # --- Memory -----------------------------------------------------------------------
 
 
@@ -777,8 +802,11 @@ def pillow_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """("open" | "load", format) each time Pillow parses a header or decodes pixels; the
     real methods still run. An empty list: the file was judged before Pillow saw it."""
     calls: list[tuple[str, str]] = []
-    plugins = (PngImagePlugin.PngImageFile, JpegImagePlugin.JpegImageFile, WebPImagePlugin.WebPImageFile)
-    for plugin in plugins:
+    for plugin in (
+        PngImagePlugin.PngImageFile,
+        JpegImagePlugin.JpegImageFile,
+        WebPImagePlugin.WebPImageFile,
+    ):
         for name in ("_open", "load"):
             real = getattr(plugin, name)
 
