@@ -763,6 +763,11 @@ def _thumbnail_in_display_mode(img: Image.Image, max_side: int) -> Image.Image:
     (palette or grey to RGB(A), 16 bits to 8) and the premultiplied-alpha copy inside
     Pillow's resize each took one more full-size image: 309 MB for a 40 MP RGBA PNG,
     whose decoded pixels are 152 MB."""
+    if img.mode == "RGB" and "transparency" not in img.info:
+        # Already in display mode, and Pillow reduces RGB by whole factors first: no
+        # full-size copy (strips would add one, of the reduced image).
+        img.thumbnail((max_side, max_side))
+        return img
     width, height = img.size
     final = _thumbnail_size(width, height, max_side)
     if final is None:
