@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import io
-import json
+import os
 import struct
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops, ImageCms, ImageStat, PngImagePlugin
+from PIL import (
+    Image,
+    ImageChops,
+    ImageCms,
+    ImageFile,
+    ImageStat,
+    JpegImagePlugin,
+    PngImagePlugin,
+    WebPImagePlugin,
+)
 
 from dashboard.images import (
     DAMAGED_MESSAGE,
     EMPTY_MESSAGE,
     GIF_MESSAGE,
+    HIDDEN_DATA_MESSAGE,
     SVG_MESSAGE,
     UNREADABLE_MESSAGE,
     ImageInfo,
@@ -28,6 +41,7 @@ from dashboard.images import (
     sniff_content_type,
     write_sanitized,
 )
+from tests.support import corpus
 
 MB = 1024 * 1024
 MAX_BYTES = 20 * MB
@@ -333,20 +347,12 @@ def test_inspect_image_refuses(
     assert fileobj.tell() == 0
 
 
-def test_pixel_limit_is_checked_from_the_header_before_the_image_data() -> None:
-    # The file's image data is 64 zero bytes: whatever reads it is bound to find the
-    # image damaged, so the size message shows the data was never looked at.
-    # (How long the refusal takes: bench/give_up_times.py.)
-    bomb = huge_png_header(30000, 30000)
-    with pytest.raises(ImageRejected) as excinfo:
-        inspect(bomb)
-    assert excinfo.value.message == (
-        "This image is 30000 × 30000 pixels (900 megapixels); the limit is 40 megapixels."
-    )
-    # Control: allowed that many pixels, the same file is read on and found damaged.
-    with pytest.raises(ImageRejected) as excinfo:
-        inspect(bomb, max_pixels=1_000_000_000)
-    assert excinfo.value.message == DAMAGED_MESSAGE
+def test_pixel_limit_is_checked_from_the_header_without_decoding(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    with pytest.raises(ImageRejected, match="900 megapixels"):
+        inspect(huge_png_header(30000, 30000))
+    assert pillow_calls and ("load", "PNG") not in pillow_calls  # header read, no pixels
 
 
 def test_size_limit_rounds_up_so_the_file_never_looks_within_it() -> None:
@@ -675,6 +681,31 @@ def test_sixteen_bit_thumbnail_is_scaled_not_clipped() -> None:
     assert 120 <= thumb.convert("L").getpixel((10, 10)) <= 136
 
 
+def tall_image(mode: str) -> tuple[Image.Image, Image.Image]:
+    """(image to save as PNG, the same in display mode), tall enough for several strips."""
+    if mode == "I;16":
+        grey = Image.linear_gradient("L").resize((700, 1300))
+        wide = grey.convert("I").point(lambda value: value * 256 + 128)
+        return wide.convert("I;16"), grey.convert("RGB")
+    if mode == "P":
+        img = noise_image((700, 1300)).convert("P")
+        img.info["transparency"] = 0
+        return img, img.convert("RGBA")
+    img = noise_image((700, 1300), mode)
+    return img, img.convert("RGBA")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "I;16"])
+def test_thumbnail_made_a_strip_at_a_time_is_pillows_thumbnail(mode: str) -> None:
+    stored, display = tall_image(mode)
+    data = encode(stored, "PNG", **({"transparency": 0} if mode == "P" else {}))
+    src = io.BytesIO(data)
+    thumb = make_thumbnail(src, inspect_image(src, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS))
+
+    display.thumbnail((320, 320))
+    assert thumb == encode(display, "WEBP", quality=80, method=1)
+
+
 # --- Memory -----------------------------------------------------------------------
 
 
@@ -690,59 +721,230 @@ def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Run in a fresh interpreter: how much its peak resident memory grew during one operation
-# on the photo, above what the imports already took. Resident memory counts Pillow's C
-# pixel buffers, which tracemalloc (Python objects only) misses. The peak is VmHWM from
-# /proc/self/status (Linux): getrusage's ru_maxrss would not do, because a child started
-# by fork + exec starts from its parent's peak there (pytest's, which built the photo, hides 69 MB).
-PEAK_RSS_CHILD = """
-import io, json, re, sys
-from pathlib import Path
+# Run in a fresh process, which reports how far its peak resident memory (VmHWM) rose
+# while it did one thing. This sees Pillow's C buffers, which tracemalloc does not.
+# Not ru_maxrss: across fork and exec it keeps the parent's peak, here pytest's.
+PEAK_MEMORY_SCRIPT = """
+import sys
 from PIL import Image
-from dashboard.images import inspect_image, make_thumbnail, write_sanitized
+from dashboard import images
 
 def peak_kib():
-    return int(re.search(r"^VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
-photo, out, what = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+path, step = sys.argv[1], sys.argv[2]
 before = peak_kib()
-if what == "upload-checks":
-    with photo.open("rb") as src, out.open("wb") as dest:
-        info = inspect_image(src, max_bytes=20 * 1024 * 1024, max_pixels=40_000_000)
-        write_sanitized(src, info, dest)
-        thumb = make_thumbnail(src, info)
-    facts = {"size": [info.width, info.height], "thumbnail": list(Image.open(io.BytesIO(thumb)).size)}
-else:  # "full-decode": what the checks must not do
-    with Image.open(photo) as img:
-        img.load()
-        facts = {"size": list(img.size)}
-print(json.dumps({**facts, "grew_bytes": (peak_kib() - before) * 1024}))
-"""
-ROOT = Path(__file__).resolve().parents[2]
+with open(path, "rb") as src:
+    if step == "decode":  # the positive control: what a full decode costs
+        with Image.open(src) as img:
+            img.load()
+    else:
+        info = images.inspect_image(src, max_bytes=%d, max_pixels=%d)
+        if step == "keep":  # what dashboard/jobs.py does with an accepted upload
+            with open(path + ".clean", "wb") as dest:
+                images.write_sanitized(src, info, dest)
+            images.make_thumbnail(src, info, max_side=512)
+print(peak_kib() - before)
+""" % (MAX_BYTES, MAX_PIXELS)
 
 
-def peak_memory_growth(what: str, photo: Path, out: Path) -> dict:
+def peak_memory(path: Path, step: str) -> int:
+    """Bytes by which a fresh process's peak RSS rose while doing `step` to the file."""
     done = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS_CHILD, str(photo), str(out), what],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PEAK_MEMORY_SCRIPT, str(path), step],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        check=True,
     )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return int(done.stdout.split()[-1]) * 1024
 
 
 def test_big_jpeg_is_checked_stripped_and_thumbnailed_without_a_full_decode(
     big_jpeg: Path, tmp_path: Path
 ) -> None:
     assert big_jpeg.stat().st_size > 5 * MB
-    clean = tmp_path / "clean.jpg"
+    full_decode = peak_memory(big_jpeg, "decode")
+    kept = peak_memory(big_jpeg, "keep")
 
-    checks = peak_memory_growth("upload-checks", big_jpeg, clean)
-    # Control: a full decode of the same photo (6000 x 4000 x 3 bytes = 69 MB) is seen.
-    full = peak_memory_growth("full-decode", big_jpeg, tmp_path / "unused")
-
-    assert full["size"] == checks["size"] == [6000, 4000]
-    assert full["grew_bytes"] > 60 * MB, f"the measurement missed a full decode: {full}"
-    assert checks["grew_bytes"] < 30 * MB, f"the checks took {checks['grew_bytes'] / MB:.0f} MB"
+    assert full_decode > 90 * MB  # 24 MP at Pillow's 4 bytes per RGB pixel: it is seen
+    assert kept < 30 * MB
     # Pillow wrote no metadata to drop, so the streamed copy is byte-identical in size.
-    assert clean.stat().st_size == big_jpeg.stat().st_size
-    assert checks["thumbnail"] == [320, 213]
+    assert Path(f"{big_jpeg}.clean").stat().st_size == big_jpeg.stat().st_size
+    with big_jpeg.open("rb") as src:
+        info = inspect_image(src, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+        assert Image.open(io.BytesIO(make_thumbnail(src, info))).size == (320, 213)
+
+
+def test_thumbnail_of_a_40_megapixel_png_costs_no_more_than_decoding_it(tmp_path: Path) -> None:
+    # Converting the whole image, or resizing RGBA through Pillow's full-size
+    # premultiplied copy, used to double it: 309 MB where the pixels take 152 MB.
+    path = tmp_path / "big.png"
+    path.write_bytes(corpus.large_flat_png(7300, 5450))
+    full_decode = peak_memory(path, "decode")
+    kept = peak_memory(path, "keep")
+
+    assert full_decode > 140 * MB
+    assert kept < full_decode + 40 * MB
+
+
+# --- Hostile files: decode memory and CPU stay bounded ----------------------------
+
+
+@pytest.fixture
+def pillow_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """("open" | "load", format) each time Pillow parses a header or decodes pixels; the
+    real methods still run. An empty list: the file was judged before Pillow saw it."""
+    calls: list[tuple[str, str]] = []
+    for plugin in (
+        PngImagePlugin.PngImageFile,
+        JpegImagePlugin.JpegImageFile,
+        WebPImagePlugin.WebPImageFile,
+    ):
+        for name in ("_open", "load"):
+            real = getattr(plugin, name)
+
+            def spy(self, *args, _real=real, _call=(name.strip("_"), plugin.format), **kwargs):
+                calls.append(_call)
+                return _real(self, *args, **kwargs)
+
+            monkeypatch.setattr(plugin, name, spy)
+    return calls
+
+
+def refusal(data: bytes) -> str:
+    with pytest.raises(ImageRejected) as excinfo:
+        inspect(data)
+    return excinfo.value.message
+
+
+def test_tiny_lossless_webp_of_40_megapixels_is_refused_before_decoding(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    # Under the 40 MP limit, but WebP decodes all at once at ~16 bytes per pixel: 600 MB.
+    data = corpus.lossless_webp_bomb(6300, 6300)
+    assert len(data) < 100
+    assert refusal(data) == (
+        "This WebP image is 6300 × 6300 pixels (39.7 megapixels); the limit for WebP is "
+        "16 megapixels. Please save it as a JPEG or PNG, or make it smaller."
+    )
+    assert ("load", "WEBP") not in pillow_calls
+
+
+def test_webp_pixel_limit_is_checked_from_the_header() -> None:
+    assert "(16.1 megapixels)" in refusal(corpus.lossless_webp_bomb(4000, 4001))
+    # A caller's lower limit still wins, with the usual sentence.
+    with pytest.raises(ImageRejected) as excinfo:
+        inspect(corpus.lossless_webp_bomb(3000, 3000), max_pixels=8_000_000)
+    assert excinfo.value.message == (
+        "This image is 3000 × 3000 pixels (9 megapixels); the limit is 8 megapixels."
+    )
+
+
+def test_small_lossless_webp_within_the_webp_limit_is_accepted() -> None:
+    assert inspect(corpus.lossless_webp_bomb(1000, 800)) == ImageInfo("WEBP", 1000, 800, 34, 1)
+
+
+def test_png_with_a_flood_of_empty_chunks_is_refused_before_pillow_parses_it(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    data = corpus.png_chunk_flood(1_660_000)  # 19 MB; used to take 10 s of CPU
+    assert len(data) > 18 * MB
+    assert refusal(data) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
+
+
+def test_png_split_into_thousands_of_small_data_chunks_is_accepted() -> None:
+    chunks = png_chunks(encode(noise_image((400, 300)), "PNG"))
+    image_data = b"".join(d for t, d in chunks if t == b"IDAT")
+    pieces = [image_data[i : i + 128] for i in range(0, len(image_data), 128)]
+    assert len(pieces) > 2000  # libpng writes 8 KB pieces; some encoders write smaller
+    data = build_png([chunks[0], *[(b"IDAT", p) for p in pieces], (b"IEND", b"")])
+    assert inspect(data) == ImageInfo("PNG", 400, 300, len(data), 1)
+
+
+def test_png_whose_image_data_inflates_far_past_its_pixels_is_refused(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    data = corpus.png_with_endless_image_data(256 * MB)
+    assert len(data) < MB
+    assert refusal(data) == HIDDEN_DATA_MESSAGE
+    assert ("load", "PNG") not in pillow_calls
+
+
+def test_jpeg_with_megabytes_of_stray_bytes_is_refused_before_pillow_parses_it(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    assert refusal(corpus.jpeg_with_stray_bytes(19 * MB)) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
+
+
+@pytest.mark.parametrize("junk", [b"\0", b"\xff"], ids=["stray-zeros", "fill-bytes"])
+def test_jpeg_with_a_few_stray_or_fill_bytes_is_still_accepted(junk: bytes) -> None:
+    original = corpus.jpeg_with_stray_bytes(0)
+    data = corpus.jpeg_with_stray_bytes(1000, junk)
+    assert inspect(data).format == "JPEG"
+    assert pixels(sanitize(data)) == pixels(original)
+
+
+def test_jpeg_with_too_many_progressive_scans_is_refused_before_decoding(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    # Each repeated scan is a pass over every block: 1000 of them at 40 MP take 13 s.
+    assert refusal(corpus.jpeg_with_repeated_scans(1000)) == (
+        "This JPEG is saved in more than 64 progressive passes. Please export it again."
+    )
+    assert ("load", "JPEG") not in pillow_calls
+
+
+def test_jpeg_with_64_progressive_scans_is_accepted() -> None:
+    data = corpus.jpeg_with_repeated_scans(64)
+    assert inspect(data).format == "JPEG"
+    assert pixels(sanitize(data)) == pixels(data)
+
+
+def test_webp_with_a_flood_of_unknown_chunks_is_refused(
+    pillow_calls: list[tuple[str, str]],
+) -> None:
+    assert refusal(corpus.webp_chunk_flood(2_000_000)) == HIDDEN_DATA_MESSAGE
+    assert pillow_calls == []
+
+
+def test_at_most_two_images_are_decoded_at_once_in_one_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker runs 8 request threads: 8 WebPs at the 16 MP limit decoded together would
+    # take 2 GB. The others wait their turn.
+    inside, most = 0, 0
+    lock = threading.Lock()
+    real_load = ImageFile.ImageFile.load
+
+    def slow_load(self: ImageFile.ImageFile):  # noqa: ANN202
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.1)  # long enough for the other threads to arrive
+            return real_load(self)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)
+    uploads = [
+        encode(noise_image((200, 150)), "PNG"),
+        encode(noise_image((200, 150)), "JPEG"),
+        encode(noise_image((200, 150)), "WEBP"),
+    ] * 2
+
+    def check_and_keep(data: bytes) -> None:
+        src = io.BytesIO(data)
+        info = inspect_image(src, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS)
+        make_thumbnail(src, info)
+
+    with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+        list(pool.map(check_and_keep, uploads))
+    assert most == 2
