@@ -6,6 +6,7 @@ have been kept.
 
 import re
 import threading
+import time
 
 import pytest
 import requests
@@ -173,3 +174,24 @@ class TestPollsStayCheapWhateverTheyAskAbout:
             thread.join()
         assert len(results) == 6 and all("e" * 24 in found for found in results)
         assert len([c for c in api.calls if "status=pending" in c.request.url]) == 1
+
+    def test_the_snapshot_lives_by_its_own_clock_not_the_backends_rounding(self, designer, api, monkeypatch):
+        # Redis keeps whole seconds: a 1.5 s timeout became 1 s there. The entry carries
+        # the time it was taken, so it is fresh for 1.5 s on every backend.
+        from dashboard.genapi import cached
+
+        now = [1_000_000.0]
+        clock = type("Clock", (), {"time": staticmethod(lambda: now[0]), "monotonic": time.monotonic, "sleep": time.sleep})
+        monkeypatch.setattr(cached, "time", clock)
+        api.get(PENDING_LISTING, json=listing(item("e" * 24, "pending")))
+
+        def listings() -> int:
+            return len([c for c in api.calls if "status=pending" in c.request.url])
+
+        genapi.running()
+        now[0] += 1.2
+        genapi.running()
+        assert listings() == 1  # still fresh after 1.2 s
+        now[0] += 0.4
+        genapi.running()
+        assert listings() == 2  # 1.6 s: taken again
