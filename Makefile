@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-services bench venv chromium services lint clean
+.PHONY: demo test test-sqlite test-services bench venv chromium services lint format clean
 
 $(STAMP): pyproject.toml
 	@set -e; \
@@ -43,6 +43,16 @@ test-sqlite: $(STAMP) chromium services
 test-services: $(STAMP) chromium services
 	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
+
+# Lint: ruff's checks everywhere; the product code (dashboard/, simulator/) also keeps
+# ruff's formatting. `make format` applies both fixes.
+lint: $(STAMP)
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check dashboard simulator
+
+format: $(STAMP)
+	@$(PY) -m ruff check --fix .
+	@$(PY) -m ruff format dashboard simulator
 
 bench: $(STAMP)
 	@scripts/bench

@@ -34,7 +34,6 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import requests
-
 from support import bench_stack, count_calls, heading, main_guard, median, percentile, row, say
 
 SEED_ITEMS = 250
@@ -190,7 +189,7 @@ def main() -> int:
                         a_times.append(t1 - t0)
                         b_times.append(t2 - t1)
                         sizes.add((len(ra.content), len(rb.content)))
-                diffs = [a - b for a, b in zip(a_times, b_times)]
+                diffs = [a - b for a, b in zip(a_times, b_times, strict=True)]
                 added = median(diffs)
                 share = added / median(b_times) * 100
                 results.append(

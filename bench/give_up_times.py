@@ -32,7 +32,6 @@ from collections.abc import Callable
 import django
 import requests
 from django.conf import settings
-
 from support import bench_stack, heading, main_guard, median, say, small_jpeg
 
 RUNS = 5

@@ -65,7 +65,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-
 from support import (
     bench_stack,
     cpu_seconds,
@@ -231,7 +230,7 @@ class Designer:
                 response = (session or self.session).request(
                     method, f"{self.base_url}{path}", allow_redirects=False, timeout=REQUEST_TIMEOUT, **kwargs
                 )
-                response.content  # read the whole body inside the timing
+                _ = response.content  # read the whole body inside the timing
                 break
             except requests.RequestException as exc:
                 # A kept-alive connection the server closed just as we reused it: a browser
@@ -571,18 +570,18 @@ def main() -> int:
         ids = list(dict.fromkeys(item_id for _, item_id in PREVIEW_SRC.findall(gallery_html)))
         for i in range(20):
             page = 1 + i % 5
-            measure("gallery", lambda: probe.call("gallery", "GET", f"/history/?{GALLERY_QUERY}&page={page}"))
+            measure("gallery", lambda page=page: probe.call("gallery", "GET", f"/history/?{GALLERY_QUERY}&page={page}"))
         for item_id in ids[:20]:
-            measure("details", lambda: probe.call("details", "GET", f"/history/{item_id}/?status=complete&page=2",
+            measure("details", lambda item_id=item_id: probe.call("details", "GET", f"/history/{item_id}/?status=complete&page=2",
                                                   headers={"HX-Request": "true", "HX-Target": "lightbox"}))
-            measure("feedback", lambda: probe.call("feedback", "POST", f"/results/{item_id}/feedback", data={"like": "true"},
+            measure("feedback", lambda item_id=item_id: probe.call("feedback", "POST", f"/results/{item_id}/feedback", data={"like": "true"},
                                                    headers=probe.headers("/history/", **{"HX-Request": "true", "X-CSRFToken": probe.session.cookies["csrftoken"]})))
-            measure("preview", lambda: probe.call("preview", "GET", f"/results/{item_id}/preview"))
+            measure("preview", lambda item_id=item_id: probe.call("preview", "GET", f"/results/{item_id}/preview"))
         pending_upstream = int(api.get(f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10).json()["total_count"])
         for d in designers:
-            measure("tray", lambda: d.call("tray", "GET", "/jobs/tray", headers={"HX-Request": "true"}))
+            measure("tray", lambda d=d: d.call("tray", "GET", "/jobs/tray", headers={"HX-Request": "true"}))
         for j in range(QUIET_JOBS):
-            measure("job creation", lambda: probe.call(
+            measure("job creation", lambda j=j: probe.call(
                 "job creation", "POST", "/",
                 data={"tool": "fashion_swap", "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": probe.session.cookies["csrftoken"]},
                 files={"clothes": ("garment.jpg", images[j], "image/jpeg"), "person": ("model.jpg", images[j + 3], "image/jpeg")},

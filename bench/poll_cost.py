@@ -30,7 +30,6 @@ import re
 import time
 
 import requests
-
 from support import bench_stack, count_calls, heading, main_guard, median, say, small_jpeg
 
 SIZES = (1, 10, 50)

@@ -626,7 +626,7 @@ def bench_stack(
         )
         with ThreadPoolExecutor(max_workers=min(8, len(usernames))) as pool:
             logged_in = list(pool.map(lambda username: login(dashboard.base_url, username), usernames))
-        sessions = dict(zip(usernames, logged_in))
+        sessions = dict(zip(usernames, logged_in, strict=True))
         try:
             yield Stack(tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions)
         except Exception:

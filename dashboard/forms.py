@@ -191,10 +191,15 @@ PAGE_SIZES = (20, 40, 100)
 class GalleryFilterForm(forms.Form):
     """The gallery's filters, read from the URL. Bad values fall back to defaults."""
 
-    status = forms.MultipleChoiceField(required=False, choices=genapi.Status.choices, widget=forms.CheckboxSelectMultiple)
+    status = forms.MultipleChoiceField(
+        required=False, choices=genapi.Status.choices, widget=forms.CheckboxSelectMultiple
+    )
     style = forms.CharField(required=False, max_length=128)
     limit = forms.TypedChoiceField(
-        required=False, coerce=int, choices=[(size, f"{size} per page") for size in PAGE_SIZES], empty_value=PAGE_SIZES[0]
+        required=False,
+        coerce=int,
+        choices=[(size, f"{size} per page") for size in PAGE_SIZES],
+        empty_value=PAGE_SIZES[0],
     )
     mine = forms.BooleanField(required=False, label="Made by me")
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
-from dashboard.display import describe_size, one_decimal
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+from dashboard.display import describe_size, one_decimal
 
 CHUNK_SIZE: Final = 64 * 1024
 
@@ -50,13 +51,9 @@ _EXTENSION_BY_FORMAT: Final = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 EMPTY_MESSAGE: Final = "This file is empty."
 GIF_MESSAGE: Final = "GIF images are not supported. Please use a PNG, JPEG or WebP image."
 SVG_MESSAGE: Final = "SVG drawings are not supported. Please use a PNG, JPEG or WebP photo."
-UNREADABLE_MESSAGE: Final = (
-    "This file is not an image we can read. Please use a PNG, JPEG or WebP image."
-)
+UNREADABLE_MESSAGE: Final = "This file is not an image we can read. Please use a PNG, JPEG or WebP image."
 DAMAGED_MESSAGE: Final = "This image is damaged or incomplete. Please export it again."
-HIDDEN_DATA_MESSAGE: Final = (
-    "This file has too much hidden data for an image of its size. Please export it again."
-)
+HIDDEN_DATA_MESSAGE: Final = "This file has too much hidden data for an image of its size. Please export it again."
 
 
 # Caps on a file's structure. Real images stay far below them; past them, a file of a
@@ -81,10 +78,7 @@ _FORMAT_NAMES: Final = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP"}
 _DECODES_AT_ONCE: Final = 2
 _decode_slots = threading.BoundedSemaphore(_DECODES_AT_ONCE)
 
-SCANS_MESSAGE: Final = (
-    f"This JPEG is saved in more than {_MAX_JPEG_SCANS} progressive passes. "
-    "Please export it again."
-)
+SCANS_MESSAGE: Final = f"This JPEG is saved in more than {_MAX_JPEG_SCANS} progressive passes. Please export it again."
 
 
 class ImageRejected(ValueError):
@@ -176,6 +170,7 @@ _PLUGIN_BY_FORMAT: Final[dict[str, Callable[[BinaryIO], ImageFile.ImageFile]]] =
     "WEBP": WebPImagePlugin.WebPImageFile,
 }
 
+
 def _open(fileobj: BinaryIO, fmt: str) -> ImageFile.ImageFile:
     """Open lazily (header only). Our own max_pixels limit, checked by the caller, is
     the authority on size, so Pillow's global decompression-bomb guard only decides
@@ -212,9 +207,7 @@ def _apply_orientation(img: Image.Image, orientation: int) -> Image.Image:
 # --- inspect_image ----------------------------------------------------------------
 
 
-def inspect_image(
-    fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: int = 32
-) -> ImageInfo:
+def inspect_image(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: int = 32) -> ImageInfo:
     """Check an upload by content and describe it; raise ImageRejected if unusable."""
     try:
         return _inspect(fileobj, max_bytes=max_bytes, max_pixels=max_pixels, min_side=min_side)
@@ -228,8 +221,7 @@ def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: in
         raise ImageRejected(EMPTY_MESSAGE)
     if size > max_bytes:
         raise ImageRejected(
-            f"This file is {describe_size(size, round_up=True)}; "
-            f"the limit is {describe_size(max_bytes)}."
+            f"This file is {describe_size(size, round_up=True)}; the limit is {describe_size(max_bytes)}."
         )
     head = fileobj.read(_SNIFF_BYTES)
     content_type = sniff_content_type(head)
@@ -249,9 +241,7 @@ def _inspect(fileobj: BinaryIO, *, max_bytes: int, max_pixels: int, min_side: in
         return _inspect_pixels(fileobj, fmt, size, max_pixels=max_pixels, min_side=min_side)
 
 
-def _inspect_pixels(
-    fileobj: BinaryIO, fmt: str, size: int, *, max_pixels: int, min_side: int
-) -> ImageInfo:
+def _inspect_pixels(fileobj: BinaryIO, fmt: str, size: int, *, max_pixels: int, min_side: int) -> ImageInfo:
     try:
         img = _open(fileobj, fmt)
     except _DAMAGED_ERRORS as exc:
@@ -283,9 +273,7 @@ def _looks_like_svg(head: bytes) -> bool:
     return text.startswith((b"<?xml", b"<!--", b"<!doctype svg")) and b"<svg" in text
 
 
-def _check_dimensions(
-    width: int, height: int, fmt: str, *, max_pixels: int, min_side: int
-) -> None:
+def _check_dimensions(width: int, height: int, fmt: str, *, max_pixels: int, min_side: int) -> None:
     pixels = width * height
     megapixels = one_decimal(pixels, 1_000_000, round_up=True)
     if pixels > max_pixels:
@@ -304,14 +292,11 @@ def _check_dimensions(
         )
     if width < min_side or height < min_side:
         raise ImageRejected(
-            f"This image is only {width} × {height} pixels; "
-            f"it needs to be at least {min_side} pixels on each side."
+            f"This image is only {width} × {height} pixels; it needs to be at least {min_side} pixels on each side."
         )
 
 
-def _verify_and_read_orientation(
-    fileobj: BinaryIO, fmt: str, img: ImageFile.ImageFile, size: int
-) -> int:
+def _verify_and_read_orientation(fileobj: BinaryIO, fmt: str, img: ImageFile.ImageFile, size: int) -> int:
     """Detect truncation or corruption without a full-resolution decode. For JPEG this
     relies on Pillow's default ImageFile.LOAD_TRUNCATED_IMAGES = False, which this
     module never changes."""
@@ -375,9 +360,7 @@ class _InflatedSize:
     def finish(self) -> bool:
         """Whether the stream was complete."""
         inflater = self._inflater
-        while not inflater.eof and (
-            piece := inflater.decompress(inflater.unconsumed_tail, self._MAX_OUTPUT_PER_CALL)
-        ):
+        while not inflater.eof and (piece := inflater.decompress(inflater.unconsumed_tail, self._MAX_OUTPUT_PER_CALL)):
             self._count(piece)
         return inflater.eof
 
@@ -652,11 +635,7 @@ def _webp_chunks(src: BinaryIO, riff_end: int) -> Iterator[tuple[bytes, int, int
 
 
 def _write_webp_stripped(src: BinaryIO, dest: BinaryIO) -> None:
-    kept = [
-        chunk
-        for chunk in _webp_chunks(src, _riff_end(src))
-        if chunk[0] not in _WEBP_DROPPED_CHUNKS
-    ]
+    kept = [chunk for chunk in _webp_chunks(src, _riff_end(src)) if chunk[0] not in _WEBP_DROPPED_CHUNKS]
     riff_size = 4 + sum(8 + size + (size & 1) for _, _, size in kept)
     dest.write(b"RIFF" + struct.pack("<I", riff_size) + b"WEBP")
     for fourcc, offset, size in kept:
@@ -713,9 +692,7 @@ def _write_reoriented(fileobj: BinaryIO, info: ImageInfo, dest: BinaryIO) -> Non
         with _open(fileobj, info.format) as img:
             options = _reencode_options(img, info.format)
             upright = _apply_orientation(img, info.orientation)
-            upright.info = {
-                k: img.info[k] for k in _PIXEL_INFO_KEYS if img.info.get(k) is not None
-            }
+            upright.info = {k: img.info[k] for k in _PIXEL_INFO_KEYS if img.info.get(k) is not None}
         # Closing the source first frees its pixels before the encoder allocates its own.
         upright.save(dest, format=info.format, **options)
 

@@ -11,7 +11,6 @@ import secrets
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from datetime import timedelta
@@ -141,7 +140,9 @@ def send_job(
     return job
 
 
-def _create_upstream(tool: str, inputs: Sequence[tuple[Slot, InputImage]], style: genapi.Style | None) -> genapi.JobCreated:
+def _create_upstream(
+    tool: str, inputs: Sequence[tuple[Slot, InputImage]], style: genapi.Style | None
+) -> genapi.JobCreated:
     with ExitStack() as stack:
         files = [
             genapi.UploadFile(
@@ -161,16 +162,16 @@ def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
         # update_or_create: an upstream that reuses an id must not turn into an error page.
         job, _ = Job.objects.update_or_create(
             history_item_id=created.history_item_id,
-            defaults=dict(
-                designer=designer,
-                tool=tool,
-                tool_title=tool_title,
-                style_id=style.id if style else "",
-                style_title=style.title if style else "",
-                status=Job.Status.PENDING,
-                error_message="",
-                finished_at=None,
-            ),
+            defaults={
+                "designer": designer,
+                "tool": tool,
+                "tool_title": tool_title,
+                "style_id": style.id if style else "",
+                "style_title": style.title if style else "",
+                "status": Job.Status.PENDING,
+                "error_message": "",
+                "finished_at": None,
+            },
         )
         job.inputs.all().delete()
         JobInput.objects.bulk_create(
@@ -183,13 +184,15 @@ def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
 
 def rerun(job: Job, designer, *, token: str) -> Job:
     """The same tool, style and input images, as a new job (once per token)."""
-    inputs = [
-        (Slot(name=entry.slot, label=entry.label), entry.image)
-        for entry in job.inputs.select_related("image")
-    ]
+    inputs = [(Slot(name=entry.slot, label=entry.label), entry.image) for entry in job.inputs.select_related("image")]
     style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
     return send_job(
-        designer, tool=job.tool, tool_title=job.tool_title, inputs=inputs, style=style, token=token,
+        designer,
+        tool=job.tool,
+        tool_title=job.tool_title,
+        inputs=inputs,
+        style=style,
+        token=token,
         rerun_of=job.history_item_id,
     )
 

@@ -51,9 +51,7 @@ class Job(models.Model):
     Status = Status
 
     history_item_id = models.CharField(max_length=128, unique=True)
-    designer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs"
-    )
+    designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="jobs")
     tool = models.CharField(max_length=64)
     tool_title = models.CharField(max_length=128, blank=True)
     style_id = models.CharField(max_length=128, blank=True)
@@ -89,6 +87,9 @@ class JobInput(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "slot"], name="one_image_per_slot")]
 
+    def __str__(self) -> str:
+        return f"{self.label} of {self.job_id}"
+
 
 class Submission(models.Model):
     """One sent form (generate, run again), named by the one-time token its page carried:
@@ -105,6 +106,9 @@ class Submission(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["designer", "token"], name="one_send_per_token")]
+
+    def __str__(self) -> str:
+        return f"form {self.token[:8]}… sent by {self.designer_id}"
 
 
 class AuditEntry(models.Model):

@@ -56,7 +56,10 @@ class ResilientRedisCache(RedisCache):
                 _down_until[self.where] = time.monotonic() + self.retry_after
             logger.warning(
                 "Redis cache at %s unavailable (%s: %s); serving without it, next try in %g s",
-                self.where, type(exc).__name__, exc, self.retry_after,
+                self.where,
+                type(exc).__name__,
+                exc,
+                self.retry_after,
             )
             raise CacheUnavailable from None
 

@@ -265,9 +265,15 @@ class GatewayMiddleware:
         key = _bearer_key(scope)
         if key is None or not _key_in(key, (*config.api_keys, *config.readonly_keys)):
             response: Response = _error(401, "Invalid or missing API key", {"WWW-Authenticate": "Bearer"})
-        elif scope["method"] in WRITE_METHODS and _key_in(key, config.readonly_keys) and not _key_in(key, config.api_keys):
+        elif (
+            scope["method"] in WRITE_METHODS
+            and _key_in(key, config.readonly_keys)
+            and not _key_in(key, config.api_keys)
+        ):
             response = _error(403, "This API key's plan does not allow this operation")
-        elif config.rate_limit and (wait := self.state.rate_limiter.retry_after(key, config.rate_limit, time.monotonic())):
+        elif config.rate_limit and (
+            wait := self.state.rate_limiter.retry_after(key, config.rate_limit, time.monotonic())
+        ):
             response = _error(429, "Rate limit exceeded", {"Retry-After": str(wait)})
         elif config.error_rate > 0 and self.state.rng.random() < config.error_rate:
             if config.error_body == "html":
@@ -422,7 +428,11 @@ def create_job(
         known = GENERATION_TYPES_BY_ID.get(type_id)
         if known is None or known.tool != tool:
             errors.append(
-                {"loc": ["body", "generation_type"], "msg": "Unknown generation type for this tool", "type": "value_error"}
+                {
+                    "loc": ["body", "generation_type"],
+                    "msg": "Unknown generation type for this tool",
+                    "type": "value_error",
+                }
             )
 
     paths = state.store.paths
@@ -439,7 +449,11 @@ def create_job(
                 inputs[slot] = _store_upload(upload, paths, item_id, slot)
             except imaging.InvalidImage:
                 errors.append(
-                    {"loc": ["body", slot], "msg": "Not a valid image (PNG, JPEG or WebP expected)", "type": "value_error"}
+                    {
+                        "loc": ["body", slot],
+                        "msg": "Not a valid image (PNG, JPEG or WebP expected)",
+                        "type": "value_error",
+                    }
                 )
         if errors:
             paths.remove_item_files(item_id)

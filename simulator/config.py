@@ -115,7 +115,15 @@ class SimulatorConfig:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # The knobs PATCH /_simulator/config may change.
-    RUNTIME_KNOBS: ClassVar[tuple[str, ...]] = ("job_seconds", "fail_rate", "latency_ms", "error_rate", "error_body", "rate_limit", "bad_body")
+    RUNTIME_KNOBS: ClassVar[tuple[str, ...]] = (
+        "job_seconds",
+        "fail_rate",
+        "latency_ms",
+        "error_rate",
+        "error_body",
+        "rate_limit",
+        "bad_body",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: str | Path | None = None) -> SimulatorConfig:

@@ -91,7 +91,9 @@ def subject_mask(image: Image.Image) -> Image.Image:
     """
     rgb = image.convert("RGB")
     w, h = rgb.size
-    border = [rgb.getpixel((x, y)) for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1), (w // 2, 0), (0, h // 2))]
+    border = [
+        rgb.getpixel((x, y)) for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1), (w // 2, 0), (0, h // 2))
+    ]
     background = tuple(sorted(channel)[len(channel) // 2] for channel in zip(*border, strict=True))
     difference = ImageChops.difference(rgb, Image.new("RGB", rgb.size, background)).convert("L")
     mask = difference.point(lambda value: 255 if value > 28 else 0)
@@ -154,7 +156,12 @@ def compose_furniture(room: Image.Image, furniture: Image.Image) -> Image.Image:
     floor_shadow = Image.new("L", result.size, 0)
     shadow_h = max(6, piece.height // 8)
     ImageDraw.Draw(floor_shadow).ellipse(
-        (left + piece.width // 20, top + piece.height - shadow_h // 2, left + piece.width * 19 // 20, top + piece.height + shadow_h // 2),
+        (
+            left + piece.width // 20,
+            top + piece.height - shadow_h // 2,
+            left + piece.width * 19 // 20,
+            top + piece.height + shadow_h // 2,
+        ),
         fill=130,
     )
     floor_shadow = floor_shadow.filter(ImageFilter.GaussianBlur(max(3, shadow_h // 2)))
@@ -286,9 +293,18 @@ def sample_garment(rng: random.Random, size: tuple[int, int] = (384, 384)) -> Im
         for y in range(0, h, h // 10):
             stripe_draw.rectangle((0, y, w, y + h // 24), fill=stripe)
     outline = [
-        (w * 0.30, h * 0.10), (w * 0.42, h * 0.06), (w * 0.58, h * 0.06), (w * 0.70, h * 0.10),
-        (w * 0.95, h * 0.30), (w * 0.82, h * 0.42), (w * 0.74, h * 0.34), (w * 0.74, h * 0.92),
-        (w * 0.26, h * 0.92), (w * 0.26, h * 0.34), (w * 0.18, h * 0.42), (w * 0.05, h * 0.30),
+        (w * 0.30, h * 0.10),
+        (w * 0.42, h * 0.06),
+        (w * 0.58, h * 0.06),
+        (w * 0.70, h * 0.10),
+        (w * 0.95, h * 0.30),
+        (w * 0.82, h * 0.42),
+        (w * 0.74, h * 0.34),
+        (w * 0.74, h * 0.92),
+        (w * 0.26, h * 0.92),
+        (w * 0.26, h * 0.34),
+        (w * 0.18, h * 0.42),
+        (w * 0.05, h * 0.30),
     ]
     mask = Image.new("L", size, 0)
     ImageDraw.Draw(mask).polygon(outline, fill=255)
@@ -361,5 +377,8 @@ def sample_photo(rng: random.Random, size: tuple[int, int] = (512, 384)) -> Imag
     draw.ellipse((w * sun - 30, h * 0.15, w * sun + 30, h * 0.15 + 60), fill=(255, 226, 150))
     for index in range(3):
         top = h * (0.55 + 0.12 * index)
-        draw.polygon([(0, h), (0, top), (w * 0.3, top - 40), (w * 0.7, top + 10), (w, top - 30), (w, h)], fill=_colour(rng, 20, 120))
+        draw.polygon(
+            [(0, h), (0, top), (w * 0.3, top - 40), (w * 0.7, top + 10), (w, top - 30), (w, h)],
+            fill=_colour(rng, 20, 120),
+        )
     return image

@@ -29,8 +29,15 @@ POOL_SIZE = 6  # distinct renders per tool; enough variety for a grid to look al
 
 # Relative weights: try-on dominates, like in a fashion studio's real history.
 TOOL_WEIGHTS: dict[str, int] = {
-    "fashion_swap": 30, "fashion_swap_half": 12, "fashion_card": 8, "lego_clothes": 5,
-    "mamasfit": 6, "lengerie": 5, "furniture": 14, "fabric": 10, "default": 10,
+    "fashion_swap": 30,
+    "fashion_swap_half": 12,
+    "fashion_card": 8,
+    "lego_clothes": 5,
+    "mamasfit": 6,
+    "lengerie": 5,
+    "furniture": 14,
+    "fabric": 10,
+    "default": 10,
 }
 
 SampleMaker = Callable[[random.Random], Image.Image]

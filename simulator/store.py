@@ -158,9 +158,7 @@ class Store:
         self._lock = threading.Lock()
         # Autocommit mode: every statement is its own transaction unless we BEGIN
         # explicitly, which keeps write locks short for the other process.
-        self._db = sqlite3.connect(
-            data_dir.database, check_same_thread=False, isolation_level=None, timeout=10.0
-        )
+        self._db = sqlite3.connect(data_dir.database, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         with self._lock:
             self._db.execute("PRAGMA busy_timeout = 10000")
@@ -234,8 +232,7 @@ class Store:
         """Pending items whose time has come, oldest deadline first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM history WHERE status = 'pending' AND due_at <= ? "
-                "ORDER BY due_at LIMIT ?",
+                f"SELECT {_COLUMNS} FROM history WHERE status = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
                 (now, limit),
             ).fetchall()
         return [HistoryRecord.from_row(row) for row in rows]

@@ -213,7 +213,7 @@ def style_preview(chosen: Style) -> bytes:
 
 
 def health() -> str:
-    """"ok", "key refused" or "unavailable": the upstream as the health check reports it,
+    """ "ok", "key refused" or "unavailable": the upstream as the health check reports it,
     probed at most once per HEALTHZ_CACHE_SECONDS by all workers together.
 
     Shared through the cache (Redis); each process also keeps the answer in its own

@@ -101,7 +101,14 @@ def parse_style(raw: object, tool: str) -> Style | None:
 
 
 KNOWN_ITEM_FIELDS = {
-    "id", "status", "generation_type", "generation_type_id", "created_at", "preview_url", "stock_url", "like",
+    "id",
+    "status",
+    "generation_type",
+    "generation_type_id",
+    "created_at",
+    "preview_url",
+    "stock_url",
+    "like",
 }
 
 
@@ -191,7 +198,8 @@ def error_message(body: object) -> tuple[str | None, dict[str, list[str]]]:
             name = None
             if isinstance(loc, list):
                 names = [
-                    str(part) for part in loc
+                    str(part)
+                    for part in loc
                     if not isinstance(part, int) and part not in ("body", "query", "path", "header")
                 ]
                 name = names[-1] if names else None

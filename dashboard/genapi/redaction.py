@@ -66,7 +66,9 @@ def clean_image(content: bytes) -> bytes | None:
 
     source, cleaned = BytesIO(content), BytesIO()
     try:
-        info = images.inspect_image(source, max_bytes=len(content) or 1, max_pixels=settings.UPLOAD_MAX_PIXELS, min_side=1)
+        info = images.inspect_image(
+            source, max_bytes=len(content) or 1, max_pixels=settings.UPLOAD_MAX_PIXELS, min_side=1
+        )
         images.write_sanitized(source, info, cleaned)
     except images.ImageRejected:
         return None

@@ -41,7 +41,6 @@ from dashboard.genapi.parsing import (
 )
 from dashboard.genapi.redaction import redact, redact_value
 from dashboard.genapi.types import (
-    GenApiError,
     HistoryItem,
     HistoryPage,
     JobCreated,
@@ -79,8 +78,7 @@ TIMED_OUT_WRITE_MESSAGE = (
 )
 UNREADABLE_MESSAGE = "The generation service sent an answer the dashboard cannot read."
 NOT_CONFIRMED_MESSAGE = (
-    "The generation service accepted this but has not confirmed it was done. "
-    "Reload in a moment to see whether it was."
+    "The generation service accepted this but has not confirmed it was done. Reload in a moment to see whether it was."
 )
 NOT_DONE_MESSAGE = "The generation service answered that it did not do this."
 TOO_LARGE_MESSAGE = "The generation service sent an answer larger than the dashboard accepts."
@@ -90,8 +88,6 @@ def _read_timed_out(error: requests.ConnectionError) -> bool:
     """Whether a ConnectionError is really read timeouts that exhausted urllib3's retries."""
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(reason, ReadTimeoutError)
-
-
 
 
 # --- The overall deadline of one call ------------------------------------------------
@@ -382,9 +378,7 @@ class GenApiClient:
         if code == 401:
             raise UpstreamAuthError(status=code)
         if code == 403:
-            raise PlanNotAllowed(
-                f"The account's plan does not allow this: {message}" if message else None, status=code
-            )
+            raise PlanNotAllowed(f"The account's plan does not allow this: {message}" if message else None, status=code)
         if code == 404:
             raise NotFound(status=code)
         if code == 429:
@@ -537,7 +531,9 @@ class GenApiClient:
         url = self.image_url(path)
         if url is None:
             raise NotFound("This image is not available.")
-        answer = self._request("GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES)
+        answer = self._request(
+            "GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES
+        )
         return UpstreamImage(content=answer.body, content_type=answer.headers.get("Content-Type", ""))
 
     def openapi(self) -> dict[str, Any] | None:
@@ -581,5 +577,3 @@ def client() -> GenApiClient:
                 upload_deadline=settings.GENAPI_UPLOAD_DEADLINE,
             )
         return found
-
-

@@ -40,9 +40,10 @@ def _feedback_button(url: str, icons: str, value: str, name: str, title: str, ke
     on_class = (" is-on is-off-vote" if value == "false" else " is-on") if pressed else ""
     return (
         f'<button form="action-form" formaction="{url}" name="like" value="{value}" hx-post="{url}" '
-        f"hx-vals='{{\"like\":\"{value}\"}}' class=\"icon-button{on_class}\" "
+        f'hx-vals=\'{{"like":"{value}"}}\' class="icon-button{on_class}" '
         f'aria-pressed="{"true" if pressed else "false"}" data-feedback="{name}" title="{title} ({key})">'
-        f'<svg aria-hidden="true"><use href="{icons}#{name}"/></svg><span class="visually-hidden">{title}</span></button>'
+        f'<svg aria-hidden="true"><use href="{icons}#{name}"/></svg>'
+        f'<span class="visually-hidden">{title}</span></button>'
     )
 
 

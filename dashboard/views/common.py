@@ -33,5 +33,7 @@ def is_local_path(request: HttpRequest, target: str) -> bool:
     return (
         target.startswith("/")
         and not target.startswith(("//", "/\\"))
-        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     )

@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -40,7 +40,9 @@ def already_sent_message(earlier: jobs.AlreadySent) -> str:
     return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
 
 
-def back_to_the_page(request: HtmxHttpRequest, tool: genapi.Tool, kept: dict, level: int, notice: str) -> HttpResponse | None:
+def back_to_the_page(
+    request: HtmxHttpRequest, tool: genapi.Tool, kept: dict, level: int, notice: str
+) -> HttpResponse | None:
     """Without htmx, a sent form redirects to the page (kept photos in its URL) and says
     what happened there; with htmx (None) the view draws a fresh form in place."""
     if request.htmx:
@@ -61,7 +63,9 @@ def tool_from_form(data) -> genapi.Tool | None:
     name, group = data.get("tool", ""), data.get("tool_group", "")
     if not genapi.is_valid_id(name):
         return None
-    return genapi.Tool(name=name, title=name.replace("_", " ").title(), group=group if group in DEFAULT_SLOTS else "default")
+    return genapi.Tool(
+        name=name, title=name.replace("_", " ").title(), group=group if group in DEFAULT_SLOTS else "default"
+    )
 
 
 def pick_tool(tools: list[genapi.Tool], name: str | None) -> genapi.Tool | None:
@@ -78,7 +82,13 @@ def tray_fingerprint(shown: list[Job], poll_seconds: int | None, problem: str | 
     elapsed seconds do not: the browser counts those from its start time (app.js).
     """
     state = [
-        (job.history_item_id, job.status, job.error_message, job.like, "" if job.is_pending else display.age(job.created_at))
+        (
+            job.history_item_id,
+            job.status,
+            job.error_message,
+            job.like,
+            "" if job.is_pending else display.age(job.created_at),
+        )
         for job in shown
     ]
     return hashlib.sha256(repr((state, poll_seconds, problem)).encode()).hexdigest()[:16]
@@ -145,7 +155,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         styles = genapi.styles(tool.name)
     except genapi.GenApiError as exc:
         styles, styles_problem = [], exc.message
-    form_kwargs = dict(designer=request.user, tool=tool, slots=slots, styles=styles)
+    form_kwargs = {"designer": request.user, "tool": tool, "slots": slots, "styles": styles}
 
     sent_job = None
     earlier: jobs.AlreadySent | None = None
@@ -193,7 +203,11 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     if earlier is not None:
         # A fresh form, carrying what the first request's form would have kept.
         kept_slots = {slot.name for slot in slots if slot.keep}
-        kept = {entry.slot: entry.image for entry in earlier.job.inputs.all() if entry.slot in kept_slots} if earlier.job else {}
+        kept = (
+            {entry.slot: entry.image for entry in earlier.job.inputs.all() if entry.slot in kept_slots}
+            if earlier.job
+            else {}
+        )
         if response := back_to_the_page(request, tool, kept, messages.WARNING, already_sent_message(earlier)):
             return response
         form = GenerateForm(kept=kept, **form_kwargs)

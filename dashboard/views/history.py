@@ -66,12 +66,28 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         "card": card,
         "inputs": inputs,
         "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
-        "previous_url": with_query(reverse("history_item", args=[around.previous[0]]), filters.query(page=around.previous[1])) if around.previous else None,
-        "next_url": with_query(reverse("history_item", args=[around.next[0]]), filters.query(page=around.next[1])) if around.next else None,
+        "previous_url": with_query(
+            reverse("history_item", args=[around.previous[0]]), filters.query(page=around.previous[1])
+        )
+        if around.previous
+        else None,
+        "next_url": with_query(reverse("history_item", args=[around.next[0]]), filters.query(page=around.next[1]))
+        if around.next
+        else None,
         "close_url": gallery_url(filters, page=around.page),
         "activity": audit.recent(item.id),
         "detail_query": filters.query(),
-        "fields": sorted({**item.extra, "id": item.id, "status": item.raw_status, "tool": item.tool, "style_id": item.style_id, "created_at": item.created_at.isoformat() if item.created_at else None, "like": item.like}.items()),
+        "fields": sorted(
+            {
+                **item.extra,
+                "id": item.id,
+                "status": item.raw_status,
+                "tool": item.tool,
+                "style_id": item.style_id,
+                "created_at": item.created_at.isoformat() if item.created_at else None,
+                "like": item.like,
+            }.items()
+        ),
     }
 
 
@@ -88,7 +104,9 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     context = detail_context(request, item, filters)
     if wants_fragment(request, "lightbox"):
         return render(request, "history.html#lightbox", context)
-    return render(request, "history.html", {**gallery_context(request, form, filters), **context, "lightbox_open": True})
+    return render(
+        request, "history.html", {**gallery_context(request, form, filters), **context, "lightbox_open": True}
+    )
 
 
 @require_POST
@@ -146,7 +164,9 @@ def poll(request: HtmxHttpRequest) -> HttpResponse:
         found = jobs.refresh(ids)
     except genapi.GenApiError:
         found = {}
-    still_running = [item_id for item_id in ids if item_id not in found or (found[item_id] is not None and found[item_id].is_pending)]
+    still_running = [
+        item_id for item_id in ids if item_id not in found or (found[item_id] is not None and found[item_id].is_pending)
+    ]
     finished = [item for item in found.values() if item is not None and not item.is_pending]
     gone = [item_id for item_id, item in found.items() if item is None]
     if still_running == ids and not finished and not gone:

@@ -95,7 +95,8 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
     labelled(response, etag)
     if request.GET.get("download"):
         extension = response["Content-Type"].removeprefix("image/").replace("jpeg", "jpg")
-        name = f"{slugify(item.tool or '') or 'nextry'}-{display.file_name_time(item.created_at) or 'result'}-{item.id}.{extension}"
+        tool = slugify(item.tool or "") or "nextry"
+        name = f"{tool}-{display.file_name_time(item.created_at) or 'result'}-{item.id}.{extension}"
         response["Content-Disposition"] = content_disposition_header(True, name)
     return response
 

@@ -4,8 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import genapi
 from dashboard.views.common import Gone, is_local_path
+
 
 def cache_state() -> str:
     """Whether the shared cache stores and returns a value: the Redis cache answers
@@ -57,7 +58,9 @@ class LoginView(auth_views.LoginView):
         return url if url != self.request.path and is_local_path(self.request, url) else ""
 
 
-def locked_out(request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None) -> HttpResponse:
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
     """The login page again, saying why it refuses (django-axes calls this when locked)."""
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
     username = (credentials or {}).get("username") or request.POST.get("username", "")

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 

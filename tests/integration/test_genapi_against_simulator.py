@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw
 
 from dashboard import genapi
 from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
-from tests.support.simulator import SimulatorProcess, free_port
 from tests.support.seed import SEED_TOOLS
+from tests.support.simulator import SimulatorProcess, free_port
 from tests.support.waiting import record_sleeps, wait_until
 
 pytestmark = pytest.mark.integration

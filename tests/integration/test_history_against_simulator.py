@@ -13,7 +13,6 @@ from functools import cache
 
 import pytest
 import requests
-from django.core.cache import cache as django_cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 

@@ -14,8 +14,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
-from django.utils import timezone
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.models import InputImage, Job, Submission
 from tests.support.corpus import garment_photo, person_photo

@@ -106,7 +106,7 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
         else:
             raise AssertionError(f"{route.name}: no test values for converter {kind.__name__} ({name})")
     names = list(choices)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(choices[n] for n in names))]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(choices[n] for n in names))]
 
 
 def url_with(route: Route, raw: dict[str, str], fixed: dict[str, Any]) -> str:
@@ -117,7 +117,7 @@ def url_with(route: Route, raw: dict[str, str], fixed: dict[str, Any]) -> str:
         for index, (name, value) in enumerate(placeholders.items())
     }
     url = reverse(route.name, kwargs={**fixed, **placeholder_kwargs})
-    for index, (name, value) in enumerate(raw.items()):
+    for name, value in raw.items():
         marker = placeholder_kwargs[name]
         assert url.count(marker) == 1, (route.name, url, marker)
         url = url.replace(marker, value)

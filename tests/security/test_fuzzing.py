@@ -16,13 +16,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
-from django.urls.converters import IntConverter
-from hypothesis import example, HealthCheck, given
+from django.urls.converters import IntConverter, StringConverter
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from dashboard.models import Job
-from django.urls.converters import StringConverter
 from tests.security.support import HTMX, METHODS, routes, stray_paths, url_with
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -134,7 +133,7 @@ class TestHostileIds:
         # SQLite takes it; PostgreSQL (production) refuses any string with a NUL, and the
         # page would be a 500. No stored id can hold one, so there is nothing to look up.
         reached = {}
-        for name, method, url in id_urls("abc\x00def"):
+        for _name, method, url in id_urls("abc\x00def"):
             watch = NulWatch()
             with connection.execute_wrapper(watch):
                 response = send(browser, method, url, {})
@@ -250,7 +249,7 @@ class TestHostileQueryStrings:
                 if method == "GET":
                     response = browser.get(target, headers=HTMX if htmx else {})
                 else:
-                    form = {key: items for key, items in query.items()}
+                    form = dict(query)
                     response = browser.post(target, form, headers=HTMX if htmx else {})
             expected = ANSWERS_TO_HOSTILE_QUERIES[name, method][htmx]
             assert response.status_code in expected, f"{method} {target[:300]!r}: {response.status_code}, expected {set(expected)}"

@@ -509,7 +509,7 @@ def key_forms(key: str) -> list[bytes]:
 
     forms = {key, key.upper(), key.title()}
     forms |= {base64.b64encode(key.encode()).decode().rstrip("="), base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")}
-    forms |= {key[start:start + 12] for start in range(0, len(key) - 11)}  # any 12 characters of it
+    forms |= {key[start:start + 12] for start in range(len(key) - 11)}  # any 12 characters of it
     return [form.encode() for form in forms]
 
 

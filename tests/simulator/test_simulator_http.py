@@ -18,8 +18,8 @@ import pytest
 import requests
 from PIL import Image, ImageDraw
 
-from tests.support.simulator import SimulatorProcess
 from tests.support.seed import SEED_TOOLS
+from tests.support.simulator import SimulatorProcess
 from tests.support.waiting import wait_until
 
 READONLY_KEY = "sim-readonly-key"

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 
-T = TypeVar("T")
 # Bound at import: a test that records time.sleep (record_sleeps) must not see our waits.
 _sleep = time.sleep
 
 
-def wait_until(
+def wait_until[T](
     condition: Callable[[], T | None],
     *,
     timeout: float,

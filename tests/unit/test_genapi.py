@@ -19,7 +19,7 @@ import requests
 import responses
 
 from dashboard import genapi
-from dashboard.management.commands.genapi_check import USED_ENDPOINTS, check_openapi
+from dashboard.management.commands.genapi_check import check_openapi
 from tests.support.seed import SEED_TOOLS
 from tests.support.waiting import record_sleeps
 

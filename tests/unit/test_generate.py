@@ -166,8 +166,9 @@ class TestSendingAJob:
         assert f'name="person__kept" value="{person.pk}"' in page
 
     def test_stored_inputs_lose_their_metadata(self, client, designer, api):
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         exif = Image.Exif()
         exif[0x010F] = "SecretCam"

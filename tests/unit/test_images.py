@@ -724,7 +724,7 @@ def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Run in a fresh process, which reports how far its peak resident memory (VmHWM) rose
 # while it did one thing. This sees Pillow's C buffers, which tracemalloc does not.
 # Not ru_maxrss: across fork and exec it keeps the parent's peak, here pytest's.
-PEAK_MEMORY_SCRIPT = """
+PEAK_MEMORY_SCRIPT = f"""
 import sys
 from PIL import Image
 from dashboard import images
@@ -740,13 +740,13 @@ with open(path, "rb") as src:
         with Image.open(src) as img:
             img.load()
     else:
-        info = images.inspect_image(src, max_bytes=%d, max_pixels=%d)
+        info = images.inspect_image(src, max_bytes={MAX_BYTES}, max_pixels={MAX_PIXELS})
         if step == "keep":  # what dashboard/jobs.py does with an accepted upload
             with open(path + ".clean", "wb") as dest:
                 images.write_sanitized(src, info, dest)
             images.make_thumbnail(src, info, max_side=512)
 print(peak_kib() - before)
-""" % (MAX_BYTES, MAX_PIXELS)
+"""
 
 
 def peak_memory(path: Path, step: str) -> int:
@@ -804,9 +804,9 @@ def pillow_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         WebPImagePlugin.WebPImageFile,
     ):
         for name in ("_open", "load"):
-            real = getattr(plugin, name)
+            real, call = getattr(plugin, name), (name.strip("_"), plugin.format)
 
-            def spy(self, *args, _real=real, _call=(name.strip("_"), plugin.format), **kwargs):
+            def spy(self, *args, _real=real, _call=call, **kwargs):
                 calls.append(_call)
                 return _real(self, *args, **kwargs)
 

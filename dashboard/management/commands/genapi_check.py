@@ -79,7 +79,6 @@ def check_openapi(doc: Mapping[str, Any]) -> list[tuple[bool, str]]:
     return report
 
 
-
 class Command(BaseCommand):
     help = "Check the generation API: reachability, the API key, and the endpoints the dashboard relies on."
 
@@ -92,7 +91,9 @@ class Command(BaseCommand):
         try:
             tools = api.tools()
         except genapi.UpstreamAuthError:
-            raise CommandError("The API answered, but it refused the key in GENAPI_API_KEY (401). Check the key.") from None
+            raise CommandError(
+                "The API answered, but it refused the key in GENAPI_API_KEY (401). Check the key."
+            ) from None
         except genapi.PlanNotAllowed:
             raise CommandError("The API answered, but the key's plan does not allow listing tools (403).") from None
         except genapi.UpstreamUnavailable as exc:
@@ -113,7 +114,9 @@ class Command(BaseCommand):
         self.stdout.write(f"OpenAPI document: {title}")
         problems = 0
         for ok, sentence in check_openapi(doc):
-            self.stdout.write((self.style.SUCCESS if ok else self.style.ERROR)(("  ok    " if ok else "  MISS  ") + sentence))
+            self.stdout.write(
+                (self.style.SUCCESS if ok else self.style.ERROR)(("  ok    " if ok else "  MISS  ") + sentence)
+            )
             problems += not ok
         if problems:
             raise CommandError(f"{problems} endpoint(s) the dashboard uses are missing or differ.")

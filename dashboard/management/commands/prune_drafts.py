@@ -18,7 +18,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--older-than-hours", type=float, default=None,
+            "--older-than-hours",
+            type=float,
+            default=None,
             help=f"age in hours (default DRAFT_MAX_AGE_HOURS, now {settings.DRAFT_MAX_AGE_HOURS:g})",
         )
 
@@ -27,4 +29,6 @@ class Command(BaseCommand):
         count, size = uploads.prune_old_drafts(timedelta(hours=hours))
         self.stdout.write(f"Removed {count} draft{'s' if count != 1 else ''} ({display.describe_size(size)}).")
         tokens = jobs.forget_old_tokens()
-        self.stdout.write(f"Forgot {tokens} one-time form token{'s' if tokens != 1 else ''} older than {jobs.TOKEN_DAYS} day.")
+        self.stdout.write(
+            f"Forgot {tokens} one-time form token{'s' if tokens != 1 else ''} older than {jobs.TOKEN_DAYS} day."
+        )
