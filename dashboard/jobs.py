@@ -9,7 +9,6 @@ import logging
 import re
 import secrets
 import tempfile
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
@@ -17,14 +16,13 @@ from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from dashboard import audit, genapi, images, uploads
+from dashboard import audit, genapi, images, ratelimit, uploads
 from dashboard.models import InputImage, Job, JobInput, Submission
 from dashboard.slots import Slot
 
@@ -285,22 +283,9 @@ def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.His
 
 
 def seconds_until_allowed(designer) -> int:
-    """0 when the designer may send another job now; else how long to wait.
-
-    A fixed one-minute window per designer, counted in the cache: shared by every
-    worker with REDIS_URL, per worker process without it.
-    """
+    """0 when the designer may send another job now; else how long to wait."""
     limit = settings.JOB_RATE_LIMIT_PER_MINUTE
     if limit <= 0:
         return 0
-    now = time.time()
-    key = f"job-rate:{designer.pk}:{int(now // 60)}"
-    cache.add(key, 0, timeout=70)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=70)
-        count = 1
-    if count <= limit:
-        return 0
-    return max(1, int(60 - now % 60))
+    minute = ratelimit.this_minute("job-rate", designer)
+    return 0 if ratelimit.add(minute, 1) <= limit else minute.seconds_left

@@ -11,33 +11,19 @@ cache key.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from dashboard import display
+from dashboard import display, ratelimit
 from dashboard.models import InputImage
 
 logger = logging.getLogger("dashboard.uploads")
-
-WINDOW_SECONDS = 60
-
-
-def _add(key: str, amount: int) -> int:
-    """Add to a counter that lives a little longer than its window; the new total."""
-    cache.add(key, 0, timeout=WINDOW_SECONDS + 10)
-    try:
-        return cache.incr(key, amount)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, amount, timeout=WINDOW_SECONDS + 10)
-        return amount
 
 
 def upload_refusal(designer, sizes: list[int]) -> str | None:
@@ -50,17 +36,16 @@ def upload_refusal(designer, sizes: list[int]) -> str | None:
     count_limit, byte_limit = settings.UPLOADS_PER_MINUTE, settings.UPLOAD_BYTES_PER_MINUTE
     if not sizes or (count_limit <= 0 and byte_limit <= 0):
         return None
-    now = time.time()
-    window = int(now // WINDOW_SECONDS)
-    count_key, bytes_key = f"upload-count:{designer.pk}:{window}", f"upload-bytes:{designer.pk}:{window}"
-    count, total = _add(count_key, len(sizes)), _add(bytes_key, sum(sizes))
+    count_minute = ratelimit.this_minute("upload-count", designer)
+    bytes_minute = ratelimit.this_minute("upload-bytes", designer)
+    count, total = ratelimit.add(count_minute, len(sizes)), ratelimit.add(bytes_minute, sum(sizes))
     over_count = count_limit > 0 and count > count_limit
     over_bytes = byte_limit > 0 and total > byte_limit
     if not (over_count or over_bytes):
         return None
-    _add(count_key, -len(sizes))
-    _add(bytes_key, -sum(sizes))
-    wait = max(1, int(WINDOW_SECONDS - now % WINDOW_SECONDS))
+    ratelimit.add(count_minute, -len(sizes))
+    ratelimit.add(bytes_minute, -sum(sizes))
+    wait = count_minute.seconds_left
     what = (
         f"{count_limit} photo{'s' if count_limit != 1 else ''}"
         if over_count
