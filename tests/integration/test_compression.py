@@ -5,12 +5,10 @@ import gzip
 import pytest
 import requests
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.jobs import new_token
 from dashboard.models import Job
-from tests.support.corpus import garment_photo, person_photo
+from tests.support.forms import job_form
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -31,12 +29,7 @@ def browser_session(live_server, on_simulator, django_user_model, client):
 def finished_job(client, browser_session) -> Job:
     client.post(
         reverse("home"),
-        {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-        },
+        job_form(),
     )
     job = Job.objects.get()
 

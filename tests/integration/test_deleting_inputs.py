@@ -6,12 +6,11 @@ Against the real simulator over HTTP, with real files under MEDIA_ROOT.
 from __future__ import annotations
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job
-from tests.support.corpus import garment_photo, person_photo
+from tests.support.forms import job_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 HTMX = {"HX-Request": "true"}
@@ -27,12 +26,7 @@ def designer(django_user_model, client, on_simulator):
 def send(client) -> Job:
     client.post(
         reverse("home"),
-        {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-        },
+        job_form(),
         headers=HTMX,
     )
     return Job.objects.order_by("-id").first()

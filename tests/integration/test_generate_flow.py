@@ -3,12 +3,12 @@
 import re
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard.jobs import new_token
 from dashboard.models import Job
-from tests.support.corpus import flat_photo, garment_photo, person_photo
+from tests.support.corpus import flat_photo, person_photo
+from tests.support.forms import job_form
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -25,12 +25,7 @@ def designer(django_user_model, client, on_simulator):
 def send(client, person: bytes):
     return client.post(
         reverse("home"),
-        {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-            "person": SimpleUploadedFile("model.png", person, "image/png"),
-        },
+        job_form(person=person),
         headers=HTMX,
     )
 

@@ -7,13 +7,11 @@ dashboard talks to it with the cache settings production uses (dashboard.setting
 import logging
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import jobs
-from dashboard.jobs import new_token
 from dashboard.models import Job
-from tests.support.corpus import garment_photo, person_photo
+from tests.support.forms import job_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -48,12 +46,7 @@ class TestPagesWithRedisDown:
         redis_server.stop()
         response = client.post(
             reverse("home"),
-            {
-                "tool": "fashion_swap",
-                "submission": new_token(),
-                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-            },
+            job_form(),
             headers={"HX-Request": "true"},
         )
         assert response.status_code == 200 and "Job sent" in response.content.decode()

@@ -6,13 +6,11 @@ import uuid
 import boto3
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.jobs import new_token
 from dashboard.models import Job
 from dashboard.settings import media_storage_settings
-from tests.support.corpus import garment_photo, person_photo
+from tests.support.forms import job_form
 from tests.support.services import S3Server
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -74,12 +72,7 @@ class TestInputsOnS3:
         s3, name = on_s3
         response = client.post(
             reverse("home"),
-            {
-                "tool": "fashion_swap",
-                "submission": new_token(),
-                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-            },
+            job_form(),
             headers={"HX-Request": "true"},
         )
         assert response.status_code == 200 and Job.objects.count() == 1
@@ -104,12 +97,7 @@ class TestInputsOnS3:
         s3, name = on_s3
         client.post(
             reverse("home"),
-            {
-                "tool": "fashion_swap",
-                "submission": new_token(),
-                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-            },
+            job_form(),
             headers={"HX-Request": "true"},
         )
         person = Job.objects.get().inputs.get(slot="person").image
