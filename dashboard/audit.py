@@ -24,6 +24,9 @@ DONE = {
     Action.RERUN: "sent it again from an earlier result",
     Action.LIKE: "liked it",
     Action.DISLIKE: "disliked it",
+    Action.CLEAR: "cleared its rating",
+    Action.REASONS: "gave the reasons",
+    Action.NOTE: "wrote the note",
     Action.DELETE: "deleted it",
 }
 TRIED = {
@@ -31,8 +34,13 @@ TRIED = {
     Action.RERUN: "tried to run it again",
     Action.LIKE: "tried to like it",
     Action.DISLIKE: "tried to dislike it",
+    Action.CLEAR: "tried to clear its rating",
+    Action.REASONS: "tried to give reasons",
+    Action.NOTE: "tried to write a note",
     Action.DELETE: "tried to delete it",
 }
+# Actions whose entry keeps what was said (reasons, a note), shown after the sentence.
+SAYS = {Action.REASONS, Action.NOTE}
 
 
 def record(
@@ -43,8 +51,10 @@ def record(
     source_item_id: str = "",
     bulk: bool = False,
     problem: str | None = None,
+    detail: str = "",
 ) -> AuditEntry | None:
-    """Write down one action and its outcome (`problem` is the failure, if any).
+    """Write down one action and its outcome (`problem` is the failure, if any; `detail`
+    what a successful one said, such as a note).
 
     An id no result can have (refused before any upstream call) names nothing to record."""
     if any(value and not genapi.is_valid_id(value) for value in (item_id, source_item_id)):
@@ -57,7 +67,7 @@ def record(
         source_item_id=source_item_id or "",
         bulk=bulk,
         succeeded=problem is None,
-        detail=(problem or "")[:300],
+        detail=(problem or detail or "")[:300],
     )
 
 
@@ -73,6 +83,8 @@ def sentence(entry: AuditEntry, item_id: str) -> str:
     else:
         done, tried = DONE[entry.action], TRIED[entry.action]
     text = f"{entry.actor_name} {done if entry.succeeded else tried}"
+    if entry.succeeded and entry.action in SAYS and entry.detail:
+        text += f": {entry.detail}"
     if entry.bulk:
         text += " (with others selected)"
     if not entry.succeeded:

@@ -14,9 +14,9 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
 
-from dashboard import display, genapi
+from dashboard import display, genapi, reviews
 from dashboard.jobs import refresh as refresh_jobs
-from dashboard.models import InputImage, Job
+from dashboard.models import InputImage, Job, Review
 
 # "Made by me" brings this many of the designer's running jobs up to date per page view.
 MY_RUNNING_REFRESH_LIMIT = 100
@@ -67,6 +67,8 @@ class Card:
     style_title: str
     job: Job | None = None
     garment: InputImage | None = None
+    review: Review | None = None
+    like: bool | None = field(init=False)  # as shown: a rating cleared here shows as none
     designer_name: str = field(init=False)
     preview_url: str = field(init=False)
     detail_url: str = field(init=False)
@@ -77,6 +79,7 @@ class Card:
 
     def __post_init__(self) -> None:
         created = self.item.created_at
+        self.like = reviews.like_shown(self.item.like, self.review)
         self.age = display.age(created)
         self.exact_time = display.exact_time(created)
         self.iso_time = created.isoformat() if created else ""
@@ -151,6 +154,7 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
         .select_related("designer")
         .prefetch_related("inputs__image")
     }
+    found_reviews = reviews.reviews_of(item.id for item in items)
     cards = []
     for item in items:
         job = jobs.get(item.id)
@@ -165,6 +169,7 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
                 style_title=(job.style_title if job and job.style_title else known.style_title(item)),
                 job=job,
                 garment=garment,
+                review=found_reviews.get(item.id),
             )
         )
     return cards

@@ -23,6 +23,7 @@ urlpatterns = [
     path("jobs/tray", generate.tray, name="tray"),
     path("jobs/<str:item_id>/rerun", generate.rerun, name="rerun"),
     path("results/<str:item_id>/feedback", results.feedback, name="feedback"),
+    path("results/<str:item_id>/review", results.review, name="review"),
     path("results/<str:item_id>/<result_kind:kind>", media.result_image, name="result_image"),
     path("inputs/<int:pk>/<input_variant:variant>", media.input_image, name="input_image"),
     path("tools/<str:tool>/styles/<str:style_id>/preview", media.style_preview, name="style_preview"),

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import audit, genapi, history, jobs
+from dashboard import audit, genapi, history, jobs, reviews
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
+from dashboard.views.results import review_context
 
 BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
 MAX_BULK_ITEMS = 100
@@ -63,6 +64,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
     around = history.neighbours(item.id, filters, request.user)
     inputs = list(card.job.inputs.all()) if card.job else []
     return {
+        **review_context(item.id, card.like, card.review),
         "card": card,
         "inputs": inputs,
         "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
@@ -140,7 +142,7 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
                 if action == "delete":
                     jobs.delete_result(request.user, item_id, bulk=True)
                 else:
-                    jobs.rate(request.user, item_id, action == "like", bulk=True)
+                    reviews.rate(request.user, item_id, action == "like", bulk=True)
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))

@@ -236,6 +236,7 @@
     if (key === "ArrowRight") return clickIn(dialog, "[data-nav=next]");
     if (key === "l" || key === "L") return clickIn(dialog, "[data-feedback=like]");
     if (key === "d" || key === "D") return clickIn(dialog, "[data-feedback=dislike]");
+    if (/^[1-9]$/.test(key)) return clickIn(dialog, "[data-reason-key='" + key + "']");
     if (key === "Delete") return clickIn(dialog, "[data-delete-current] button");
     if (key === "Escape" && !dialog.matches(":modal")) {
       // A dialog not (yet) modal gets no cancel event from the browser.
@@ -255,7 +256,7 @@
     const typing = event.target.closest && event.target.closest("input[type=text], input[type=search], textarea, select, input[type=range]");
     if (typing) return;
     const key = event.key;
-    if (!["ArrowLeft", "ArrowRight", "l", "L", "d", "D", "Delete", "Escape"].includes(key)) return;
+    if (!["ArrowLeft", "ArrowRight", "l", "L", "d", "D", "Delete", "Escape"].includes(key) && !/^[1-9]$/.test(key)) return;
     if (key !== "Escape" && (dialog.closest(BUSY) || dialog.querySelector(BUSY))) {
       queuedKey = key;
       event.preventDefault();

@@ -26,6 +26,7 @@ METHODS: dict[str, frozenset[str]] = {
     "tray": frozenset({"GET"}),
     "rerun": frozenset({"POST"}),
     "feedback": frozenset({"POST"}),
+    "review": frozenset({"POST"}),
     "result_image": frozenset({"GET"}),
     "input_image": frozenset({"GET"}),
     "style_preview": frozenset({"GET"}),

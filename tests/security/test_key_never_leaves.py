@@ -220,7 +220,7 @@ def _served_image(response, body: bytes, world: Ids) -> bool:
 
 
 SHOWN_BY_THE_VIEW = {
-    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "history_delete", "rerun"],
+    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "review", "history_delete", "rerun"],
                     _page_with_upstream_items),
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
     "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
@@ -232,7 +232,7 @@ SHOWN_BY_THE_VIEW = {
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
-POST_DATA = {"like": "true", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
+POST_DATA = {"like": "true", "note": "Looks right", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
 
 
 class TestEveryPageWithTheRealSimulator:
