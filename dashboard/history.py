@@ -6,7 +6,7 @@ Everything upstream goes through genapi; this module adds what the dashboard kno
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from urllib.parse import quote, urlencode
 
@@ -14,12 +14,17 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
 
-from dashboard import display, genapi, reviews
+from dashboard import display, genapi, reviews, trash
 from dashboard.jobs import refresh as refresh_jobs
-from dashboard.models import InputImage, Job, Review
+from dashboard.models import InputImage, Job, Review, TrashedResult
 
 # "Made by me" brings this many of the designer's running jobs up to date per page view.
 MY_RUNNING_REFRESH_LIMIT = 100
+# When the dashboard leaves some results out (the trash), a page is cut from the
+# upstream's listing read from its start in pages of SCAN_PAGE_SIZE, at most
+# SCAN_MAX_PAGES of them (the first SCAN_PAGE_SIZE × SCAN_MAX_PAGES results).
+SCAN_PAGE_SIZE = 100
+SCAN_MAX_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -181,10 +186,7 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
         if filters.mine:
             items, pages, total = _my_items(filters, designer)
         else:
-            listing = genapi.history(
-                page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
-            )
-            items, pages, total = listing.items, listing.pages, listing.total_count
+            items, pages, total = _listing(filters)
     except genapi.GenApiError as exc:
         return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
     result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
@@ -194,8 +196,47 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     return result
 
 
+def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | None]:
+    """One page of the upstream's listing as the gallery shows it: (items, pages, total).
+
+    Nothing left out: the upstream's own page, one call. Results in the trash: pages stay
+    full, so the listing is read from its start in large pages until this page and one
+    more result are found (page 1 of 20: one call; page 10 of 20: two), bounded by
+    SCAN_MAX_PAGES; beyond that bound the page shows what it found. The count is then the
+    upstream's less the hidden results seen (exact once the listing was read to its end).
+    """
+    hidden = trash.hidden_ids()
+    if not hidden:
+        listing = genapi.history(
+            page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
+        )
+        return listing.items, listing.pages, listing.total_count
+    start, end = (filters.page - 1) * filters.limit, filters.page * filters.limit
+    kept: list[genapi.HistoryItem] = []
+    left_out, upstream_total, read_to_end = 0, 0, False
+    for upstream_page in range(1, SCAN_MAX_PAGES + 1):
+        listing = genapi.history(
+            page=upstream_page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
+        )
+        upstream_total = listing.total_count or 0
+        shown = [item for item in listing.items if item.id not in hidden]
+        left_out += len(listing.items) - len(shown)
+        kept += shown
+        if not listing.has_next or not listing.items:
+            read_to_end = True
+            break
+        if len(kept) > end:
+            break
+    if read_to_end:
+        total = len(kept)
+    else:
+        total = max(upstream_total - left_out, len(kept))
+    return kept[start:end], -(-total // filters.limit), total
+
+
 def _my_jobs(filters: Filters, designer):
-    jobs = Job.objects.filter(designer=designer)
+    in_trash = TrashedResult.objects.values("history_item_id")
+    jobs = Job.objects.filter(designer=designer).exclude(history_item_id__in=in_trash)
     if filters.statuses:
         jobs = jobs.filter(status__in=filters.statuses)
     if filters.style:
@@ -247,10 +288,8 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
             if page > jobs.num_pages:
                 return [], jobs.num_pages
             return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
-        listing = genapi.history(
-            page=page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
-        )
-        return [item.id for item in listing.items], listing.pages
+        items, pages, _ = _listing(replace(filters, page=page))
+        return [item.id for item in items], pages
 
     try:
         ids, pages = ids_on(filters.page)

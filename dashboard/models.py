@@ -127,6 +127,8 @@ class AuditEntry(models.Model):
         CLEAR = "clear", "cleared the rating"
         REASONS = "reasons", "gave reasons"
         NOTE = "note", "wrote a note"
+        TRASH = "trash", "moved to the trash"
+        RESTORE = "restore", "restored"
         DELETE = "delete", "deleted"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -196,3 +198,23 @@ class Review(models.Model):
         if self.cleared and upstream_like == self.like_when_cleared:
             return None
         return upstream_like
+
+
+class TrashedResult(models.Model):
+    """A result a designer deleted: hidden from the gallery at once, still upstream until
+    the trash is emptied, "Delete forever" is chosen, or it has been here TRASH_DAYS
+    (`manage.py purge_trash`). Until then "Undo" or "Restore" brings it back."""
+
+    history_item_id = models.CharField(max_length=128, unique=True)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    trashed_by_name = models.CharField(max_length=150)
+    trashed_at = models.DateTimeField(db_index=True)
+    # What the Trash page shows without reading each result upstream.
+    title = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+
+    class Meta:
+        ordering = ["-trashed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.history_item_id} in the trash"

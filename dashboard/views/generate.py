@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import display, genapi, jobs, reviews, uploads
 from dashboard.forms import GenerateForm, kept_images
-from dashboard.models import Job
+from dashboard.models import Job, TrashedResult
 from dashboard.slots import DEFAULT_SLOTS, slots_for
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
@@ -97,6 +97,7 @@ def tray_fingerprint(shown: list[Job], poll_seconds: int | None, problem: str | 
 def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     recent = list(
         Job.objects.filter(designer=request.user)
+        .exclude(history_item_id__in=TrashedResult.objects.values("history_item_id"))  # deleted, for now
         .prefetch_related("inputs__image")
         .order_by("-created_at", "-id")[:TRAY_SIZE]
     )

@@ -335,9 +335,23 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // --- Trash: the "Undo" toast goes after its time; deleting for good asks first ------
+
+  function dismissLater() {
+    document.querySelectorAll("[data-dismiss-after]:not([data-dismissing])").forEach(function (toast) {
+      toast.setAttribute("data-dismissing", "");
+      setTimeout(function () { toast.remove(); }, Number(toast.getAttribute("data-dismiss-after")) * 1000);
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
+
   function onPageReady() {
     upgradeLightbox();
     updateSelection();
+    dismissLater();
   }
   document.addEventListener("htmx:afterSwap", onPageReady);
   onPageReady();

@@ -90,3 +90,67 @@ class TestReview:
         page.reload()
         expect(page.locator("dialog[data-lightbox] [data-feedback=dislike]")).to_have_attribute("aria-pressed", "false")
         expect(page.locator("dialog[data-lightbox]").get_by_label("Note")).to_have_value("Hem too short; keys typed here are text: d")
+
+
+class TestTrash:
+    def test_delete_from_the_lightbox_hides_it_undo_brings_it_back_and_the_toast_goes_after_ten_seconds(
+        self, sized_page, review_app, seeded_simulator
+    ):
+        page = sized_page
+        page.clock.install()
+        page.goto(f"{review_app.url}/history/")
+        first = page.locator(".result-card").first
+        item_id = first.get_attribute("id").removeprefix("card-")
+        first.locator(".result-media").click()
+        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        page.keyboard.press("Delete")
+        expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
+        expect(page.locator(f"#card-{item_id}")).to_have_count(0)
+        expect(page.locator(".result-card")).to_have_count(20)
+        toast = page.locator("#undo-toast .undo-toast")
+        expect(toast).to_contain_text("Moved to the trash.")
+        assert axe_violations(page) == []
+        shot(page, "undo-toast")
+        toast.get_by_role("button", name="Undo").click()
+        expect(page.locator(f"#card-{item_id}")).to_be_visible()
+        expect(page.locator("#gallery").get_by_text("Restored.")).to_be_visible()
+
+        # The toast of a new delete (from the card's own button) leaves after 10 s.
+        page.locator(f"#card-{item_id} [data-card-delete]").click()
+        expect(page.locator(f"#card-{item_id}")).to_have_count(0)
+        expect(toast).to_be_visible()
+        page.clock.run_for(9_000)
+        expect(toast).to_be_visible()
+        page.clock.run_for(2_000)
+        expect(toast).to_have_count(0)
+
+    def test_the_trash_page_restores_and_deletes_forever(self, sized_page, review_app, seeded_simulator):
+        page = sized_page
+        page.goto(f"{review_app.url}/history/")
+        cards = page.locator(".result-card")
+        ids = [cards.nth(n).get_attribute("id").removeprefix("card-") for n in (0, 1, 2)]
+        for item_id in ids:
+            page.locator(f"#card-{item_id} [data-select]").check()
+        page.once("dialog", lambda confirm: confirm.accept())
+        page.get_by_role("button", name="Delete selected").click()
+        expect(page.locator("#gallery").get_by_text("3 moved to the trash.")).to_be_visible()
+        page.get_by_role("link", name="Trash", exact=True).first.click()
+        expect(page.get_by_role("heading", name="Trash")).to_be_visible()
+        expect(page.locator(".trash-card")).to_have_count(3)
+        assert axe_violations(page) == []
+        shot(page, "trash")
+
+        page.locator(f"#trashed-{ids[0]}").get_by_role("button", name="Restore").click()
+        expect(page.get_by_text("Restored.")).to_be_visible()
+        expect(page.locator(".trash-card")).to_have_count(2)
+        page.once("dialog", lambda confirm: confirm.accept())
+        page.locator(f"#trashed-{ids[1]}").get_by_role("button", name="Delete forever").click()
+        expect(page.get_by_text("Deleted for good.", exact=True)).to_be_visible()
+        page.once("dialog", lambda confirm: confirm.accept())
+        page.get_by_role("button", name="Empty trash").click()
+        expect(page.get_by_text("The trash is empty: 1 deleted for good.")).to_be_visible()
+        expect(page.get_by_text("The trash is empty.", exact=True)).to_be_visible()
+        headers = seeded_simulator.headers
+        base = f"{seeded_simulator.base_url}/user/generation-history"
+        assert requests.get(f"{base}/{ids[0]}", headers=headers, timeout=5).status_code == 200
+        assert [requests.get(f"{base}/{i}", headers=headers, timeout=5).status_code for i in ids[1:]] == [404, 404]

@@ -39,6 +39,10 @@ METHODS: dict[str, frozenset[str]] = {
     "history_bulk": frozenset({"POST"}),
     "history_item": frozenset({"GET"}),
     "history_delete": frozenset({"POST"}),
+    "trash": frozenset({"GET"}),
+    "trash_restore": frozenset({"POST"}),
+    "trash_empty": frozenset({"POST"}),
+    "trash_delete": frozenset({"POST"}),
 }
 # Views a visitor may use without logging in.
 PUBLIC = frozenset({"login", "healthz"})

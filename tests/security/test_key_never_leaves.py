@@ -229,6 +229,9 @@ SHOWN_BY_THE_VIEW = {
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
     "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
     "logout": lambda response, body, world: response.status_code == 302,
+    "trash": lambda response, body, world: response.status_code == 200 and b"<h1>Trash</h1>" in body,
+    # Changes made in the trash answer with the Trash page (or the gallery) to go back to.
+    **dict.fromkeys(["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302),
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
