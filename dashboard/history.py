@@ -34,6 +34,8 @@ class Filters:
     limit: int = 20
     mine: bool = False
     page: int = 1
+    rating: str = ""  # "liked", "disliked", "unrated": finished results only
+    reason: str = ""  # a dislike reason's code: disliked results given it
 
     def query(self, **changes) -> str:
         """The URL query for these filters (with changes), defaults left out."""
@@ -47,7 +49,24 @@ class Filters:
             pairs.append(("mine", "1"))
         if values["page"] != 1:
             pairs.append(("page", values["page"]))
+        pairs += [(name, values[name]) for name in ("rating", "reason") if values[name]]
         return urlencode(pairs)
+
+    @property
+    def by_rating(self) -> bool:
+        return bool(self.rating or self.reason)
+
+    def rated_as_wanted(self, item: genapi.HistoryItem, review: Review | None) -> bool:
+        """Whether a result passes the rating filters (kept by the dashboard, see _listing)."""
+        if not self.by_rating:
+            return True
+        if not item.is_complete:
+            return False
+        like = reviews.like_shown(item.like, review)
+        wanted = {"liked": True, "disliked": False, "unrated": None}
+        if self.rating and like is not wanted[self.rating]:
+            return False
+        return not self.reason or (like is False and review is not None and self.reason in review.reason_codes)
 
 
 @cache
@@ -199,14 +218,15 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
 def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | None]:
     """One page of the upstream's listing as the gallery shows it: (items, pages, total).
 
-    Nothing left out: the upstream's own page, one call. Results in the trash: pages stay
-    full, so the listing is read from its start in large pages until this page and one
+    Nothing left out: the upstream's own page, one call. Results in the trash, or rating
+    filters (the upstream cannot filter by rating, and knows no cleared ratings or
+    reasons): pages stay full, so the listing is read from its start in large pages until this page and one
     more result are found (page 1 of 20: one call; page 10 of 20: two), bounded by
     SCAN_MAX_PAGES; beyond that bound the page shows what it found. The count is then the
     upstream's less the hidden results seen (exact once the listing was read to its end).
     """
     hidden = trash.hidden_ids()
-    if not hidden:
+    if not hidden and not filters.by_rating:
         listing = genapi.history(
             page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
         )
@@ -219,7 +239,12 @@ def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | Non
             page=upstream_page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
         )
         upstream_total = listing.total_count or 0
-        shown = [item for item in listing.items if item.id not in hidden]
+        found_reviews = reviews.reviews_of(item.id for item in listing.items) if filters.by_rating else {}
+        shown = [
+            item
+            for item in listing.items
+            if item.id not in hidden and filters.rated_as_wanted(item, found_reviews.get(item.id))
+        ]
         left_out += len(listing.items) - len(shown)
         kept += shown
         if not listing.has_next or not listing.items:
@@ -229,6 +254,10 @@ def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | Non
             break
     if read_to_end:
         total = len(kept)
+    elif filters.by_rating:
+        # How many of the unread results pass is unknown: the pages found so far, and one
+        # more whenever a result beyond this page was found.
+        return kept[start:end], -(-len(kept) // filters.limit), None
     else:
         total = max(upstream_total - left_out, len(kept))
     return kept[start:end], -(-total // filters.limit), total
@@ -269,6 +298,11 @@ def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int
             Job.objects.filter(history_item_id=item_id).delete()
             continue
         items.append(item)
+    if filters.by_rating:
+        # Ratings are the upstream's: "Made by me" pages by our own records, so a rating
+        # filter thins each page rather than refilling it.
+        found_reviews = reviews.reviews_of(ids)
+        items = [item for item in items if filters.rated_as_wanted(item, found_reviews.get(item.id))]
     return items, paginator.num_pages if paginator.count else 0, paginator.count
 
 

@@ -1,6 +1,8 @@
 """Reviewing in a real Chromium: ratings that toggle, dislike reasons by click or key,
 notes; the trash with its undo toast. Screenshots at desktop and phone sizes."""
 
+import re
+
 import pytest
 import requests
 from django.conf import settings as django_settings
@@ -154,3 +156,21 @@ class TestTrash:
         base = f"{seeded_simulator.base_url}/user/generation-history"
         assert requests.get(f"{base}/{ids[0]}", headers=headers, timeout=5).status_code == 200
         assert [requests.get(f"{base}/{i}", headers=headers, timeout=5).status_code for i in ids[1:]] == [404, 404]
+
+
+class TestRatingFilter:
+    def test_choosing_a_rating_and_a_reason_filters_the_gallery_in_the_url(self, sized_page, review_app, seeded_simulator):
+        page = sized_page
+        item_id = unrated_id(seeded_simulator)
+        page.goto(f"{review_app.url}/history/{item_id}/")
+        page.keyboard.press("d")
+        page.keyboard.press("4")
+        expect(page.locator("dialog[data-lightbox]").get_by_role("button", name="Artefacts")).to_have_attribute("aria-pressed", "true")
+        page.goto(f"{review_app.url}/history/")
+        page.get_by_label("Dislike reason").select_option("artefacts")
+        expect(page).to_have_url(re.compile(r"/history/\?reason=artefacts$"))
+        expect(page.locator(".result-card")).to_have_count(1)
+        expect(page.locator(f"#card-{item_id}")).to_be_visible()
+        page.get_by_label("Rating", exact=True).select_option("liked")
+        expect(page).to_have_url(re.compile(r"rating=liked&reason=artefacts$"))
+        expect(page.get_by_text("No results match these filters.")).to_be_visible()

@@ -23,7 +23,7 @@ LIGHTBOX = {**HTMX, "HX-Target": "lightbox"}
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     with SimulatorProcess(tmp_path_factory.mktemp("reviews-sim")) as process:
-        process.seed(60)
+        process.seed(150)
         yield process
 
 
@@ -185,3 +185,64 @@ class TestReasonsAndNotes:
         panel = client.post(url, {"note": "x"}, headers=HTMX).content.decode()
         assert "This result no longer exists." in panel
         assert not Review.objects.exists()
+
+
+CARD = re.compile(r'<li class="result-card status-(\w+)" id="card-([^"]+)"(.*?)</li>', re.S)
+
+
+def gallery_cards(client, query: str) -> tuple[list[tuple[str, str, str]], object]:
+    response = client.get(f"{reverse('history')}?{query}", headers={**HTMX, "HX-Target": "gallery"})
+    assert response.status_code == 200
+    return CARD.findall(response.content.decode()), response
+
+
+class TestRatingFilters:
+    def rated(self, client, upstream) -> dict[str, str]:
+        liked, colour, disliked, cleared = unrated_ids(upstream)[:4]
+        rate(client, liked, "true")
+        rate(client, colour, "false")
+        client.post(reverse("review", args=[colour]), {"reason": "colour"}, headers=HTMX)
+        rate(client, disliked, "false")
+        rate(client, cleared, "true")
+        rate(client, cleared, "true")
+        return {"liked": liked, "colour": colour, "disliked": disliked, "cleared": cleared}
+
+    def test_liked_disliked_unrated_and_a_reason_each_show_only_their_results(self, client, ada, upstream):
+        chosen = self.rated(client, upstream)
+        cards, response = gallery_cards(client, "rating=liked&limit=100")
+        ids = [item_id for _, item_id, _ in cards]
+        assert chosen["liked"] in ids and chosen["cleared"] not in ids and chosen["colour"] not in ids
+        assert all(status == "complete" and pressed(html, "like") == "true" for status, _, html in cards)
+        assert response["HX-Push-Url"] == "/history/?limit=100&rating=liked"
+
+        cards, _ = gallery_cards(client, "rating=disliked&limit=100")
+        ids = [item_id for _, item_id, _ in cards]
+        assert chosen["colour"] in ids and chosen["disliked"] in ids and chosen["liked"] not in ids
+        assert all(pressed(html, "dislike") == "true" for _, _, html in cards)
+
+        cards, _ = gallery_cards(client, "reason=colour&limit=100")
+        assert [item_id for _, item_id, _ in cards] == [chosen["colour"]]
+
+        cards, _ = gallery_cards(client, "rating=unrated&limit=100")
+        ids = [item_id for _, item_id, _ in cards]
+        assert chosen["cleared"] in ids and chosen["liked"] not in ids and chosen["disliked"] not in ids
+        assert all(status == "complete" for status, _, _ in cards)
+
+    def test_combined_with_the_other_filters_and_pages_stay_full(self, client, ada, upstream):
+        self.rated(client, upstream)
+        cards, response = gallery_cards(client, "status=error&rating=liked")
+        assert cards == [] and "No results match these filters." in response.content.decode()
+        unrated = [item_id for _, item_id, _ in gallery_cards(client, "rating=unrated&limit=100")[0]]
+        assert len(unrated) > 20
+        first, _ = gallery_cards(client, "rating=unrated")
+        second, _ = gallery_cards(client, "rating=unrated&page=2")
+        assert [item_id for _, item_id, _ in first] == unrated[:20]
+        assert [item_id for _, item_id, _ in second] == unrated[20:40]
+
+    def test_a_rating_filter_costs_one_listing_call_for_the_first_pages(self, client, ada, upstream):
+        self.rated(client, upstream)
+        gallery_cards(client, "rating=liked")  # the catalogue is cached from here on
+        upstream.clear_requests()
+        gallery_cards(client, "rating=liked")
+        listings = [r for r in upstream.requests() if r["path"] == "/user/generation-history"]
+        assert len(listings) == 1
