@@ -239,6 +239,10 @@ class TestRatingFilters:
         assert [item_id for _, item_id, _ in first] == unrated[:20]
         assert [item_id for _, item_id, _ in second] == unrated[20:40]
 
+    def test_an_unknown_rating_or_reason_in_the_url_is_ignored(self, client, ada, upstream):
+        cards, response = gallery_cards(client, "rating=loved&reason=../x")
+        assert len(cards) == 20 and response["HX-Push-Url"] == "/history/"
+
     def test_a_rating_filter_costs_one_listing_call_for_the_first_pages(self, client, ada, upstream):
         self.rated(client, upstream)
         gallery_cards(client, "rating=liked")  # the catalogue is cached from here on

@@ -120,6 +120,22 @@ class TestPurgeTrash:
         entry = AuditEntry.objects.get(history_item_id=old, action="delete")
         assert entry.actor is None and entry.actor_name == "the trash clean-up"
 
+    def test_a_result_the_upstream_will_not_delete_stays_for_the_next_run(self, client, ada, upstream):
+        item_id = listing(upstream)[-10]
+        trash(client, item_id)
+        age(item_id, 400)
+        out, err = StringIO(), StringIO()
+        upstream.configure(error_rate=1.0)
+        try:
+            call_command("purge_trash", stdout=out, stderr=err)
+        finally:
+            upstream.configure(error_rate=0.0)
+        assert out.getvalue() == "Deleted 0 results from the trash.\n"
+        assert err.getvalue().startswith(f"Could not delete {item_id}: ")
+        assert TrashedResult.objects.filter(history_item_id=item_id).exists() and exists_upstream(upstream, item_id)
+        call_command("purge_trash", "--older-than-days", "1", stdout=out)
+        assert not exists_upstream(upstream, item_id)
+
 
 @pytest.mark.django_db(transaction=True)
 class TestPurgeOnSeveralMachines:
