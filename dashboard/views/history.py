@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import audit, genapi, history, jobs, reviews, trash
+from dashboard import genapi, history, jobs, reviews, trash
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 from dashboard.views.results import review_context
@@ -85,7 +85,6 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         if around.next
         else None,
         "close_url": gallery_url(filters, page=around.page),
-        "activity": audit.recent(item.id),
         "detail_query": filters.query(),
         "fields": sorted(
             {

@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dashboard import genapi, reviews
+from dashboard import audit, genapi, reviews
 from dashboard.models import Review
 from dashboard.views.common import HtmxHttpRequest, is_local_path, upstream_message
 
@@ -19,13 +19,15 @@ def safe_next(request: HtmxHttpRequest, fallback: str = "/") -> str:
 
 
 def review_context(item_id: str, like: bool | None, review: Review | None, problem: str | None = None) -> dict:
-    """What the lightbox's review panel shows (results.html#review)."""
+    """What the lightbox's review panel shows (results.html#review), its activity included:
+    each change redraws the panel, and the line it added shows at once."""
     chosen = set(review.reason_codes) if review else set()
     return {
         "item_id": item_id,
         "like": like,
         "review": review,
         "feedback_problem": problem,
+        "activity": audit.recent(item_id),
         "reasons": [(code, label, reviews.REASON_KEYS[code], code in chosen) for code, label in reviews.Reason.choices],
     }
 

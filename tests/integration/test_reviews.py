@@ -159,6 +159,7 @@ class TestReasonsAndNotes:
         assert Review.objects.get(history_item_id=item_id).reason_codes == ["fit", "colour"]
         panel = client.post(url, {"reason": "colour"}, headers=HTMX).content.decode()
         assert re.search(r'aria-pressed="false" data-reason-key="6"', panel)
+        assert activity(panel)[0] == "ada gave the reasons: Wrong fit or length · just now"  # redrawn with the panel
         html = lightbox(client, item_id)
         assert activity(html)[:2] == [
             "ada gave the reasons: Wrong fit or length · just now",
