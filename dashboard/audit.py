@@ -16,6 +16,8 @@ from dashboard import genapi
 from dashboard.models import AuditEntry
 
 Action = AuditEntry.Action
+# Who did it, for what the dashboard does by itself (`manage.py purge_trash`).
+AUTOMATIC = "the trash clean-up"
 RECENT = 10
 
 # What the designer did, read from the result's side; and when it failed, what they tried.
@@ -24,15 +26,27 @@ DONE = {
     Action.RERUN: "sent it again from an earlier result",
     Action.LIKE: "liked it",
     Action.DISLIKE: "disliked it",
-    Action.DELETE: "deleted it",
+    Action.CLEAR: "cleared its rating",
+    Action.REASONS: "gave the reasons",
+    Action.NOTE: "wrote the note",
+    Action.TRASH: "moved it to the trash",
+    Action.RESTORE: "restored it from the trash",
+    Action.DELETE: "deleted it for good",
 }
 TRIED = {
     Action.RUN: "tried to send it",
     Action.RERUN: "tried to run it again",
     Action.LIKE: "tried to like it",
     Action.DISLIKE: "tried to dislike it",
-    Action.DELETE: "tried to delete it",
+    Action.CLEAR: "tried to clear its rating",
+    Action.REASONS: "tried to give reasons",
+    Action.NOTE: "tried to write a note",
+    Action.TRASH: "tried to move it to the trash",
+    Action.RESTORE: "tried to restore it",
+    Action.DELETE: "tried to delete it for good",
 }
+# Actions whose entry keeps what was said (reasons, a note), shown after the sentence.
+SAYS = {Action.REASONS, Action.NOTE}
 
 
 def record(
@@ -43,21 +57,24 @@ def record(
     source_item_id: str = "",
     bulk: bool = False,
     problem: str | None = None,
+    detail: str = "",
 ) -> AuditEntry | None:
-    """Write down one action and its outcome (`problem` is the failure, if any).
+    """Write down one action and its outcome (`problem` is the failure, if any; `detail`
+    what a successful one said, such as a note).
 
-    An id no result can have (refused before any upstream call) names nothing to record."""
+    An id no result can have (refused before any upstream call) names nothing to record.
+    `actor` None is the dashboard itself (the trash emptied after TRASH_DAYS by cron)."""
     if any(value and not genapi.is_valid_id(value) for value in (item_id, source_item_id)):
         return None
     return AuditEntry.objects.create(
         actor=actor,
-        actor_name=actor.get_username(),
+        actor_name=actor.get_username() if actor else AUTOMATIC,
         action=action,
         history_item_id=item_id or "",
         source_item_id=source_item_id or "",
         bulk=bulk,
         succeeded=problem is None,
-        detail=(problem or "")[:300],
+        detail=(problem or detail or "")[:300],
     )
 
 
@@ -73,6 +90,8 @@ def sentence(entry: AuditEntry, item_id: str) -> str:
     else:
         done, tried = DONE[entry.action], TRIED[entry.action]
     text = f"{entry.actor_name} {done if entry.succeeded else tried}"
+    if entry.succeeded and entry.action in SAYS and entry.detail:
+        text += f": {entry.detail}"
     if entry.bulk:
         text += " (with others selected)"
     if not entry.succeeded:

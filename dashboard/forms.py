@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from dashboard import genapi, images, jobs, uploads
 from dashboard.history import Filters
-from dashboard.models import InputImage
+from dashboard.models import InputImage, Review
 from dashboard.slots import Slot
 
 
@@ -186,6 +186,7 @@ class GenerateForm(forms.Form):
 
 
 PAGE_SIZES = (20, 40, 100)
+RATINGS = [("liked", "Liked"), ("disliked", "Disliked"), ("unrated", "Not rated")]
 
 
 class GalleryFilterForm(forms.Form):
@@ -203,6 +204,8 @@ class GalleryFilterForm(forms.Form):
     )
     mine = forms.BooleanField(required=False, label="Made by me")
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+    rating = forms.ChoiceField(required=False, choices=[("", "Any rating"), *RATINGS])
+    reason = forms.ChoiceField(required=False, choices=[("", "Any reason"), *Review.Reason.choices])
 
     def clean_style(self) -> str:
         value = self.cleaned_data.get("style", "")
@@ -218,4 +221,6 @@ class GalleryFilterForm(forms.Form):
             limit=data.get("limit") or PAGE_SIZES[0],
             mine=bool(data.get("mine")),
             page=data.get("page") or 1,
+            rating=data.get("rating") or "",
+            reason=data.get("reason") or "",
         )

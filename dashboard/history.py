@@ -6,7 +6,7 @@ Everything upstream goes through genapi; this module adds what the dashboard kno
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from urllib.parse import quote, urlencode
 
@@ -14,12 +14,17 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
 
-from dashboard import display, genapi
+from dashboard import display, genapi, reviews, trash
 from dashboard.jobs import refresh as refresh_jobs
-from dashboard.models import InputImage, Job
+from dashboard.models import InputImage, Job, Review, TrashedResult
 
 # "Made by me" brings this many of the designer's running jobs up to date per page view.
 MY_RUNNING_REFRESH_LIMIT = 100
+# When the dashboard leaves some results out (the trash), a page is cut from the
+# upstream's listing read from its start in pages of SCAN_PAGE_SIZE, at most
+# SCAN_MAX_PAGES of them (the first SCAN_PAGE_SIZE × SCAN_MAX_PAGES results).
+SCAN_PAGE_SIZE = 100
+SCAN_MAX_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Filters:
     limit: int = 20
     mine: bool = False
     page: int = 1
+    rating: str = ""  # "liked", "disliked", "unrated": finished results only
+    reason: str = ""  # a dislike reason's code: disliked results given it
 
     def query(self, **changes) -> str:
         """The URL query for these filters (with changes), defaults left out."""
@@ -42,7 +49,24 @@ class Filters:
             pairs.append(("mine", "1"))
         if values["page"] != 1:
             pairs.append(("page", values["page"]))
+        pairs += [(name, values[name]) for name in ("rating", "reason") if values[name]]
         return urlencode(pairs)
+
+    @property
+    def by_rating(self) -> bool:
+        return bool(self.rating or self.reason)
+
+    def rated_as_wanted(self, item: genapi.HistoryItem, review: Review | None) -> bool:
+        """Whether a result passes the rating filters (kept by the dashboard, see _listing)."""
+        if not self.by_rating:
+            return True
+        if not item.is_complete:
+            return False
+        like = reviews.like_shown(item.like, review)
+        wanted = {"liked": True, "disliked": False, "unrated": None}
+        if self.rating and like is not wanted[self.rating]:
+            return False
+        return not self.reason or (like is False and review is not None and self.reason in review.reason_codes)
 
 
 @cache
@@ -67,6 +91,8 @@ class Card:
     style_title: str
     job: Job | None = None
     garment: InputImage | None = None
+    review: Review | None = None
+    like: bool | None = field(init=False)  # as shown: a rating cleared here shows as none
     designer_name: str = field(init=False)
     preview_url: str = field(init=False)
     detail_url: str = field(init=False)
@@ -77,6 +103,7 @@ class Card:
 
     def __post_init__(self) -> None:
         created = self.item.created_at
+        self.like = reviews.like_shown(self.item.like, self.review)
         self.age = display.age(created)
         self.exact_time = display.exact_time(created)
         self.iso_time = created.isoformat() if created else ""
@@ -151,6 +178,7 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
         .select_related("designer")
         .prefetch_related("inputs__image")
     }
+    found_reviews = reviews.reviews_of(item.id for item in items)
     cards = []
     for item in items:
         job = jobs.get(item.id)
@@ -165,6 +193,7 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
                 style_title=(job.style_title if job and job.style_title else known.style_title(item)),
                 job=job,
                 garment=garment,
+                review=found_reviews.get(item.id),
             )
         )
     return cards
@@ -176,10 +205,7 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
         if filters.mine:
             items, pages, total = _my_items(filters, designer)
         else:
-            listing = genapi.history(
-                page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
-            )
-            items, pages, total = listing.items, listing.pages, listing.total_count
+            items, pages, total = _listing(filters)
     except genapi.GenApiError as exc:
         return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
     result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
@@ -189,8 +215,57 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     return result
 
 
+def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | None]:
+    """One page of the upstream's listing as the gallery shows it: (items, pages, total).
+
+    Nothing left out: the upstream's own page, one call. Results in the trash, or rating
+    filters (the upstream cannot filter by rating, and knows no cleared ratings or
+    reasons): pages stay full, so the listing is read from its start in large pages until this page and one
+    more result are found (page 1 of 20: one call; page 10 of 20: two), bounded by
+    SCAN_MAX_PAGES; beyond that bound the page shows what it found. The count is then the
+    upstream's less the hidden results seen (exact once the listing was read to its end).
+    """
+    hidden = trash.hidden_ids()
+    if not hidden and not filters.by_rating:
+        listing = genapi.history(
+            page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
+        )
+        return listing.items, listing.pages, listing.total_count
+    start, end = (filters.page - 1) * filters.limit, filters.page * filters.limit
+    kept: list[genapi.HistoryItem] = []
+    left_out, upstream_total, read_to_end = 0, 0, False
+    for upstream_page in range(1, SCAN_MAX_PAGES + 1):
+        listing = genapi.history(
+            page=upstream_page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
+        )
+        upstream_total = listing.total_count or 0
+        found_reviews = reviews.reviews_of(item.id for item in listing.items) if filters.by_rating else {}
+        shown = [
+            item
+            for item in listing.items
+            if item.id not in hidden and filters.rated_as_wanted(item, found_reviews.get(item.id))
+        ]
+        left_out += len(listing.items) - len(shown)
+        kept += shown
+        if not listing.has_next or not listing.items:
+            read_to_end = True
+            break
+        if len(kept) > end:
+            break
+    if read_to_end:
+        total = len(kept)
+    elif filters.by_rating:
+        # How many of the unread results pass is unknown: the pages found so far, and one
+        # more whenever a result beyond this page was found.
+        return kept[start:end], -(-len(kept) // filters.limit), None
+    else:
+        total = max(upstream_total - left_out, len(kept))
+    return kept[start:end], -(-total // filters.limit), total
+
+
 def _my_jobs(filters: Filters, designer):
-    jobs = Job.objects.filter(designer=designer)
+    in_trash = TrashedResult.objects.values("history_item_id")
+    jobs = Job.objects.filter(designer=designer).exclude(history_item_id__in=in_trash)
     if filters.statuses:
         jobs = jobs.filter(status__in=filters.statuses)
     if filters.style:
@@ -223,6 +298,11 @@ def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int
             Job.objects.filter(history_item_id=item_id).delete()
             continue
         items.append(item)
+    if filters.by_rating:
+        # Ratings are the upstream's: "Made by me" pages by our own records, so a rating
+        # filter thins each page rather than refilling it.
+        found_reviews = reviews.reviews_of(ids)
+        items = [item for item in items if filters.rated_as_wanted(item, found_reviews.get(item.id))]
     return items, paginator.num_pages if paginator.count else 0, paginator.count
 
 
@@ -242,10 +322,8 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
             if page > jobs.num_pages:
                 return [], jobs.num_pages
             return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
-        listing = genapi.history(
-            page=page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
-        )
-        return [item.id for item in listing.items], listing.pages
+        items, pages, _ = _listing(replace(filters, page=page))
+        return [item.id for item in items], pages
 
     try:
         ids, pages = ids_on(filters.page)

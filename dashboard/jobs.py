@@ -195,17 +195,6 @@ def rerun(job: Job, designer, *, token: str) -> Job:
     )
 
 
-def rate(designer, item_id: str, like: bool, *, bulk: bool = False) -> None:
-    """Like or dislike a result upstream, and record who did (and whether it worked)."""
-    action = audit.Action.LIKE if like else audit.Action.DISLIKE
-    try:
-        genapi.set_like(item_id, like)
-    except genapi.GenApiError as exc:
-        audit.record(designer, action, item_id, bulk=bulk, problem=exc.message)
-        raise
-    audit.record(designer, action, item_id, bulk=bulk)
-
-
 def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
     """Delete upstream (gone already counts as deleted), then our own record of it and
     the input photos no other job uses; record who did (and whether it worked)."""

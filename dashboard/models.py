@@ -2,7 +2,8 @@
 
 The upstream is the source of truth for jobs, statuses and likes. Here we keep who
 created which job, with which inputs (so a result can be reviewed beside them and run
-again), and the last status we saw, so polling knows which jobs to ask about.
+again), the last status we saw, so polling knows which jobs to ask about, and the
+review the upstream has no field for: cleared ratings, dislike reasons, notes, who rated.
 """
 
 from django.conf import settings
@@ -123,6 +124,11 @@ class AuditEntry(models.Model):
         RERUN = "rerun", "ran again"
         LIKE = "like", "liked"
         DISLIKE = "dislike", "disliked"
+        CLEAR = "clear", "cleared the rating"
+        REASONS = "reasons", "gave reasons"
+        NOTE = "note", "wrote a note"
+        TRASH = "trash", "moved to the trash"
+        RESTORE = "restore", "restored"
         DELETE = "delete", "deleted"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -146,3 +152,69 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_name} {self.action} {self.history_item_id or self.source_item_id}"
+
+
+class Review(models.Model):
+    """The team's review of one result, beside the upstream's like (true or false only).
+
+    A cleared rating cannot be stored upstream, so it is kept here: `cleared` with the
+    upstream's like at that moment. While the upstream still says the same, the result
+    shows as unrated; once it says otherwise (rated again elsewhere), the upstream wins.
+    """
+
+    class Reason(models.TextChoices):
+        GARMENT = "garment", "Garment distorted"
+        FIT = "fit", "Wrong fit or length"
+        BODY = "body", "Face or body changed"
+        ARTEFACTS = "artefacts", "Artefacts"
+        LIGHTING = "lighting", "Background or lighting"
+        COLOUR = "colour", "Colour off"
+        OTHER = "other", "Other"
+
+    history_item_id = models.CharField(max_length=128, unique=True)
+    # Reason codes between spaces (" fit colour "): one column that a `contains` lookup
+    # filters by on SQLite and PostgreSQL alike.
+    reasons = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    cleared = models.BooleanField(default=False)
+    like_when_cleared = models.BooleanField(null=True, blank=True)
+    rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    rated_by_name = models.CharField(max_length=150, blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"review of {self.history_item_id}"
+
+    @property
+    def reason_codes(self) -> list[str]:
+        return self.reasons.split()
+
+    def set_reasons(self, codes) -> None:
+        ordered = [code for code in self.Reason.values if code in set(codes)]
+        self.reasons = f" {' '.join(ordered)} " if ordered else ""
+
+    def like_shown(self, upstream_like: bool | None) -> bool | None:
+        if self.cleared and upstream_like == self.like_when_cleared:
+            return None
+        return upstream_like
+
+
+class TrashedResult(models.Model):
+    """A result a designer deleted: hidden from the gallery at once, still upstream until
+    the trash is emptied, "Delete forever" is chosen, or it has been here TRASH_DAYS
+    (`manage.py purge_trash`). Until then "Undo" or "Restore" brings it back."""
+
+    history_item_id = models.CharField(max_length=128, unique=True)
+    trashed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    trashed_by_name = models.CharField(max_length=150)
+    trashed_at = models.DateTimeField(db_index=True)
+    # What the Trash page shows without reading each result upstream.
+    title = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+
+    class Meta:
+        ordering = ["-trashed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.history_item_id} in the trash"

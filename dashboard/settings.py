@@ -306,6 +306,8 @@ UPLOAD_BYTES_PER_MINUTE = env_int("UPLOAD_MB_PER_MINUTE", 300) * 1024 * 1024
 DRAFTS_PER_DESIGNER = env_int("DRAFTS_PER_DESIGNER", 20)
 DRAFT_BYTES_PER_DESIGNER = env_int("DRAFT_MB_PER_DESIGNER", 200) * 1024 * 1024
 DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
+# Days a deleted result stays in the trash before `manage.py purge_trash` deletes it upstream.
+TRASH_DAYS = env_float("TRASH_DAYS", 30)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
 # A job of ours that the upstream says it does not know is kept this long before its

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import generate, history, media, pages, results
+from dashboard.views import generate, history, media, pages, results, trash
 
 
 class ResultKindConverter(StringConverter):
@@ -23,6 +23,7 @@ urlpatterns = [
     path("jobs/tray", generate.tray, name="tray"),
     path("jobs/<str:item_id>/rerun", generate.rerun, name="rerun"),
     path("results/<str:item_id>/feedback", results.feedback, name="feedback"),
+    path("results/<str:item_id>/review", results.review, name="review"),
     path("results/<str:item_id>/<result_kind:kind>", media.result_image, name="result_image"),
     path("inputs/<int:pk>/<input_variant:variant>", media.input_image, name="input_image"),
     path("tools/<str:tool>/styles/<str:style_id>/preview", media.style_preview, name="style_preview"),
@@ -37,6 +38,10 @@ urlpatterns += [
     path("history/bulk", history.bulk, name="history_bulk"),
     path("history/<str:item_id>/", history.detail, name="history_item"),
     path("history/<str:item_id>/delete", history.delete, name="history_delete"),
+    path("trash/", trash.trash_page, name="trash"),
+    path("trash/restore", trash.restore, name="trash_restore"),
+    path("trash/empty", trash.empty, name="trash_empty"),
+    path("trash/<str:item_id>/delete", trash.delete_forever, name="trash_delete"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"

@@ -14,9 +14,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from dashboard import display, genapi, jobs, uploads
+from dashboard import display, genapi, jobs, reviews, uploads
 from dashboard.forms import GenerateForm, kept_images
-from dashboard.models import Job
+from dashboard.models import Job, TrashedResult
 from dashboard.slots import DEFAULT_SLOTS, slots_for
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
@@ -97,6 +97,7 @@ def tray_fingerprint(shown: list[Job], poll_seconds: int | None, problem: str | 
 def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     recent = list(
         Job.objects.filter(designer=request.user)
+        .exclude(history_item_id__in=TrashedResult.objects.values("history_item_id"))  # deleted, for now
         .prefetch_related("inputs__image")
         .order_by("-created_at", "-id")[:TRAY_SIZE]
     )
@@ -118,10 +119,11 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     running = [job for job in recent if job.is_pending]
     oldest = min((job.created_at for job in running), default=now)
     poll_seconds = FAST_POLL_SECONDS if (now - oldest).total_seconds() < SLOW_DOWN_AFTER_SECONDS else SLOW_POLL_SECONDS
+    found_reviews = reviews.reviews_of(job.history_item_id for job in recent)
     for job in recent:
         # Like state only from what is already known: the tray never reads items just for it.
         known = items.get(job.history_item_id) or genapi.known_item(job.history_item_id)
-        job.like = known.like if known else None
+        job.like = reviews.like_shown(known.like, found_reviews.get(job.history_item_id)) if known else None
     return {
         "tray_jobs": recent,
         "tray_running": len(running),

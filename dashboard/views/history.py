@@ -9,11 +9,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import audit, genapi, history, jobs
+from dashboard import genapi, history, jobs, reviews, trash
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
+from dashboard.views.results import review_context
 
-BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "deleted"}
+BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "moved to the trash"}
+# The session key under which a request without htmx hands its "Undo" to the next page.
+UNDO_SESSION_KEY = "undo_trash"
 MAX_BULK_ITEMS = 100
 
 
@@ -48,10 +51,16 @@ def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: 
     }
 
 
+def undo_later(request: HtmxHttpRequest, item_ids: list[str]) -> None:
+    """Without htmx the answer is a redirect: the page it leads to offers the "Undo"."""
+    if item_ids:
+        request.session[UNDO_SESSION_KEY] = item_ids
+
+
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
     form, filters = read_filters(request.GET)
-    context = gallery_context(request, form, filters)
+    context = gallery_context(request, form, filters, undo_ids=request.session.pop(UNDO_SESSION_KEY, []))
     if wants_fragment(request, "gallery"):
         # The canonical address of this view, whatever the filter form sent.
         return push_url(render(request, "history.html#gallery", context), context["gallery_url"])
@@ -63,6 +72,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
     around = history.neighbours(item.id, filters, request.user)
     inputs = list(card.job.inputs.all()) if card.job else []
     return {
+        **review_context(item.id, card.like, card.review),
         "card": card,
         "inputs": inputs,
         "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
@@ -75,7 +85,6 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         if around.next
         else None,
         "close_url": gallery_url(filters, page=around.page),
-        "activity": audit.recent(item.id),
         "detail_query": filters.query(),
         "fields": sorted(
             {
@@ -111,17 +120,23 @@ def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
 
 @require_POST
 def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
+    """Move one result to the trash (hidden at once), with an "Undo" for a few seconds."""
     form, filters = read_filters(request.GET)
+    undo_ids, message = [], None
     try:
-        jobs.delete_result(request.user, item_id)
-        message = ("ok", "Deleted.")
+        if trash.move_to_trash(request.user, item_id, title=request.POST.get("title", "")):
+            undo_ids = [item_id]
+        else:
+            message = ("ok", "It was already deleted.")
     except genapi.GenApiError as exc:
         message = ("error", f"Could not delete it: {upstream_message(exc)}")
     if not request.htmx:
-        if message[0] == "error":
+        if message:
             messages.error(request, message[1])  # said on the page the redirect leads to
+        undo_later(request, undo_ids)
         return redirect(gallery_url(filters))
-    response = render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=message))
+    context = gallery_context(request, form, filters, flash=message, undo_ids=undo_ids)
+    response = render(request, "history.html#gallery-update", context)
     return push_url(response, gallery_url(filters)) if request.htmx.target == "gallery" else response
 
 
@@ -131,16 +146,18 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     form, filters = read_filters(request.GET)
     action = request.POST.get("action")
     ids = list(dict.fromkeys(request.POST.getlist("ids")))[:MAX_BULK_ITEMS]
+    undo_ids: list[str] = []
     if action not in BULK_ACTIONS or not ids:
         flash = ("error", "Select at least one result and an action.")
     else:
-        done, failed = 0, []
+        done, failed, undo_ids = 0, [], []
         for item_id in ids:
             try:
                 if action == "delete":
-                    jobs.delete_result(request.user, item_id, bulk=True)
+                    if trash.move_to_trash(request.user, item_id, bulk=True):
+                        undo_ids.append(item_id)
                 else:
-                    jobs.rate(request.user, item_id, action == "like", bulk=True)
+                    reviews.rate(request.user, item_id, action == "like", bulk=True)
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))
@@ -151,8 +168,10 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
         if flash[0] == "error":
             reasons = sorted({reason for _, reason in flash[2]}) if len(flash) > 2 else []
             messages.error(request, " ".join([flash[1], *reasons]))
+        undo_later(request, undo_ids)
         return redirect(gallery_url(filters))
-    return render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=flash))
+    context = gallery_context(request, form, filters, flash=flash, undo_ids=undo_ids)
+    return render(request, "history.html#gallery-update", context)
 
 
 @require_GET

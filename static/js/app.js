@@ -236,6 +236,7 @@
     if (key === "ArrowRight") return clickIn(dialog, "[data-nav=next]");
     if (key === "l" || key === "L") return clickIn(dialog, "[data-feedback=like]");
     if (key === "d" || key === "D") return clickIn(dialog, "[data-feedback=dislike]");
+    if (/^[1-9]$/.test(key)) return clickIn(dialog, "[data-reason-key='" + key + "']");
     if (key === "Delete") return clickIn(dialog, "[data-delete-current] button");
     if (key === "Escape" && !dialog.matches(":modal")) {
       // A dialog not (yet) modal gets no cancel event from the browser.
@@ -255,7 +256,7 @@
     const typing = event.target.closest && event.target.closest("input[type=text], input[type=search], textarea, select, input[type=range]");
     if (typing) return;
     const key = event.key;
-    if (!["ArrowLeft", "ArrowRight", "l", "L", "d", "D", "Delete", "Escape"].includes(key)) return;
+    if (!["ArrowLeft", "ArrowRight", "l", "L", "d", "D", "Delete", "Escape"].includes(key) && !/^[1-9]$/.test(key)) return;
     if (key !== "Escape" && (dialog.closest(BUSY) || dialog.querySelector(BUSY))) {
       queuedKey = key;
       event.preventDefault();
@@ -334,9 +335,23 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // --- Trash: the "Undo" toast goes after its time; deleting for good asks first ------
+
+  function dismissLater() {
+    document.querySelectorAll("[data-dismiss-after]:not([data-dismissing])").forEach(function (toast) {
+      toast.setAttribute("data-dismissing", "");
+      setTimeout(function () { toast.remove(); }, Number(toast.getAttribute("data-dismiss-after")) * 1000);
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest && event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
+
   function onPageReady() {
     upgradeLightbox();
     updateSelection();
+    dismissLater();
   }
   document.addEventListener("htmx:afterSwap", onPageReady);
   onPageReady();

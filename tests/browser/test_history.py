@@ -130,11 +130,15 @@ class TestGallery:
         expect(page.get_by_text("3 selected")).to_be_visible()
         page.once("dialog", lambda confirm: confirm.accept())
         page.get_by_role("button", name="Delete selected").click()
-        expect(page.get_by_text("3 deleted.")).to_be_visible()
+        expect(page.locator("#gallery").get_by_text("3 moved to the trash.")).to_be_visible()
         for item_id in chosen:
             expect(page.locator(f"#card-{item_id}")).to_have_count(0)
         expect(page.locator(".result-card")).to_have_count(20)  # refilled from the next page
-        assert not set(chosen) & set(upstream_ids(seeded_simulator, page=1, limit=100))
+        # In the trash, not yet deleted upstream; "Undo" brings all three back.
+        assert set(chosen) <= set(upstream_ids(seeded_simulator, page=1, limit=100))
+        page.locator("#undo-toast").get_by_role("button", name="Undo").click()
+        for item_id in chosen:
+            expect(page.locator(f"#card-{item_id}")).to_have_count(1)
 
     def test_bulk_delete_asks_first_even_when_the_clicked_button_does_not_take_focus(self, gallery_page, live_server, seeded_simulator):
         # Safari and Firefox on macOS do not focus a clicked button: element.click() does
@@ -151,9 +155,9 @@ class TestGallery:
         delete = page.get_by_role("button", name="Delete selected")
         delete.evaluate("button => { button.blur(); button.click(); }")
         assert delete.evaluate("button => document.activeElement !== button")
-        assert asked == ["Delete the selected results? This cannot be undone."]
+        assert asked == ["Move the selected results to the trash?"]
         expect(delete).to_be_enabled()
-        expect(page.get_by_text("deleted.")).to_have_count(0)
+        expect(page.get_by_text("moved to the trash.")).to_have_count(0)
         for item_id in chosen:
             expect(page.locator(f"#card-{item_id}")).to_have_count(1)
         assert upstream_ids(seeded_simulator, page=1, limit=100) == before

@@ -105,8 +105,14 @@ class TestTheLightboxSaysWhoDidWhat:
         client.force_login(bob)
         client.post(reverse("history_delete", args=[first.history_item_id]))
         client.post(reverse("history_bulk"), {"action": "delete", "ids": [second.history_item_id]})
-        deleted = AuditEntry.objects.filter(action="delete").order_by("created_at", "pk")
-        assert [(e.actor_name, e.history_item_id, e.bulk, e.succeeded) for e in deleted] == [
+        trashed = AuditEntry.objects.filter(action="trash").order_by("created_at", "pk")
+        assert [(e.actor_name, e.history_item_id, e.bulk, e.succeeded) for e in trashed] == [
             ("bob", first.history_item_id, False, True),
             ("bob", second.history_item_id, True, True),
+        ]
+        client.post(reverse("trash_empty"))
+        deleted = AuditEntry.objects.filter(action="delete").order_by("created_at", "pk")
+        assert [(e.actor_name, e.history_item_id, e.succeeded) for e in deleted] == [
+            ("bob", first.history_item_id, True),
+            ("bob", second.history_item_id, True),
         ]

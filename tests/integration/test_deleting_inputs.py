@@ -50,6 +50,9 @@ class TestDeletingFreesInputs:
 
         response = client.post(reverse("history_delete", args=[job.history_item_id]))
         assert response.status_code == 302
+        assert InputImage.objects.filter(pk__in=[image.pk for image in inputs]).count() == 2  # in the trash: kept
+        response = client.post(reverse("trash_delete", args=[job.history_item_id]))
+        assert response.status_code == 302
         assert not InputImage.objects.filter(pk__in=[image.pk for image in inputs]).exists()
         assert stored_files(settings) == files_of(image for image in InputImage.objects.all())
         assert InputImage.objects.filter(uses__job=other).count() == 2  # the other job's stay
@@ -62,9 +65,11 @@ class TestDeletingFreesInputs:
         inputs = set(InputImage.objects.values_list("pk", flat=True))
 
         client.post(reverse("history_delete", args=[job.history_item_id]))
+        client.post(reverse("trash_delete", args=[job.history_item_id]))
         assert set(InputImage.objects.values_list("pk", flat=True)) == inputs
         assert client.get(reverse("input_image", args=[min(inputs), "file"])).status_code == 200
 
         client.post(reverse("history_bulk"), {"action": "delete", "ids": [again.history_item_id]})
+        client.post(reverse("trash_empty"))
         assert not InputImage.objects.exists()
         assert stored_files(settings) == set()

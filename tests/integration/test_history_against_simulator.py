@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from dashboard import genapi, history
 from dashboard.jobs import new_token
-from dashboard.models import Job
+from dashboard.models import Job, TrashedResult
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
 from tests.support.waiting import wait_until
@@ -408,7 +408,9 @@ class TestFeedback:
 
 
 class TestDelete:
-    def test_deleting_a_card_removes_it_and_refills_the_grid_from_the_next_page(self, client, designer, upstream):
+    """Deleting moves a result to the dashboard's trash: hidden at once, still upstream."""
+
+    def test_deleting_a_card_hides_it_offers_undo_and_refills_the_grid_from_the_next_page(self, client, designer, upstream):
         item_id = upstream.create()
         before = upstream.ids(1, 20)
         assert before[0] == item_id
@@ -417,40 +419,60 @@ class TestDelete:
         response = client.post(reverse("history_delete", args=[item_id]), headers=GALLERY)
         assert response.status_code == 200
         html = text(response)
-        assert "Deleted." in html
+        assert "Moved to the trash." in html
+        undo = rf'<input type="hidden" name="ids" value="{item_id}">\s*<button type="submit" class="button button-small">Undo</button>'
+        assert re.search(undo, html)
         assert item_id not in card_ids(html)
         assert card_ids(html) == before[1:] + [next_first]
         assert '<div id="lightbox" class="lightbox-root" hx-swap-oob="true"></div>' in html
         assert response["HX-Push-Url"] == "/history/"
-        assert upstream.item(item_id).status_code == 404
-        assert upstream.total() == SEEDED
+        assert upstream.item(item_id).status_code == 200  # deleted upstream only when the trash is emptied
+        assert TrashedResult.objects.filter(history_item_id=item_id).exists()
 
-    def test_deleting_keeps_the_filters_of_the_page(self, client, designer, upstream):
+        undone = text(client.post(reverse("trash_restore") , {"ids": [item_id]}, headers=GALLERY))
+        assert "Restored." in undone
+        assert card_ids(undone)[0] == item_id
+        assert not TrashedResult.objects.exists()
+
+    def test_deleting_keeps_the_filters_of_the_page_and_its_pages_stay_full(self, client, designer, upstream):
         item_id = upstream.create()
         response = client.post(reverse("history_delete", args=[item_id]) + "?limit=40&page=2", headers=GALLERY)
         html = text(response)
-        assert "Deleted." in html
-        assert card_ids(html) == upstream.ids(2, 40)
+        assert "Moved to the trash." in html
+        visible = [found for found in upstream.ids(1, 100) if found != item_id]
+        assert card_ids(html) == visible[40:80]
         assert response["HX-Push-Url"] == "/history/?limit=40&page=2"
+        assert f"{SEEDED} results · page 2 of 7" in html
 
-    def test_deleting_what_is_already_gone_still_reports_deleted(self, client, designer, upstream):
+    def test_deleting_what_is_already_gone_says_so(self, client, designer, upstream):
         item_id = upstream.create()
         assert upstream.delete(item_id) == 204
         response = client.post(reverse("history_delete", args=[item_id]), headers=GALLERY)
         assert response.status_code == 200
-        assert "Deleted." in text(response) and "notice-ok" in text(response)
+        assert "It was already deleted." in text(response) and "notice-ok" in text(response)
+        assert not TrashedResult.objects.exists()
 
-    def test_without_htmx_a_delete_redirects_to_the_gallery(self, client, designer, upstream):
+    def test_without_htmx_a_delete_redirects_to_the_gallery_which_offers_undo(self, client, designer, upstream):
         item_id = upstream.create()
         response = client.post(reverse("history_delete", args=[item_id]) + "?status=error")
         assert response.status_code == 302 and response["Location"] == "/history/?status=error"
-        assert upstream.item(item_id).status_code == 404
+        page = text(client.get(response["Location"]))
+        assert "Moved to the trash." in page and f'name="ids" value="{item_id}"' in page
+        assert "Moved to the trash." not in text(client.get(response["Location"]))  # offered once
+        response = client.post(reverse("trash_restore"), {"ids": [item_id], "next": "/history/?status=error"})
+        assert response.status_code == 302 and response["Location"] == "/history/?status=error"
+        assert not TrashedResult.objects.exists()
 
-    def test_deleting_my_job_forgets_it_here_too(self, client, designer, upstream):
+    def test_my_job_in_the_trash_is_hidden_and_forgotten_when_deleted_for_good(self, client, designer, upstream):
         job = TestMadeByMe().send(client, upstream)
         client.post(reverse("history_delete", args=[job.history_item_id]), headers=GALLERY)
+        assert job.history_item_id not in card_ids(text(gallery(client, "mine=1")))
+        assert Job.objects.filter(pk=job.pk).exists()
+        response = client.post(reverse("trash_delete", args=[job.history_item_id]))
+        assert response.status_code == 302 and response["Location"] == "/trash/"
         assert not Job.objects.filter(pk=job.pk).exists()
         assert upstream.item(job.history_item_id).status_code == 404
+        assert not TrashedResult.objects.exists()
 
 
 class TestBulk:
@@ -473,29 +495,30 @@ class TestBulk:
     def test_deleting_three_at_once(self, client, designer, upstream):
         ids = [upstream.create() for _ in range(3)]
         html = self.bulk(client, "delete", ids)
-        assert "3 deleted." in html and "notice-ok" in html
-        assert [upstream.item(item_id).status_code for item_id in ids] == [404, 404, 404]
+        assert "3 moved to the trash." in html and "notice-ok" in html
+        assert "3 moved to the trash.</p>" in html and html.count('name="ids" value="') >= 3  # one Undo for all three
+        assert [upstream.item(item_id).status_code for item_id in ids] == [200, 200, 200]
         assert not set(ids) & set(card_ids(html))
         assert len(card_ids(html)) == 20
-        assert upstream.total() == SEEDED
+        assert set(TrashedResult.objects.values_list("history_item_id", flat=True)) == set(ids)
 
     def test_one_already_deleted_counts_as_done(self, client, designer, upstream):
         ids = [upstream.create() for _ in range(2)]
         assert upstream.delete(ids[0]) == 204
         html = self.bulk(client, "delete", ids)
-        assert "2 deleted." in html and "notice-ok" in html and "failed." not in html
-        assert upstream.item(ids[1]).status_code == 404
+        assert "2 moved to the trash." in html and "notice-ok" in html and "failed." not in html
+        assert list(TrashedResult.objects.values_list("history_item_id", flat=True)) == [ids[1]]
 
     def test_when_some_fail_they_are_listed_with_the_reason_and_the_rest_stand_done(self, client, designer, upstream):
         ids = [upstream.create() for _ in range(3)]
         upstream.process.configure(rate_limit="1/60")  # the first delete passes, the rest get 429
         html = self.bulk(client, "delete", ids)
         upstream.process.configure(rate_limit=None)
-        assert "1 deleted; 2 failed." in html and "notice-error" in html
+        assert "1 moved to the trash; 2 failed." in html and "notice-error" in html
         for item_id in ids[1:]:
             assert re.search(rf"<li><code>{item_id}</code>: The generation service is busy[^<]*try again in about \d+ seconds?\)</li>", html)
         assert f"<code>{ids[0]}</code>" not in html
-        assert [upstream.item(item_id).status_code for item_id in ids] == [404, 200, 200]
+        assert list(TrashedResult.objects.values_list("history_item_id", flat=True)) == [ids[0]]
 
     def test_a_like_on_a_hostile_or_deleted_id_fails_with_a_message_and_the_rest_stand_done(self, client, designer, upstream):
         good = upstream.first("complete")["id"]

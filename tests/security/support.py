@@ -26,6 +26,7 @@ METHODS: dict[str, frozenset[str]] = {
     "tray": frozenset({"GET"}),
     "rerun": frozenset({"POST"}),
     "feedback": frozenset({"POST"}),
+    "review": frozenset({"POST"}),
     "result_image": frozenset({"GET"}),
     "input_image": frozenset({"GET"}),
     "style_preview": frozenset({"GET"}),
@@ -38,6 +39,10 @@ METHODS: dict[str, frozenset[str]] = {
     "history_bulk": frozenset({"POST"}),
     "history_item": frozenset({"GET"}),
     "history_delete": frozenset({"POST"}),
+    "trash": frozenset({"GET"}),
+    "trash_restore": frozenset({"POST"}),
+    "trash_empty": frozenset({"POST"}),
+    "trash_delete": frozenset({"POST"}),
 }
 # Views a visitor may use without logging in.
 PUBLIC = frozenset({"login", "healthz"})

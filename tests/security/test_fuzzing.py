@@ -112,7 +112,8 @@ def send(browser: Client, method: str, url: str, headers: dict):
 class TestHostileIds:
     def test_every_view_taking_an_id_is_fuzzed(self):
         assert {route.name for route in ID_ROUTES} == {
-            "rerun", "feedback", "result_image", "input_image", "style_preview", "history_item", "history_delete"
+            "rerun", "feedback", "review", "result_image", "input_image", "style_preview", "history_item", "history_delete",
+            "trash_delete",
         }
 
     @FUZZ
@@ -197,6 +198,7 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("tray", "GET"): (frozenset({200}), frozenset({200})),
     ("rerun", "POST"): (frozenset({404}), frozenset({404})),
     ("feedback", "POST"): (frozenset({302}), frozenset({200})),
+    ("review", "POST"): (frozenset({302}), frozenset({200})),
     ("result_image", "GET"): (frozenset({404}), frozenset({404})),
     ("input_image", "GET"): (frozenset({404}), frozenset({404})),
     ("style_preview", "GET"): (frozenset({404}), frozenset({404})),
@@ -208,6 +210,10 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("history_bulk", "POST"): (frozenset({302}), frozenset({200})),
     ("history_item", "GET"): (frozenset({404}), frozenset({404})),
     ("history_delete", "POST"): (frozenset({302}), frozenset({200})),
+    ("trash", "GET"): (frozenset({200}), frozenset({200})),
+    ("trash_restore", "POST"): (frozenset({302}), frozenset({302})),
+    ("trash_empty", "POST"): (frozenset({302}), frozenset({302})),
+    ("trash_delete", "POST"): (frozenset({302}), frozenset({302})),
 }
 
 

@@ -220,7 +220,7 @@ def _served_image(response, body: bytes, world: Ids) -> bool:
 
 
 SHOWN_BY_THE_VIEW = {
-    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "history_delete", "rerun"],
+    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "review", "history_delete", "rerun"],
                     _page_with_upstream_items),
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
     "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
@@ -229,10 +229,13 @@ SHOWN_BY_THE_VIEW = {
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
     "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
     "logout": lambda response, body, world: response.status_code == 302,
+    "trash": lambda response, body, world: response.status_code == 200 and b"<h1>Trash</h1>" in body,
+    # Changes made in the trash answer with the Trash page (or the gallery) to go back to.
+    **dict.fromkeys(["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302),
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
-POST_DATA = {"like": "true", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
+POST_DATA = {"like": "true", "note": "Looks right", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
 
 
 class TestEveryPageWithTheRealSimulator:

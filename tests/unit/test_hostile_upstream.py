@@ -12,9 +12,10 @@ import pytest
 import requests
 import responses
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import genapi, jobs
-from dashboard.models import Job
+from dashboard.models import Job, TrashedResult
 
 API = "http://genapi.test"
 TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
@@ -100,27 +101,29 @@ class TestProblemsBelongToTheRequestThatMetThem:
 
 @pytest.mark.django_db
 class TestADeleteIsADeleteOnlyWhenTheUpstreamSaysSo:
+    """Deleting for good (from the trash) is the one upstream delete."""
+
     @pytest.mark.parametrize(("status", "body"), [(202, {"status": "queued"}), (200, {"success": False}), (200, {"deleted": False})])
     def test_an_unconfirmed_delete_keeps_the_result_and_says_so(self, client, designer, api, status, body):
         item_id = "d" * 24
         Job.objects.create(history_item_id=item_id, designer=designer, tool="fashion_swap")
-        api.get(re.compile(rf"{API}/generation/generationTypes\?.*"), json=STYLES)
-        api.get(LISTING, json=listing(item(item_id)))
+        TrashedResult.objects.create(history_item_id=item_id, trashed_by_name="ada", trashed_at=timezone.now())
         api.delete(f"{API}/user/generation-history/{item_id}", status=status, json=body)
-        html = client.post(reverse("history_delete", args=[item_id]), headers=HTMX).content.decode()
+        html = client.post(reverse("trash_delete", args=[item_id]), follow=True).content.decode()
         assert "Could not delete it" in html
         assert Job.objects.filter(history_item_id=item_id).exists()
+        assert TrashedResult.objects.filter(history_item_id=item_id).exists()
 
     @pytest.mark.parametrize(("status", "body"), [(204, None), (200, {"success": True}), (200, {})])
     def test_a_confirmed_delete_removes_it(self, client, designer, api, status, body):
         item_id = "d" * 24
         Job.objects.create(history_item_id=item_id, designer=designer, tool="fashion_swap")
-        api.get(re.compile(rf"{API}/generation/generationTypes\?.*"), json=STYLES)
-        api.get(LISTING, json=listing())
+        TrashedResult.objects.create(history_item_id=item_id, trashed_by_name="ada", trashed_at=timezone.now())
         api.delete(f"{API}/user/generation-history/{item_id}", status=status, **({"json": body} if body is not None else {}))
-        html = client.post(reverse("history_delete", args=[item_id]), headers=HTMX).content.decode()
-        assert "Deleted." in html
+        html = client.post(reverse("trash_delete", args=[item_id]), follow=True).content.decode()
+        assert "Deleted for good." in html
         assert not Job.objects.filter(history_item_id=item_id).exists()
+        assert not TrashedResult.objects.exists()
 
 
 @pytest.mark.django_db
