@@ -123,6 +123,7 @@ class ConfigPatch(BaseModel):
     error_body: Literal["json", "html"] | None = None
     rate_limit: str | None = None
     bad_body: Literal["json", "html"] | None = None
+    log_delay_ms: Annotated[float, Field(ge=0, le=5000)] | None = None
 
     @field_validator("rate_limit")
     @classmethod
@@ -149,27 +150,47 @@ class ConfigPatch(BaseModel):
 # --- Shared state ----------------------------------------------------------------------
 
 
+# How long reading or clearing the access log waits for answered requests to be written.
+SETTLE_SECONDS = 1.0
+
+
 @dataclass
 class RequestLog:
     """Bounded access log of API requests, newest last."""
 
     entries: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     _seq: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
+    # Requests whose answer has been sent but whose entry is not written yet: a client can
+    # already hold the answer, so the log waits for these before it is read or cleared.
+    _answered_unlogged: int = 0
 
-    def record(self, method: str, path: str, query: str, status: int) -> None:
+    def answered(self) -> None:
+        with self._lock:
+            self._answered_unlogged += 1
+
+    def record(self, method: str, path: str, query: str, status: int, *, was_answered: bool) -> None:
         with self._lock:
             self.entries.append(
                 {"seq": next(self._seq), "method": method, "path": path, "query": query, "status": status}
             )
+            if was_answered:
+                self._answered_unlogged -= 1
+                self._lock.notify_all()
+
+    def _settle(self) -> None:
+        # Requests still being worked on (held by the latency knob, say) are not waited for.
+        self._lock.wait_for(lambda: self._answered_unlogged == 0, timeout=SETTLE_SECONDS)
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:
+            self._settle()
             return list(self.entries)
 
     def clear(self) -> None:
         # The sequence keeps counting so entries from before and after a clear never collide.
         with self._lock:
+            self._settle()
             self.entries.clear()
 
 
@@ -236,22 +257,29 @@ class GatewayMiddleware:
             return
 
         status = 500  # what the log says if the app dies before answering
+        answered = False
 
         async def send_and_watch(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not answered:
+                answered = True
+                self.state.request_log.answered()
             await send(message)
 
         try:
             await self._handle(scope, receive, send_and_watch)
         finally:
+            if self.state.config.log_delay_ms > 0:
+                await asyncio.sleep(self.state.config.log_delay_ms / 1000)
             raw_path: bytes = scope.get("raw_path") or path.encode()
             self.state.request_log.record(
                 scope["method"],
                 raw_path.decode("utf-8", "replace").split("?", 1)[0],
                 scope.get("query_string", b"").decode("latin-1"),
                 status,
+                was_answered=answered,
             )
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -112,6 +112,9 @@ class SimulatorConfig:
     error_body: ErrorBody = "json"
     rate_limit: RateLimit | None = None
     bad_body: BadBody | None = None
+    # Time between sending an answer and writing its access-log entry: widens, for the
+    # log's own test, the moment in which a client holds an answer that is not logged yet.
+    log_delay_ms: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # The knobs PATCH /_simulator/config may change.
@@ -123,6 +126,7 @@ class SimulatorConfig:
         "error_body",
         "rate_limit",
         "bad_body",
+        "log_delay_ms",
     )
 
     @classmethod

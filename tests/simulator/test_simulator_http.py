@@ -558,3 +558,20 @@ def test_seed_while_running(sim: SimulatorProcess, api: Api) -> None:
     oldest_complete = [item for item in listing["items"] if item["status"] == "complete"][-1]
     preview = api.get(oldest_complete["preview_url"])
     assert preview.status_code == 200 and is_webp(preview.content)
+
+
+def test_an_answered_request_is_in_the_log_as_soon_as_the_client_has_it(sim: SimulatorProcess, api: Api) -> None:
+    # The entry is written after the answer is sent (here 300 ms after); reading or
+    # clearing the log waits for it, so a test that clears the log after a call never sees
+    # that call land late, and one that reads it right after a call finds it.
+    sim.configure(log_delay_ms=300)
+    sim.clear_requests()
+    try:
+        assert api.get("/generation/tools").status_code == 200
+        assert [entry["path"] for entry in sim.requests()] == ["/generation/tools"]
+        assert api.get("/generation/tools").status_code == 200
+        sim.clear_requests()
+        assert api.get("/user/generation-history").status_code == 200
+        assert [entry["path"] for entry in sim.requests()] == ["/user/generation-history"]
+    finally:
+        sim.configure(log_delay_ms=0)
