@@ -248,18 +248,25 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
         return [item.id for item in listing.items], listing.pages
 
     try:
-        ids, pages = ids_on(filters.page)
+        page, ids, pages = filters.page, *ids_on(filters.page)
         if item_id not in ids:
-            return Neighbours(previous=None, next=None, page=filters.page)
+            # New results push older ones down a page (and deletions pull them up): a
+            # link made a moment ago may name the page next to the item's own.
+            for nearby in (page + 1, page - 1):
+                if 1 <= nearby <= pages and item_id in (found := ids_on(nearby)[0]):
+                    page, ids = nearby, found
+                    break
+            else:
+                return Neighbours(previous=None, next=None, page=filters.page)
         index = ids.index(item_id)
-        previous = (ids[index - 1], filters.page) if index > 0 else None
-        if previous is None and filters.page > 1:
-            before, _ = ids_on(filters.page - 1)
-            previous = (before[-1], filters.page - 1) if before else None
-        following = (ids[index + 1], filters.page) if index + 1 < len(ids) else None
-        if following is None and filters.page < pages:
-            after, _ = ids_on(filters.page + 1)
-            following = (after[0], filters.page + 1) if after else None
+        previous = (ids[index - 1], page) if index > 0 else None
+        if previous is None and page > 1:
+            before, _ = ids_on(page - 1)
+            previous = (before[-1], page - 1) if before else None
+        following = (ids[index + 1], page) if index + 1 < len(ids) else None
+        if following is None and page < pages:
+            after, _ = ids_on(page + 1)
+            following = (after[0], page + 1) if after else None
     except genapi.GenApiError:
         return Neighbours(previous=None, next=None, page=filters.page)
-    return Neighbours(previous=previous, next=following, page=filters.page)
+    return Neighbours(previous=previous, next=following, page=page)

@@ -92,6 +92,26 @@ class TestGallery:
         expect(page).to_have_url(re.compile(r"/history/\?page=2$"))
         expect(page.locator(f"#card-{second_page[0]}")).to_be_visible()
 
+    def test_the_lightbox_keeps_the_filters_and_page_it_was_opened_from(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        done_one, done_two = upstream_ids(seeded_simulator, page=1, status="complete"), upstream_ids(seeded_simulator, page=2, status="complete")
+        page.goto(live_server.url + "/history/?status=complete&page=2")
+        card = page.locator(f"#card-{done_two[0]} .result-media")
+        card.click()
+        dialog = page.locator("dialog[data-lightbox]")
+        expect(dialog).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        page.keyboard.press("ArrowLeft")  # across the page edge, to the previous Done result
+        expect(page).to_have_url(re.compile(rf"/history/{done_one[-1]}/\?status=complete$"))
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page).to_have_url(re.compile(r"/history/\?status=complete&page=2$"))
+        expect(page.get_by_label("Done")).to_be_checked()
+        expect(page.locator(".pagination [aria-current=page]")).to_have_text("Page 2")
+        expect(card).to_be_focused()
+
     def test_escape_returns_to_the_gallery_at_the_same_scroll_position(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
         ids = upstream_ids(seeded_simulator, page=1)

@@ -678,6 +678,67 @@ class TestDetails:
         assert client.get(reverse("history_item", args=[item_id])).status_code == 404
 
 
+# --- Walking through results in the lightbox -------------------------------------------------
+
+
+def nav_href(html: str, direction: str) -> str | None:
+    match = re.search(rf'href="([^"]+)" data-nav="{direction}"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def item_of(href: str) -> str:
+    return re.match(r"/history/([^/]+)/", href).group(1)
+
+
+class TestLightboxKeepsTheGallerysPlace:
+    def test_every_card_links_to_its_lightbox_with_the_gallerys_filters_and_page(self, client, designer, upstream):
+        html = text(gallery(client, "status=error&page=2"))
+        for _, item_id, inner in cards(html):
+            assert f'href="/history/{item_id}/?status=error&amp;page=2"' in inner
+
+    def test_opened_from_page_two_there_is_a_previous_on_page_two_and_across_the_edge(self, client, designer, upstream):
+        first_page, second_page = upstream.ids(1, 20), upstream.ids(2, 20)
+        html = text(client.get(reverse("history_item", args=[second_page[5]]) + "?page=2", headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{second_page[4]}/?page=2"
+        assert nav_href(html, "next") == f"/history/{second_page[6]}/?page=2"
+        html = text(client.get(reverse("history_item", args=[second_page[0]]) + "?page=2", headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{first_page[-1]}/"
+        assert 'data-close-url="/history/?page=2"' in html
+
+    def test_walking_failed_results_never_lands_on_another_status_and_crosses_pages_both_ways(self, client, designer, upstream):
+        failed = [item["id"] for item in upstream.all_items() if item["status"] == "error"]
+        assert len(failed) > 20  # two pages of them
+        walked, href = [], f"/history/{failed[0]}/?status=error"
+        while href:
+            html = text(client.get(href, headers=LIGHTBOX))
+            walked.append(item_of(href))
+            href = nav_href(html, "next")
+        assert walked == failed
+        assert 'data-close-url="/history/?status=error&amp;page=2"' in html
+        back, href = [], nav_href(html, "previous")
+        while href:
+            back.append(item_of(href))
+            html = text(client.get(href, headers=LIGHTBOX))
+            href = nav_href(html, "previous")
+        assert back == failed[-2::-1]
+
+    def test_a_shared_link_whose_result_moved_to_another_page_still_has_neighbours(self, client, designer, upstream):
+        # A new job pushes every result one place down: the last of page 1 is now the
+        # first of page 2, but a link shared a minute ago still says page 1.
+        old_first_page = upstream.ids(1, 20)
+        upstream.create()
+        html = text(client.get(reverse("history_item", args=[old_first_page[-1]]), headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{old_first_page[-2]}/"
+        assert item_of(nav_href(html, "next")) == upstream.ids(2, 20)[1]
+        assert 'data-close-url="/history/?page=2"' in html
+
+    def test_without_javascript_the_full_page_keeps_the_filter_chips_checked(self, client, designer, upstream):
+        failed = upstream.ids(2, 20, status="error")[0]
+        html = text(client.get(reverse("history_item", args=[failed]) + "?status=error&page=2"))
+        assert re.search(r'name="status" value="error"\s+checked', html)
+        assert "<dialog" in html and 'href="/history/?status=error&amp;page=2" data-close' in html
+
+
 # --- Polling running cards ---------------------------------------------------------------------
 
 
