@@ -7,12 +7,14 @@ Everything upstream goes through genapi; this module adds what the dashboard kno
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from urllib.parse import quote, urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import display, genapi
 from dashboard.jobs import refresh as refresh_jobs
@@ -22,6 +24,16 @@ from dashboard.models import InputImage, Job
 MY_RUNNING_REFRESH_LIMIT = 100
 
 
+# Date ranges a designer picks with one click; "custom" takes the `from`/`to` dates.
+PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom dates"}
+PERIOD_DAYS = {"7d": 7, "30d": 30}
+
+# The upstream cannot filter by tool or date: for those the dashboard reads the listing
+# itself, newest first, this many results a call, and at most this many calls per view.
+SCAN_PAGE_SIZE = 100
+SCAN_MAX_CALLS = 10
+
+
 @dataclass(frozen=True)
 class Filters:
     statuses: tuple[str, ...] = ()
@@ -29,6 +41,10 @@ class Filters:
     limit: int = 20
     mine: bool = False
     page: int = 1
+    tool: str = ""
+    period: str = ""  # one of PERIODS, or "" for any time
+    date_from: date | None = None  # with period "custom"; either end may be open
+    date_to: date | None = None
 
     def query(self, **changes) -> str:
         """The URL query for these filters (with changes), defaults left out."""
@@ -36,6 +52,16 @@ class Filters:
         pairs: list[tuple[str, object]] = [("status", status) for status in values["statuses"]]
         if values["style"]:
             pairs.append(("style", values["style"]))
+        if values["tool"]:
+            pairs.append(("tool", values["tool"]))
+        if values["period"]:
+            pairs.append(("when", values["period"]))
+        if values["period"] == "custom":
+            pairs += [
+                (name, values[key].isoformat())
+                for name, key in (("from", "date_from"), ("to", "date_to"))
+                if values[key]
+            ]
         if values["limit"] != 20:
             pairs.append(("limit", values["limit"]))
         if values["mine"]:
@@ -43,6 +69,34 @@ class Filters:
         if values["page"] != 1:
             pairs.append(("page", values["page"]))
         return urlencode(pairs)
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether any filter hides results (the empty gallery then says so)."""
+        return bool(self.statuses or self.style or self.mine or self.tool or self.time_range != (None, None))
+
+    @property
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in the server's time zone; None for an open end."""
+        now = timezone.localtime()
+        if self.period == "today":
+            return now.replace(hour=0, minute=0, second=0, microsecond=0), None
+        if self.period in PERIOD_DAYS:
+            return now - timedelta(days=PERIOD_DAYS[self.period]), None
+        if self.period == "custom":
+            start = _midnight(self.date_from) if self.date_from else None
+            end = _midnight(self.date_to + timedelta(days=1)) if self.date_to else None
+            return start, end
+        return None, None
+
+    @property
+    def scans(self) -> bool:
+        """Whether the dashboard must read the listing itself (see SCAN_MAX_CALLS)."""
+        return bool(self.tool) or self.time_range != (None, None)
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 @cache
@@ -94,6 +148,8 @@ class GalleryPage:
     total_count: int | None
     problem: str | None = None
     page_links: list = field(default_factory=list)
+    # A tool or date filter read SCAN_MAX_CALLS listing pages without reaching the end.
+    searched_only: int | None = None
 
     @property
     def pending_ids(self) -> list[str]:
@@ -113,6 +169,12 @@ class Catalogue:
         if name in self.styles:  # an upstream that names the style where the tool goes
             return self.tool_title(self.styles[name].tool)
         return name.replace("_", " ").title()
+
+    def tool_of(self, item: genapi.HistoryItem) -> str:
+        """The tool that made an item, also when the upstream names its style instead."""
+        if item.tool in self.styles and item.tool not in self.tools:
+            return self.styles[item.tool].tool
+        return item.tool or ""
 
     def style_title(self, item: genapi.HistoryItem) -> str:
         for candidate in (item.style_id, item.tool):
@@ -172,9 +234,15 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
 
 def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     """One page of results from the upstream (or, for "made by me", from our own records)."""
+    complete = True
     try:
         if filters.mine:
             items, pages, total = _my_items(filters, designer)
+        elif filters.scans:
+            matches, complete = scan(filters, known)
+            start = (filters.page - 1) * filters.limit
+            items, total = matches[start : start + filters.limit], len(matches)
+            pages = -(-total // filters.limit)
         else:
             listing = genapi.history(
                 page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
@@ -183,10 +251,39 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     except genapi.GenApiError as exc:
         return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
     result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
+    if not complete:
+        result.searched_only = SCAN_PAGE_SIZE * SCAN_MAX_CALLS
     if pages > 1:
         paginator = Paginator(range(pages), 1)
         result.page_links = list(paginator.get_elided_page_range(min(filters.page, pages), on_each_side=2, on_ends=1))
     return result
+
+
+def scan(filters: Filters, known: Catalogue) -> tuple[list[genapi.HistoryItem], bool]:
+    """Every result matching a tool or date filter, newest first, read from the listing.
+
+    The upstream filters by status and style itself; tool and date are checked here. The
+    listing is newest first, so the walk stops at the first result older than the range,
+    and in any case after SCAN_MAX_CALLS calls. Returns the matches and whether the walk
+    saw everything that could match (False when the call limit stopped it)."""
+    start, end = filters.time_range
+    matches: list[genapi.HistoryItem] = []
+    for page in range(1, SCAN_MAX_CALLS + 1):
+        listing = genapi.history(
+            page=page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
+        )
+        for item in listing.items:
+            if start or end:
+                if item.created_at is None or (end and item.created_at >= end):
+                    continue  # an undated result cannot be placed in a range
+                if start and item.created_at < start:
+                    return matches, True
+            if filters.tool and known.tool_of(item) != filters.tool:
+                continue
+            matches.append(item)
+        if page >= listing.pages or not listing.items:
+            return matches, True
+    return matches, False
 
 
 def _my_jobs(filters: Filters, designer):
@@ -195,6 +292,13 @@ def _my_jobs(filters: Filters, designer):
         jobs = jobs.filter(status__in=filters.statuses)
     if filters.style:
         jobs = jobs.filter(Q(style_id=filters.style) | Q(tool=filters.style))
+    if filters.tool:
+        jobs = jobs.filter(tool=filters.tool)
+    start, end = filters.time_range
+    if start:
+        jobs = jobs.filter(created_at__gte=start)
+    if end:
+        jobs = jobs.filter(created_at__lt=end)
     return jobs.order_by("-created_at", "-id")
 
 
@@ -247,6 +351,20 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
         )
         return [item.id for item in listing.items], listing.pages
 
+    if filters.scans and not filters.mine:
+        # One walk gives every match: the neighbours and the item's page come from it.
+        try:
+            found = [item.id for item in scan(filters, catalogue())[0]]
+        except genapi.GenApiError:
+            return Neighbours(previous=None, next=None, page=filters.page)
+        if item_id not in found:
+            return Neighbours(previous=None, next=None, page=filters.page)
+        index = found.index(item_id)
+        return Neighbours(
+            previous=(found[index - 1], (index - 1) // filters.limit + 1) if index > 0 else None,
+            next=(found[index + 1], (index + 1) // filters.limit + 1) if index + 1 < len(found) else None,
+            page=index // filters.limit + 1,
+        )
     try:
         page, ids, pages = filters.page, *ids_on(filters.page)
         if item_id not in ids:

@@ -278,6 +278,21 @@
     compare.style.setProperty("--reveal", event.target.value + "%");
   });
 
+  // --- History: the date filter -------------------------------------------------------
+
+  // Runs before htmx sends the filter form (capture phase): a date typed in means
+  // "custom dates", and a preset makes typed dates moot, so clear them.
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    const form = target.closest && target.closest("form.filters");
+    if (!form) return;
+    if (target.matches("[data-date-bound]") && target.value) {
+      form.querySelector("[data-custom-dates]").checked = true;
+    } else if (target.name === "when" && !target.matches("[data-custom-dates]")) {
+      form.querySelectorAll("[data-date-bound]").forEach(function (input) { input.value = ""; });
+    }
+  }, true);
+
   // --- History: selecting several results --------------------------------------------
 
   let lastChecked = null;

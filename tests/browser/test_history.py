@@ -59,6 +59,21 @@ class TestGallery:
         expect(page).to_have_url(re.compile(r"status=error$"))
         expect(page.locator(".result-card")).to_have_count(failed)
 
+    def test_tool_and_dates_filter_from_the_form_and_live_in_the_url(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/")
+        page.get_by_label("Tool").select_option("fashion_swap")
+        expect(page).to_have_url(re.compile(r"/history/\?tool=fashion_swap$"))
+        page.get_by_label("Last 7 days").check()
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=7d$"))
+        page.get_by_label("From").fill("2026-01-02")
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=custom&from=2026-01-02$"))
+        expect(page.get_by_label("Custom dates")).to_be_checked()
+        page.get_by_label("Today").check()
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=today$"))
+        expect(page.get_by_label("From")).to_have_value("")
+        assert axe_violations(page) == []
+
     def test_pages_are_numbered_and_kept_in_the_url(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
         page.goto(live_server.url + "/history/")

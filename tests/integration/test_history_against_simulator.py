@@ -9,12 +9,15 @@ afterwards, so the seeded 250 stay the whole history between tests.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import genapi, history
 from dashboard.jobs import new_token
@@ -342,6 +345,15 @@ class TestMadeByMe:
             assert "· ada</p>" in inner
             assert f'src="/inputs/{garment.pk}/thumbnail"' in inner
             assert client.get(f"/inputs/{garment.pk}/thumbnail").status_code == 200
+
+    def test_made_by_me_combines_with_the_tool_and_date_filters(self, client, designer, upstream):
+        job = self.send(client, upstream)
+        today = timezone.localdate()
+        assert card_ids(text(gallery(client, "mine=1&tool=fashion_swap&when=today"))) == [job.history_item_id]
+        other_tool = next(name for name in history.catalogue().tools if name != "fashion_swap")
+        assert card_ids(text(gallery(client, f"mine=1&tool={other_tool}"))) == []
+        last_week = today - timedelta(days=7)
+        assert card_ids(text(gallery(client, f"mine=1&from={last_week}&to={last_week}"))) == []
 
     def test_a_finished_job_of_mine_shows_its_result(self, client, designer, upstream):
         job = self.send(client, upstream)
@@ -737,6 +749,95 @@ class TestLightboxKeepsTheGallerysPlace:
         html = text(client.get(reverse("history_item", args=[failed]) + "?status=error&page=2"))
         assert re.search(r'name="status" value="error"\s+checked', html)
         assert "<dialog" in html and 'href="/history/?status=error&amp;page=2" data-close' in html
+
+
+# --- Tool and date filters, which the upstream cannot apply ------------------------------------
+
+
+def made_at(item: dict) -> datetime:
+    return datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
+
+
+def listing_calls(upstream) -> int:
+    return sum(1 for r in upstream.api_requests() if r["path"] == "/user/generation-history")
+
+
+class TestToolAndDateFilters:
+    def busiest_tool(self, everything: list[dict]) -> str:
+        return Counter(item["tool"] for item in everything).most_common(1)[0][0]
+
+    def test_a_tool_shows_only_its_results_in_full_pages(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool]
+        assert len(expected) > 40
+        assert card_ids(text(gallery(client, f"tool={tool}"))) == expected[:20]
+        html = text(gallery(client, f"tool={tool}&page=2"))
+        assert card_ids(html) == expected[20:40]
+        assert f"{len(expected)} results" in html
+        assert re.search(rf'<option value="{tool}" selected>', html)
+
+    def test_a_tool_combines_with_the_status_filter(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool and item["status"] == "error"]
+        assert expected
+        assert card_ids(text(gallery(client, f"tool={tool}&status=error"))) == expected[:20]
+
+    def test_last_seven_days_shows_only_results_made_since_then(self, client, designer, upstream):
+        since = timezone.now() - timedelta(days=7)
+        expected = [item["id"] for item in upstream.all_items() if made_at(item) >= since]
+        html = text(gallery(client, "when=7d&limit=100"))
+        assert card_ids(html) == expected[:100]
+        assert re.search(r'name="when" value="7d" checked', html)
+
+    def test_custom_dates_include_both_whole_days(self, client, designer, upstream):
+        today = timezone.localdate()
+        first, last = today - timedelta(days=12), today - timedelta(days=4)
+        expected = [item["id"] for item in upstream.all_items() if first <= timezone.localtime(made_at(item)).date() <= last]
+        assert expected
+        html = text(gallery(client, f"when=custom&from={first}&to={last}&limit=100"))
+        assert card_ids(html) == expected[:100]
+        assert f'value="{first}"' in html and f'value="{last}"' in html
+
+    def test_dates_alone_mean_custom_dates_and_reversed_ones_are_put_in_order(self, client, designer, upstream):
+        today = timezone.localdate()
+        first, last = today - timedelta(days=12), today - timedelta(days=4)
+        response = client.get(reverse("history") + f"?from={last}&to={first}", headers=GALLERY)
+        assert response.headers["HX-Push-Url"] == f"/history/?when=custom&from={first}&to={last}"
+
+    def test_today_costs_one_listing_call(self, client, designer, upstream):
+        history.catalogue()  # warm, as between real requests
+        upstream.process.clear_requests()
+        html = text(gallery(client, "when=today"))
+        assert listing_calls(upstream) == 1
+        start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        assert card_ids(html) == [item["id"] for item in upstream.listing(1, 100)["items"] if made_at(item) >= start][:20]
+
+    def test_a_scan_stops_at_its_call_limit_and_says_how_far_it_looked(self, client, designer, upstream, monkeypatch):
+        monkeypatch.setattr(history, "SCAN_MAX_CALLS", 2)
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        history.catalogue()
+        upstream.process.clear_requests()
+        html = text(gallery(client, f"tool={tool}&limit=100"))
+        assert listing_calls(upstream) == 2
+        assert card_ids(html) == [item["id"] for item in everything[:200] if item["tool"] == tool][:100]
+        assert "Only the newest 200 results were searched" in html
+
+    def test_walking_the_lightbox_under_a_tool_filter_stays_on_that_tool_across_pages(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool]
+        html = text(client.get(reverse("history_item", args=[expected[19]]) + f"?tool={tool}", headers=LIGHTBOX))
+        assert nav_href(html, "next") == f"/history/{expected[20]}/?tool={tool}&page=2"
+        html = text(client.get(nav_href(html, "next"), headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{expected[19]}/?tool={tool}"
+        assert f'data-close-url="/history/?tool={tool}&amp;page=2"' in html
+
+    @pytest.mark.parametrize("query", ["tool=../../x", "when=yesterday", "from=soon&to=later", "when=custom"])
+    def test_a_hostile_or_unknown_value_is_ignored(self, client, designer, upstream, query):
+        assert card_ids(text(gallery(client, query))) == upstream.ids(1, 20)
 
 
 # --- Polling running cards ---------------------------------------------------------------------
