@@ -140,6 +140,20 @@ class Card:
         self.detail_url = url_for_item("history_item", self.item.id)
 
 
+def finished_at(item: genapi.HistoryItem, job: Job | None) -> datetime | None:
+    """When a job ended: the upstream's own `finished_at` (outside the contract, so read
+    from the item's extra fields), else when the dashboard saw it end."""
+    raw = item.extra.get("finished_at")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return job.finished_at if job else None
+
+
 @dataclass
 class GalleryPage:
     cards: list[Card]

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import audit, genapi, history, jobs
+from dashboard import audit, display, genapi, history, jobs
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 
@@ -76,6 +76,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         else None,
         "close_url": gallery_url(filters, page=around.page),
         "activity": audit.recent(item.id),
+        "duration": display.duration(item.created_at, history.finished_at(item, card.job)),
         "detail_query": filters.query(),
         "fields": sorted(
             {

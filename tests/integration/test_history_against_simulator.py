@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import genapi, history
+from dashboard import display, genapi, history
 from dashboard.jobs import new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
@@ -361,6 +361,9 @@ class TestMadeByMe:
         inner = card_html(text(gallery(client, "mine=1")), job.history_item_id)
         assert f'src="/results/{job.history_item_id}/preview"' in inner
         assert "Fashion Swap" in inner
+        lightbox = text(client.get(reverse("history_item", args=[job.history_item_id]) + "?mine=1", headers=LIGHTBOX))
+        assert "<dt>Made by</dt><dd>ada</dd>" in lightbox
+        assert re.search(r"<dt>Took</dt><dd>\d+ s</dd>", lightbox)
 
     def test_done_and_running_filters_see_a_job_that_finished_while_nobody_watched(self, client, designer, upstream):
         job = self.send(client, upstream)
@@ -650,6 +653,28 @@ class TestDetails:
         assert f"<dt>tool</dt><dd>{item['tool']}</dd>" in lightbox
         assert re.search(rf'href="/history/{page[index - 1]["id"]}/\??" data-nav="previous"', lightbox)
         assert re.search(rf'href="/history/{page[index + 1]["id"]}/\??" data-nav="next"', lightbox)
+
+    def test_the_details_read_as_a_designer_speaks_with_the_raw_fields_behind_a_disclosure(self, client, designer, upstream):
+        item = upstream.first("complete")
+        tool_title = next(t["title"] for t in upstream.http.get(upstream.url("generation/tools"), timeout=10).json() if t["tool"] == item["tool"])
+        html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
+        details = html.split('aria-label="Details"', 1)[1]
+        plain, technical = details.split('<details class="technical">', 1)
+        assert f"<dt>Tool</dt><dd>{tool_title}</dd>" in plain
+        made = made_at(item)
+        assert re.search(
+            rf'<dt>Made</dt><dd><time datetime="{re.escape(made.isoformat())}" title="{re.escape(display.exact_time(made))}">[^<]+ ago</time></dd>', plain
+        )
+        took = round((datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00")) - made).total_seconds())
+        assert f"<dt>Took</dt><dd>{took} s</dd>" in plain  # the simulator takes 3 to 30 s
+        assert "<dt>Made by</dt><dd><span class=\"muted\">outside the dashboard</span></dd>" in plain
+        assert "<summary>Technical details</summary>" in technical
+        assert f"<dt>id</dt><dd>{item['id']}</dd>" in technical and "<dt>id</dt>" not in plain
+
+    def test_a_failed_result_says_how_long_it_ran_before_failing(self, client, designer, upstream):
+        item = upstream.listing(1, 20, status="error")["items"][0]
+        html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
+        assert re.search(r"<dt>Failed after</dt><dd>\d+ s</dd>", html)
 
     def test_next_from_the_last_of_a_page_crosses_to_the_next_page(self, client, designer, upstream):
         last = upstream.ids(1, 20)[-1]
