@@ -349,10 +349,55 @@
     if (message && !window.confirm(message)) event.preventDefault();
   });
 
+  // --- Focus after an action: where a keyboard user goes next -------------------------
+
+  // The server marks what to focus after a swap (the new tray card after Generate, the
+  // first error when it was refused): data-focus-after-swap.
+  function focusMarked() {
+    const marked = document.querySelector("[data-focus-after-swap]");
+    if (!marked) return;
+    marked.removeAttribute("data-focus-after-swap");
+    marked.focus();
+  }
+
+  // A rating replaces its button group: the button that was pressed stays focused.
+  let ratedFrom = null;
+  // Deleting in the lightbox closes it: focus goes to the next result's card (else the
+  // previous one, else the first), so reviewing goes on from there.
+  let deletedFrom = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    if (elt.matches("[data-feedback]") && document.activeElement === elt) {
+      ratedFrom = { container: elt.closest(".feedback").parentElement, name: elt.dataset.feedback };
+    } else if (elt.matches("[data-delete-current]")) {
+      deletedFrom = [elt.dataset.nextId, elt.dataset.previousId];
+    }
+  });
+  function focusAfterAction() {
+    if (ratedFrom) {
+      const button = ratedFrom.container.isConnected && ratedFrom.container.querySelector(".feedback [data-feedback=" + ratedFrom.name + "]");
+      ratedFrom = null;
+      if (button) button.focus();
+    }
+    if (deletedFrom && !currentLightbox()) {
+      const candidates = deletedFrom.filter(Boolean).map(function (id) { return document.getElementById("card-" + id); });
+      deletedFrom = null;
+      const card = candidates.find(Boolean) || document.querySelector("[data-card]");
+      const target = card ? card.querySelector(".result-media") : document.getElementById("gallery-title");
+      if (target === document.getElementById("gallery-title")) target.setAttribute("tabindex", "-1");
+      if (target) target.focus();
+    }
+    focusMarked();
+  }
+  document.addEventListener("htmx:afterSettle", focusAfterAction);
+
   function onPageReady() {
     upgradeLightbox();
     updateSelection();
+    // A swap that closed the lightbox (delete) gives the page its scrolling back.
+    if (!currentLightbox()) document.documentElement.classList.remove("has-lightbox");
   }
   document.addEventListener("htmx:afterSwap", onPageReady);
   onPageReady();
+  focusMarked();  // a page drawn whole (without htmx) after Generate, likewise
 })();

@@ -7,6 +7,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.keyboard import small_targets, unringed_focus_stops
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -141,6 +142,43 @@ class TestGallery:
         expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
         assert page.evaluate("window.scrollY") == scrolled
         expect(page).to_have_url(live_server.url + "/history/")
+
+    def test_a_like_pressed_from_the_keyboard_keeps_focus_on_the_button(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/?status=complete")
+        card = page.locator(".result-card:has([data-feedback=like][aria-pressed=false])").first
+        card_id = card.get_attribute("id")
+        card.locator("[data-feedback=like]").focus()
+        page.keyboard.press("Enter")
+        like = page.locator(f"#{card_id} [data-feedback=like]")
+        expect(like).to_have_attribute("aria-pressed", "true")
+        expect(like).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.locator(f"#{card_id} [data-feedback=dislike]")).to_be_focused()
+
+    def test_after_deleting_in_the_lightbox_focus_is_on_the_next_result(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        ids = upstream_ids(seeded_simulator, page=1)
+        page.goto(live_server.url + "/history/")
+        page.locator(f"#card-{ids[7]} .result-media").click()
+        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        page.once("dialog", lambda confirm: confirm.accept())
+        page.keyboard.press("Delete")
+        expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
+        expect(page.locator(f"#card-{ids[7]}")).to_have_count(0)
+        expect(page.locator(f"#card-{ids[8]} .result-media")).to_be_focused()
+        assert not page.evaluate("document.documentElement.classList.contains('has-lightbox')")
+
+    def test_every_focus_stop_shows_a_ring_and_every_target_is_at_least_24_px(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/")
+        expect(page.locator(".result-card").first).to_be_visible()
+        assert small_targets(page) == []
+        assert unringed_focus_stops(page, 40) == []
+        page.locator(".result-card.status-complete .result-media").first.click()
+        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        assert small_targets(page) == []
+        assert unringed_focus_stops(page, 12) == []
 
     def test_like_and_dislike_from_the_keyboard_in_the_lightbox(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
