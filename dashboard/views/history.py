@@ -129,6 +129,15 @@ def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     return push_url(response, gallery_url(filters)) if request.htmx.target == "gallery" else response
 
 
+def unratable(item: genapi.HistoryItem) -> str:
+    """Why a result cannot be liked or disliked, or "" when it can: only finished images are rated."""
+    if item.is_error:
+        return "failed results cannot be rated"
+    if item.is_pending:
+        return "running results cannot be rated until they finish"
+    return ""
+
+
 @require_POST
 def bulk(request: HtmxHttpRequest) -> HttpResponse:
     """Like, dislike or delete several results; failures are listed, the rest stand done."""
@@ -138,23 +147,31 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     if action not in BULK_ACTIONS or not ids:
         flash = ("error", "Select at least one result and an action.")
     else:
-        done, failed = 0, []
+        done, failed, skipped = 0, [], []
         for item_id in ids:
             try:
                 if action == "delete":
                     jobs.delete_result(request.user, item_id, bulk=True)
+                elif reason := unratable(genapi.item(item_id)):
+                    skipped.append(reason)
+                    continue
                 else:
                     jobs.rate(request.user, item_id, action == "like", bulk=True)
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))
-        flash = ("ok" if not failed else "error", f"{done} {BULK_ACTIONS[action]}.")
+        summary = f"{done} {BULK_ACTIONS[action]}"
+        if skipped:
+            summary += f"; {len(skipped)} skipped: {', '.join(dict.fromkeys(skipped))}"
+        flash = ("ok", f"{summary}.")
         if failed:
-            flash = ("error", f"{done} {BULK_ACTIONS[action]}; {len(failed)} failed.", failed)
+            flash = ("error", f"{summary}; {len(failed)} failed.", failed)
     if not request.htmx:
         if flash[0] == "error":
             reasons = sorted({reason for _, reason in flash[2]}) if len(flash) > 2 else []
             messages.error(request, " ".join([flash[1], *reasons]))
+        elif "skipped" in flash[1]:
+            messages.info(request, flash[1])  # what was not done is said, also without htmx
         return redirect(gallery_url(filters))
     return render(request, "history.html#gallery-update", gallery_context(request, form, filters, flash=flash))
 

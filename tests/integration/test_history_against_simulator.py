@@ -528,6 +528,30 @@ class TestBulk:
         # Control: the log holds the calls that were made, the like included.
         assert ("PATCH", f"/user/generation-history/feedback/{good}") in [(r["method"], r["path"]) for r in upstream.api_requests()]
 
+    def test_liking_skips_failed_and_running_results_and_says_why(self, client, designer, upstream):
+        done = [item["id"] for item in upstream.listing(1, 20, status="complete")["items"][:2]]
+        failed = upstream.listing(1, 20, status="error")["items"][0]
+        running = upstream.create(running_for=30)
+        upstream.process.clear_requests()
+        html = self.bulk(client, "like", [*done, failed["id"]])
+        assert "2 liked; 1 skipped: failed results cannot be rated." in html and "notice-ok" in html
+        html = self.bulk(client, "dislike", [done[0], failed["id"], running])
+        assert "1 disliked; 2 skipped: failed results cannot be rated, running results cannot be rated until they finish." in html
+        patched = [r["path"] for r in upstream.api_requests() if r["method"] == "PATCH"]
+        assert sorted(patched) == sorted(f"/user/generation-history/feedback/{item_id}" for item_id in [*done, done[0]])
+        assert upstream.item(failed["id"]).json()["like"] == failed["like"]
+
+    def test_without_htmx_the_skipped_ones_are_said_on_the_page_the_redirect_leads_to(self, client, designer, upstream):
+        failed = upstream.listing(1, 20, status="error")["items"][0]["id"]
+        response = client.post(reverse("history_bulk") + "?status=error", {"action": "like", "ids": [failed]}, follow=True)
+        assert response.redirect_chain == [("/history/?status=error", 302)]
+        assert "0 liked; 1 skipped: failed results cannot be rated." in text(response)
+
+    def test_deleting_does_not_skip_failed_or_running_results(self, client, designer, upstream):
+        running = upstream.create(running_for=30)
+        assert "1 deleted." in self.bulk(client, "delete", [running])
+        assert upstream.item(running).status_code == 404
+
     @pytest.mark.parametrize(("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)])
     def test_no_selection_or_an_unknown_action_changes_nothing(self, client, designer, upstream, action, with_ids):
         item_id = upstream.create()
@@ -537,6 +561,8 @@ class TestBulk:
         assert [r for r in upstream.api_requests() if r["method"] != "GET"] == []
         assert upstream.item(item_id).status_code == 200
         # Control: a change asked for on purpose does show in the log.
+        upstream.wait_finished(item_id)
+        upstream.process.clear_requests()
         assert "1 liked." in self.bulk(client, "like", [item_id])
         assert [(r["method"], r["path"]) for r in upstream.api_requests() if r["method"] != "GET"] == [
             ("PATCH", f"/user/generation-history/feedback/{item_id}")
