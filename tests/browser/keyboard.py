@@ -18,9 +18,14 @@ FOCUS_RING = """() => {
   const node = document.activeElement;
   if (node === document.body) return null;  // tabbed past the last stop
   const style = getComputedStyle(node);
+  // The sticky top bar must not hide what is focused (WCAG 2.4.11).
+  const bar = document.querySelector(".topbar");
+  const box = node.getBoundingClientRect();
+  const onTop = document.elementFromPoint(box.left + box.width / 2, box.top + 2);
+  const covered = Boolean(bar && onTop) && !node.contains(onTop) && bar.contains(onTop) && !bar.contains(node);
   return {
     what: node.outerHTML.slice(0, 90),
-    ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+    ring: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 && !covered,
   };
 }"""
 
@@ -29,11 +34,12 @@ def small_targets(page) -> list[str]:
     return page.evaluate(SMALL_TARGETS)
 
 
-def unringed_focus_stops(page, stops: int) -> list[str]:
-    """Tab through the first `stops` focusable elements; those focused without a ring."""
+def unringed_focus_stops(page, stops: int, key: str = "Tab") -> list[str]:
+    """Tab through the first `stops` focusable elements; those focused without a visible
+    ring (none drawn, or under the sticky top bar)."""
     missing = []
     for _ in range(stops):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)  # "Shift+Tab" walks back up the page
         focused = page.evaluate(FOCUS_RING)
         if focused is None:
             break

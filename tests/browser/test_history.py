@@ -175,6 +175,7 @@ class TestGallery:
         expect(page.locator(".result-card").first).to_be_visible()
         assert small_targets(page) == []
         assert unringed_focus_stops(page, 40) == []
+        assert unringed_focus_stops(page, 20, key="Shift+Tab") == []
         page.locator(".result-card.status-complete .result-media").first.click()
         expect(page.locator("dialog[data-lightbox]")).to_be_visible()
         assert small_targets(page) == []
@@ -247,6 +248,8 @@ class TestGallery:
         screenshot(page, "history-390")
         page.locator(".result-card.status-complete .result-media").first.click()
         expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        assert page.evaluate("(d => d.scrollWidth <= d.clientWidth)(document.querySelector('dialog[data-lightbox]'))")
+        expect(page.get_by_role("link", name="Back to the gallery")).to_be_in_viewport(ratio=1)
         assert axe_violations(page) == []
         page.screenshot(path=str(screenshot.__globals__["SCREENSHOTS"] / "lightbox-390.png"))
         context.close()
