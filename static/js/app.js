@@ -191,20 +191,28 @@
     const dialog = currentLightbox();
     if (!dialog) return;
     const closeUrl = dialog.dataset.closeUrl;
+    const shownId = dialog.dataset.itemId;
     const gallery = document.getElementById("gallery");
     const galleryUrl = gallery ? gallery.dataset.galleryUrl : null;
     dialog.close();
     dialog.remove();
     document.documentElement.classList.remove("has-lightbox");
+    // Focus goes back to the card of the result last shown (the arrows may have moved
+    // on from the one opened), else to the card that was opened.
+    function focusShownCard() {
+      const shown = shownId && document.getElementById("card-" + shownId);
+      const target = (shown && shown.querySelector(".result-media")) || document.querySelector("[data-last-opened]");
+      if (target) target.focus();
+    }
     if (gallery && closeUrl === galleryUrl) {
       // Same page of results: keep the scroll position, just restore the address.
       history.pushState({}, "", closeUrl);
-      const opener = document.querySelector("[data-last-opened]");
-      if (opener) opener.focus();
+      focusShownCard();
     } else if (gallery && window.htmx) {
       // Moving through results crossed a page boundary: show that page.
       htmx.ajax("GET", closeUrl, { target: "#gallery", swap: "outerHTML" }).then(function () {
         history.pushState({}, "", closeUrl);
+        focusShownCard();
       });
     } else {
       window.location.assign(closeUrl);

@@ -107,6 +107,7 @@ class TestGallery:
         expect(dialog).to_have_count(0)
         expect(page).to_have_url(re.compile(r"/history/\?page=2$"))
         expect(page.locator(f"#card-{second_page[0]}")).to_be_visible()
+        expect(page.locator(f"#card-{second_page[0]} .result-media")).to_be_focused()  # the one last shown
 
     def test_the_lightbox_keeps_the_filters_and_page_it_was_opened_from(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
@@ -127,6 +128,15 @@ class TestGallery:
         expect(page.get_by_label("Done")).to_be_checked()
         expect(page.locator(".pagination [aria-current=page]")).to_have_text("Page 2")
         expect(card).to_be_focused()
+
+        card.click()  # walk on within the page: Esc focuses the card of the result last shown
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        following = page.locator(f"#card-{done_two[0]} + [data-card]").get_attribute("id").removeprefix("card-")
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(rf"/history/{following}/\?status=complete&page=2$"))
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page.locator(f"#card-{following} .result-media")).to_be_focused()
 
     def test_escape_returns_to_the_gallery_at_the_same_scroll_position(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page

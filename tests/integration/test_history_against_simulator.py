@@ -681,7 +681,9 @@ class TestDetails:
         assert re.search(rf'href="/history/{page[index + 1]["id"]}/\??" data-nav="next"', lightbox)
 
     def test_the_details_read_as_a_designer_speaks_with_the_raw_fields_behind_a_disclosure(self, client, designer, upstream):
-        item = upstream.first("complete")
+        # Older than a minute, so its age reads "... ago" (not "just now", as a seeded job
+        # that finished moments ago would).
+        item = next(it for it in upstream.listing(1, 20, status="complete")["items"] if made_at(it) < timezone.now() - timedelta(hours=1))
         tool_title = next(t["title"] for t in upstream.http.get(upstream.url("generation/tools"), timeout=10).json() if t["tool"] == item["tool"])
         html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
         details = html.split('aria-label="Details"', 1)[1]
