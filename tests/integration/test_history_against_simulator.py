@@ -537,7 +537,11 @@ class TestBulk:
         assert "2 liked; 1 skipped: failed results cannot be rated." in html and "notice-ok" in html
         html = self.bulk(client, "dislike", [done[0], failed["id"], running])
         assert "1 disliked; 2 skipped: failed results cannot be rated, running results cannot be rated until they finish." in html
-        patched = [r["path"] for r in upstream.api_requests() if r["method"] == "PATCH"]
+        def ratings_sent() -> list[str]:
+            return [r["path"] for r in upstream.api_requests() if r["method"] == "PATCH"]
+
+        wait_until(lambda: len(ratings_sent()) >= 3 or None, timeout=5, message="ratings not logged")
+        patched = ratings_sent()
         assert sorted(patched) == sorted(f"/user/generation-history/feedback/{item_id}" for item_id in [*done, done[0]])
         assert upstream.item(failed["id"]).json()["like"] == failed["like"]
 
@@ -605,8 +609,14 @@ class TestResultImages:
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
-        # Control: the first time, the images were fetched upstream (and logged).
-        assert len([r for r in upstream.api_requests() if r["path"].startswith("/image/")]) == len(previews)
+        def image_requests() -> list[dict]:
+            return [r for r in upstream.api_requests() if r["path"].startswith("/image/")]
+
+        # Control: the first time, the images were fetched upstream (and logged). The
+        # simulator logs a request after it has answered, so the last entry may trail the
+        # answer by a moment: wait for it (also so it cannot land after the clear below).
+        wait_until(lambda: len(image_requests()) >= len(previews) or None, timeout=5, message="image requests not all logged")
+        assert len(image_requests()) == len(previews)
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
@@ -811,8 +821,15 @@ def made_at(item: dict) -> datetime:
     return datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
 
 
-def listing_calls(upstream) -> int:
-    return sum(1 for r in upstream.api_requests() if r["path"] == "/user/generation-history")
+def listing_calls(upstream, at_least: int) -> int:
+    """Listing calls in the simulator's log, once it holds `at_least` (it logs a request
+    just after answering it, so the last entry can trail the dashboard's response)."""
+
+    def count() -> int:
+        return sum(1 for r in upstream.api_requests() if r["path"] == "/user/generation-history")
+
+    wait_until(lambda: count() >= at_least or None, timeout=5, message="listing calls not logged")
+    return count()
 
 
 class TestToolAndDateFilters:
@@ -863,7 +880,7 @@ class TestToolAndDateFilters:
         history.catalogue()  # warm, as between real requests
         upstream.process.clear_requests()
         html = text(gallery(client, "when=today"))
-        assert listing_calls(upstream) == 1
+        assert listing_calls(upstream, at_least=1) == 1
         start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
         assert card_ids(html) == [item["id"] for item in upstream.listing(1, 100)["items"] if made_at(item) >= start][:20]
 
@@ -874,7 +891,7 @@ class TestToolAndDateFilters:
         history.catalogue()
         upstream.process.clear_requests()
         html = text(gallery(client, f"tool={tool}&limit=100"))
-        assert listing_calls(upstream) == 2
+        assert listing_calls(upstream, at_least=2) == 2
         assert card_ids(html) == [item["id"] for item in everything[:200] if item["tool"] == tool][:100]
         assert "Only the newest 200 results were searched" in html
 
