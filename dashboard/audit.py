@@ -101,5 +101,8 @@ def sentence(entry: AuditEntry, item_id: str) -> str:
 
 def recent(item_id: str, limit: int = RECENT) -> list[Line]:
     """The latest actions on one result, newest first."""
+    if not genapi.is_valid_id(item_id):
+        # No entry can name it, and PostgreSQL refuses some such strings (a NUL: a 500).
+        return []
     entries = AuditEntry.objects.filter(Q(history_item_id=item_id) | Q(source_item_id=item_id))[:limit]
     return [Line(text=sentence(entry, item_id), at=entry.created_at) for entry in entries]

@@ -40,7 +40,14 @@ def elapsed(value: datetime | None) -> str:
     elapsedText() keeps counting between polls by the same rule."""
     if value is None:
         return ""
-    seconds = max(0, round((timezone.now() - value).total_seconds()))
+    return duration(value, timezone.now())
+
+
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """How long something took, by the same rule as elapsed(); "" when either end is unknown."""
+    if start is None or end is None:
+        return ""
+    seconds = max(0, round((end - start).total_seconds()))
     if seconds < 60:
         return f"{seconds} s"
     minutes = seconds // 60

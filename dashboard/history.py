@@ -7,12 +7,14 @@ Everything upstream goes through genapi; this module adds what the dashboard kno
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from urllib.parse import quote, urlencode
 
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import display, genapi, reviews, trash
 from dashboard.jobs import refresh as refresh_jobs
@@ -20,11 +22,17 @@ from dashboard.models import InputImage, Job, Review, TrashedResult
 
 # "Made by me" brings this many of the designer's running jobs up to date per page view.
 MY_RUNNING_REFRESH_LIMIT = 100
-# When the dashboard leaves some results out (the trash), a page is cut from the
-# upstream's listing read from its start in pages of SCAN_PAGE_SIZE, at most
-# SCAN_MAX_PAGES of them (the first SCAN_PAGE_SIZE × SCAN_MAX_PAGES results).
+
+
+# Date ranges a designer picks with one click; "custom" takes the `from`/`to` dates.
+PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom dates"}
+PERIOD_DAYS = {"7d": 7, "30d": 30}
+
+# The upstream cannot filter by tool, date or rating, and knows nothing of the trash: for
+# those the dashboard reads the listing itself, newest first, this many results a call,
+# and at most this many calls per view (see `walk`).
 SCAN_PAGE_SIZE = 100
-SCAN_MAX_PAGES = 10
+SCAN_MAX_CALLS = 10
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,10 @@ class Filters:
     page: int = 1
     rating: str = ""  # "liked", "disliked", "unrated": finished results only
     reason: str = ""  # a dislike reason's code: disliked results given it
+    tool: str = ""
+    period: str = ""  # one of PERIODS, or "" for any time
+    date_from: date | None = None  # with period "custom"; either end may be open
+    date_to: date | None = None
 
     def query(self, **changes) -> str:
         """The URL query for these filters (with changes), defaults left out."""
@@ -43,6 +55,16 @@ class Filters:
         pairs: list[tuple[str, object]] = [("status", status) for status in values["statuses"]]
         if values["style"]:
             pairs.append(("style", values["style"]))
+        if values["tool"]:
+            pairs.append(("tool", values["tool"]))
+        if values["period"]:
+            pairs.append(("when", values["period"]))
+        if values["period"] == "custom":
+            pairs += [
+                (name, values[key].isoformat())
+                for name, key in (("from", "date_from"), ("to", "date_to"))
+                if values[key]
+            ]
         if values["limit"] != 20:
             pairs.append(("limit", values["limit"]))
         if values["mine"]:
@@ -67,6 +89,45 @@ class Filters:
         if self.rating and like is not wanted[self.rating]:
             return False
         return not self.reason or (like is False and review is not None and self.reason in review.reason_codes)
+
+    def narrowed(self) -> bool:
+        """Whether any filter hides results (the empty gallery then says so)."""
+        return bool(
+            self.statuses or self.style or self.mine or self.tool or self.by_rating or self.time_range != (None, None)
+        )
+
+    @property
+    def time_range(self) -> tuple[datetime | None, datetime | None]:
+        """[start, end) in the server's time zone; None for an open end."""
+        now = timezone.localtime()
+        if self.period == "today":
+            return now.replace(hour=0, minute=0, second=0, microsecond=0), None
+        if self.period in PERIOD_DAYS:
+            return now - timedelta(days=PERIOD_DAYS[self.period]), None
+        if self.period == "custom":
+            start = _midnight(self.date_from) if self.date_from else None
+            end = _midnight(self.date_to + timedelta(days=1)) if self.date_to else None
+            return start, end
+        return None, None
+
+    @property
+    def scans(self) -> bool:
+        """Whether the dashboard must read the listing itself (see SCAN_MAX_CALLS)."""
+        return bool(self.tool) or self.by_rating or self.time_range != (None, None)
+
+    def shows(self, item: genapi.HistoryItem, review: Review | None, known: Catalogue) -> bool:
+        """Whether a result passes the filters the upstream cannot apply (tool, the end of
+        a date range, rating); the start of a date range ends the walk instead."""
+        start, end = self.time_range
+        if (start or end) and (item.created_at is None or (end and item.created_at >= end)):
+            return False  # an undated result cannot be placed in a range
+        if self.tool and known.tool_of(item) != self.tool:
+            return False
+        return self.rated_as_wanted(item, review)
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 @cache
@@ -113,6 +174,20 @@ class Card:
         self.detail_url = url_for_item("history_item", self.item.id)
 
 
+def finished_at(item: genapi.HistoryItem, job: Job | None) -> datetime | None:
+    """When a job ended: the upstream's own `finished_at` (outside the contract, so read
+    from the item's extra fields), else when the dashboard saw it end."""
+    raw = item.extra.get("finished_at")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return job.finished_at if job else None
+
+
 @dataclass
 class GalleryPage:
     cards: list[Card]
@@ -121,6 +196,8 @@ class GalleryPage:
     total_count: int | None
     problem: str | None = None
     page_links: list = field(default_factory=list)
+    # A tool or date filter read SCAN_MAX_CALLS listing pages without reaching the end.
+    searched_only: int | None = None
 
     @property
     def pending_ids(self) -> list[str]:
@@ -140,6 +217,12 @@ class Catalogue:
         if name in self.styles:  # an upstream that names the style where the tool goes
             return self.tool_title(self.styles[name].tool)
         return name.replace("_", " ").title()
+
+    def tool_of(self, item: genapi.HistoryItem) -> str:
+        """The tool that made an item, also when the upstream names its style instead."""
+        if item.tool in self.styles and item.tool not in self.tools:
+            return self.styles[item.tool].tool
+        return item.tool or ""
 
     def style_title(self, item: genapi.HistoryItem) -> str:
         for candidate in (item.style_id, item.tool):
@@ -201,66 +284,91 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
 
 def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     """One page of results from the upstream (or, for "made by me", from our own records)."""
+    complete = True
     try:
         if filters.mine:
             items, pages, total = _my_items(filters, designer)
         else:
-            items, pages, total = _listing(filters)
+            items, pages, total, complete = _listing(filters, known)
     except genapi.GenApiError as exc:
         return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
     result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
+    if not complete:
+        result.searched_only = SCAN_PAGE_SIZE * SCAN_MAX_CALLS
     if pages > 1:
         paginator = Paginator(range(pages), 1)
         result.page_links = list(paginator.get_elided_page_range(min(filters.page, pages), on_each_side=2, on_ends=1))
     return result
 
 
-def _listing(filters: Filters) -> tuple[list[genapi.HistoryItem], int, int | None]:
-    """One page of the upstream's listing as the gallery shows it: (items, pages, total).
+@dataclass
+class Walk:
+    """What a walk of the listing found: the results shown, in order, and whether it read
+    everything that could match (False when SCAN_MAX_CALLS stopped it first)."""
 
-    Nothing left out: the upstream's own page, one call. Results in the trash, or rating
-    filters (the upstream cannot filter by rating, and knows no cleared ratings or
-    reasons): pages stay full, so the listing is read from its start in large pages until this page and one
-    more result are found (page 1 of 20: one call; page 10 of 20: two), bounded by
-    SCAN_MAX_PAGES; beyond that bound the page shows what it found. The count is then the
-    upstream's less the hidden results seen (exact once the listing was read to its end).
-    """
+    shown: list[genapi.HistoryItem]
+    complete: bool
+    upstream_total: int = 0
+    left_out: int = 0
+
+
+def walk(filters: Filters, known: Catalogue, *, enough: int | None = None) -> Walk:
+    """The results the gallery shows under these filters, read from the listing newest
+    first, SCAN_PAGE_SIZE a call, at most SCAN_MAX_CALLS calls; it stops once `enough`
+    are found, or at the first result older than a date range's start.
+
+    The upstream filters by status and style itself; the trash, tool, date and rating
+    are applied here (the upstream knows none of the dashboard's own records)."""
     hidden = trash.hidden_ids()
-    if not hidden and not filters.by_rating:
+    start, _ = filters.time_range
+    found = Walk(shown=[], complete=False)
+    for page in range(1, SCAN_MAX_CALLS + 1):
+        listing = genapi.history(
+            page=page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
+        )
+        found.upstream_total = listing.total_count or 0
+        known_reviews = reviews.reviews_of(item.id for item in listing.items) if filters.by_rating else {}
+        for item in listing.items:
+            if start and item.created_at is not None and item.created_at < start:
+                found.complete = True
+                return found
+            if item.id not in hidden and filters.shows(item, known_reviews.get(item.id), known):
+                found.shown.append(item)
+            else:
+                found.left_out += 1
+        if page >= listing.pages or not listing.items:
+            found.complete = True
+            return found
+        if enough is not None and len(found.shown) >= enough:
+            return found
+    return found
+
+
+def _listing(filters: Filters, known: Catalogue) -> tuple[list[genapi.HistoryItem], int, int | None, bool]:
+    """One page of the gallery: (items, pages, total, whether the search was complete).
+
+    Nothing to leave out: the upstream's own page, one call. Otherwise pages stay full:
+    the listing is walked from its start until this page and one more result are found
+    (page 1: usually one call). The count is then exact once the walk read to the end;
+    with only the trash left out it is the upstream's less the hidden results seen; for
+    the other filters it is unknown, and the pages found so far are offered."""
+    if not filters.scans and not trash.hidden_ids():
         listing = genapi.history(
             page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
         )
-        return listing.items, listing.pages, listing.total_count
-    start, end = (filters.page - 1) * filters.limit, filters.page * filters.limit
-    kept: list[genapi.HistoryItem] = []
-    left_out, upstream_total, read_to_end = 0, 0, False
-    for upstream_page in range(1, SCAN_MAX_PAGES + 1):
-        listing = genapi.history(
-            page=upstream_page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
-        )
-        upstream_total = listing.total_count or 0
-        found_reviews = reviews.reviews_of(item.id for item in listing.items) if filters.by_rating else {}
-        shown = [
-            item
-            for item in listing.items
-            if item.id not in hidden and filters.rated_as_wanted(item, found_reviews.get(item.id))
-        ]
-        left_out += len(listing.items) - len(shown)
-        kept += shown
-        if not listing.has_next or not listing.items:
-            read_to_end = True
-            break
-        if len(kept) > end:
-            break
-    if read_to_end:
-        total = len(kept)
-    elif filters.by_rating:
-        # How many of the unread results pass is unknown: the pages found so far, and one
-        # more whenever a result beyond this page was found.
-        return kept[start:end], -(-len(kept) // filters.limit), None
+        return listing.items, listing.pages, listing.total_count, True
+    first, last = (filters.page - 1) * filters.limit, filters.page * filters.limit
+    found = walk(filters, known, enough=last + 1)
+    items = found.shown[first:last]
+    if found.complete:
+        total: int | None = len(found.shown)
+    elif not filters.scans:
+        total = max(found.upstream_total - found.left_out, len(found.shown))
     else:
-        total = max(upstream_total - left_out, len(kept))
-    return kept[start:end], -(-total // filters.limit), total
+        total = None
+    pages = -(-(total if total is not None else len(found.shown)) // filters.limit)
+    complete = found.complete or len(found.shown) > last
+    return items, pages, total, complete
 
 
 def _my_jobs(filters: Filters, designer):
@@ -270,6 +378,13 @@ def _my_jobs(filters: Filters, designer):
         jobs = jobs.filter(status__in=filters.statuses)
     if filters.style:
         jobs = jobs.filter(Q(style_id=filters.style) | Q(tool=filters.style))
+    if filters.tool:
+        jobs = jobs.filter(tool=filters.tool)
+    start, end = filters.time_range
+    if start:
+        jobs = jobs.filter(created_at__gte=start)
+    if end:
+        jobs = jobs.filter(created_at__lt=end)
     return jobs.order_by("-created_at", "-id")
 
 
@@ -322,22 +437,43 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
             if page > jobs.num_pages:
                 return [], jobs.num_pages
             return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
-        items, pages, _ = _listing(replace(filters, page=page))
+        items, pages, _, _ = _listing(replace(filters, page=page), catalogue())
         return [item.id for item in items], pages
 
-    try:
-        ids, pages = ids_on(filters.page)
-        if item_id not in ids:
+    if filters.scans and not filters.mine:
+        # One walk gives every match: the neighbours and the item's page come from it.
+        try:
+            found = [item.id for item in walk(filters, catalogue()).shown]
+        except genapi.GenApiError:
             return Neighbours(previous=None, next=None, page=filters.page)
+        if item_id not in found:
+            return Neighbours(previous=None, next=None, page=filters.page)
+        index = found.index(item_id)
+        return Neighbours(
+            previous=(found[index - 1], (index - 1) // filters.limit + 1) if index > 0 else None,
+            next=(found[index + 1], (index + 1) // filters.limit + 1) if index + 1 < len(found) else None,
+            page=index // filters.limit + 1,
+        )
+    try:
+        page, ids, pages = filters.page, *ids_on(filters.page)
+        if item_id not in ids:
+            # New results push older ones down a page (and deletions pull them up): a
+            # link made a moment ago may name the page next to the item's own.
+            for nearby in (page + 1, page - 1):
+                if 1 <= nearby <= pages and item_id in (found := ids_on(nearby)[0]):
+                    page, ids = nearby, found
+                    break
+            else:
+                return Neighbours(previous=None, next=None, page=filters.page)
         index = ids.index(item_id)
-        previous = (ids[index - 1], filters.page) if index > 0 else None
-        if previous is None and filters.page > 1:
-            before, _ = ids_on(filters.page - 1)
-            previous = (before[-1], filters.page - 1) if before else None
-        following = (ids[index + 1], filters.page) if index + 1 < len(ids) else None
-        if following is None and filters.page < pages:
-            after, _ = ids_on(filters.page + 1)
-            following = (after[0], filters.page + 1) if after else None
+        previous = (ids[index - 1], page) if index > 0 else None
+        if previous is None and page > 1:
+            before, _ = ids_on(page - 1)
+            previous = (before[-1], page - 1) if before else None
+        following = (ids[index + 1], page) if index + 1 < len(ids) else None
+        if following is None and page < pages:
+            after, _ = ids_on(page + 1)
+            following = (after[0], page + 1) if after else None
     except genapi.GenApiError:
         return Neighbours(previous=None, next=None, page=filters.page)
-    return Neighbours(previous=previous, next=following, page=filters.page)
+    return Neighbours(previous=previous, next=following, page=page)

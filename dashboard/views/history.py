@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from dashboard import genapi, history, jobs, reviews, trash
+from dashboard import display, genapi, history, jobs, reviews, trash
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
 from dashboard.views.results import review_context
@@ -85,6 +85,10 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         if around.next
         else None,
         "close_url": gallery_url(filters, page=around.page),
+        # Where focus goes once this result is deleted (app.js).
+        "next_id": around.next[0] if around.next else "",
+        "previous_id": around.previous[0] if around.previous else "",
+        "duration": display.duration(item.created_at, history.finished_at(item, card.job)),
         "detail_query": filters.query(),
         "fields": sorted(
             {
@@ -140,6 +144,15 @@ def delete(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
     return push_url(response, gallery_url(filters)) if request.htmx.target == "gallery" else response
 
 
+def unratable(item: genapi.HistoryItem) -> str:
+    """Why a result cannot be liked or disliked, or "" when it can: only finished images are rated."""
+    if item.is_error:
+        return "failed results cannot be rated"
+    if item.is_pending:
+        return "running results cannot be rated until they finish"
+    return ""
+
+
 @require_POST
 def bulk(request: HtmxHttpRequest) -> HttpResponse:
     """Like, dislike or delete several results; failures are listed, the rest stand done."""
@@ -150,24 +163,32 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     if action not in BULK_ACTIONS or not ids:
         flash = ("error", "Select at least one result and an action.")
     else:
-        done, failed, undo_ids = 0, [], []
+        done, failed, skipped = 0, [], []
         for item_id in ids:
             try:
                 if action == "delete":
                     if trash.move_to_trash(request.user, item_id, bulk=True):
                         undo_ids.append(item_id)
+                elif reason := unratable(genapi.item(item_id)):
+                    skipped.append(reason)
+                    continue
                 else:
                     reviews.rate(request.user, item_id, action == "like", bulk=True)
                 done += 1
             except genapi.GenApiError as exc:
                 failed.append((item_id, upstream_message(exc)))
-        flash = ("ok" if not failed else "error", f"{done} {BULK_ACTIONS[action]}.")
+        summary = f"{done} {BULK_ACTIONS[action]}"
+        if skipped:
+            summary += f"; {len(skipped)} skipped: {', '.join(dict.fromkeys(skipped))}"
+        flash = ("ok", f"{summary}.")
         if failed:
-            flash = ("error", f"{done} {BULK_ACTIONS[action]}; {len(failed)} failed.", failed)
+            flash = ("error", f"{summary}; {len(failed)} failed.", failed)
     if not request.htmx:
         if flash[0] == "error":
             reasons = sorted({reason for _, reason in flash[2]}) if len(flash) > 2 else []
             messages.error(request, " ".join([flash[1], *reasons]))
+        elif "skipped" in flash[1]:
+            messages.info(request, flash[1])  # what was not done is said, also without htmx
         undo_later(request, undo_ids)
         return redirect(gallery_url(filters))
     context = gallery_context(request, form, filters, flash=flash, undo_ids=undo_ids)

@@ -191,20 +191,28 @@
     const dialog = currentLightbox();
     if (!dialog) return;
     const closeUrl = dialog.dataset.closeUrl;
+    const shownId = dialog.dataset.itemId;
     const gallery = document.getElementById("gallery");
     const galleryUrl = gallery ? gallery.dataset.galleryUrl : null;
     dialog.close();
     dialog.remove();
     document.documentElement.classList.remove("has-lightbox");
+    // Focus goes back to the card of the result last shown (the arrows may have moved
+    // on from the one opened), else to the card that was opened.
+    function focusShownCard() {
+      const shown = shownId && document.getElementById("card-" + shownId);
+      const target = (shown && shown.querySelector(".result-media")) || document.querySelector("[data-last-opened]");
+      if (target) target.focus();
+    }
     if (gallery && closeUrl === galleryUrl) {
       // Same page of results: keep the scroll position, just restore the address.
       history.pushState({}, "", closeUrl);
-      const opener = document.querySelector("[data-last-opened]");
-      if (opener) opener.focus();
+      focusShownCard();
     } else if (gallery && window.htmx) {
       // Moving through results crossed a page boundary: show that page.
       htmx.ajax("GET", closeUrl, { target: "#gallery", swap: "outerHTML" }).then(function () {
         history.pushState({}, "", closeUrl);
+        focusShownCard();
       });
     } else {
       window.location.assign(closeUrl);
@@ -279,6 +287,21 @@
     compare.style.setProperty("--reveal", event.target.value + "%");
   });
 
+  // --- History: the date filter -------------------------------------------------------
+
+  // Runs before htmx sends the filter form (capture phase): a date typed in means
+  // "custom dates", and a preset makes typed dates moot, so clear them.
+  document.addEventListener("change", function (event) {
+    const target = event.target;
+    const form = target.closest && target.closest("form.filters");
+    if (!form) return;
+    if (target.matches("[data-date-bound]") && target.value) {
+      form.querySelector("[data-custom-dates]").checked = true;
+    } else if (target.name === "when" && !target.matches("[data-custom-dates]")) {
+      form.querySelectorAll("[data-date-bound]").forEach(function (input) { input.value = ""; });
+    }
+  }, true);
+
   // --- History: selecting several results --------------------------------------------
 
   let lastChecked = null;
@@ -348,11 +371,56 @@
     if (form && !window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
   });
 
+  // --- Focus after an action: where a keyboard user goes next -------------------------
+
+  // The server marks what to focus after a swap (the new tray card after Generate, the
+  // first error when it was refused): data-focus-after-swap.
+  function focusMarked() {
+    const marked = document.querySelector("[data-focus-after-swap]");
+    if (!marked) return;
+    marked.removeAttribute("data-focus-after-swap");
+    marked.focus();
+  }
+
+  // A rating replaces its button group: the button that was pressed stays focused.
+  let ratedFrom = null;
+  // Deleting in the lightbox closes it: focus goes to the next result's card (else the
+  // previous one, else the first), so reviewing goes on from there.
+  let deletedFrom = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    if (elt.matches("[data-feedback]") && document.activeElement === elt) {
+      ratedFrom = { container: elt.closest(".feedback").parentElement, name: elt.dataset.feedback };
+    } else if (elt.matches("[data-delete-current]")) {
+      deletedFrom = [elt.dataset.nextId, elt.dataset.previousId];
+    }
+  });
+  function focusAfterAction() {
+    if (ratedFrom) {
+      const button = ratedFrom.container.isConnected && ratedFrom.container.querySelector(".feedback [data-feedback=" + ratedFrom.name + "]");
+      ratedFrom = null;
+      if (button) button.focus();
+    }
+    if (deletedFrom && !currentLightbox()) {
+      const candidates = deletedFrom.filter(Boolean).map(function (id) { return document.getElementById("card-" + id); });
+      deletedFrom = null;
+      const card = candidates.find(Boolean) || document.querySelector("[data-card]");
+      const target = card ? card.querySelector(".result-media") : document.getElementById("gallery-title");
+      if (target === document.getElementById("gallery-title")) target.setAttribute("tabindex", "-1");
+      if (target) target.focus();
+    }
+    focusMarked();
+  }
+  document.addEventListener("htmx:afterSettle", focusAfterAction);
+
   function onPageReady() {
     upgradeLightbox();
     updateSelection();
     dismissLater();
+    // A swap that closed the lightbox (delete) gives the page its scrolling back.
+    if (!currentLightbox()) document.documentElement.classList.remove("has-lightbox");
   }
   document.addEventListener("htmx:afterSwap", onPageReady);
   onPageReady();
+  focusMarked();  // a page drawn whole (without htmx) after Generate, likewise
 })();

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from dashboard.models import Job
 from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.keyboard import small_targets, unringed_focus_stops
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -152,6 +153,40 @@ class TestGenerate:
             page.keyboard.press("Tab")
             focused.append(page.evaluate("document.activeElement.getAttribute('name') || document.activeElement.textContent.trim()"))
         assert "furniture" in focused and "room" in focused and "Generate" in focused
+
+    def test_focus_goes_to_the_new_tray_card_after_generate_and_to_the_error_when_refused(self, signed_in_page, live_app, photos):
+        page = signed_in_page
+        page.goto(live_app.url + "/")
+        page.get_by_label("Garment").set_input_files(photos["garment"])
+        page.get_by_role("button", name="Generate").focus()
+        page.keyboard.press("Enter")
+        error = slot(page, "person").get_by_role("alert")
+        expect(error).to_contain_text("Add the model photo")
+        expect(error).to_be_focused()
+
+        page.get_by_label("Model photo").set_input_files(photos["person"])
+        page.get_by_role("button", name="Generate").focus()
+        page.keyboard.press("Enter")
+        card = page.locator(".job-card").first
+        expect(card).to_be_focused()
+        assert card.get_attribute("id") == f"job-{Job.objects.get().history_item_id}"
+
+    def test_a_skip_link_leads_to_the_photos_and_every_focus_stop_shows_a_ring(self, signed_in_page, live_app):
+        page = signed_in_page
+        page.goto(live_app.url + "/")
+        expect(page.get_by_label("Garment")).to_be_attached()
+        assert small_targets(page) == []
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to the photos")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        page.keyboard.press("Enter")
+        expect(page.locator("#photos")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_label("Garment")).to_be_focused()
+        page.goto(live_app.url + "/")
+        assert unringed_focus_stops(page, 30) == []
 
     def test_phone_layout(self, browser, live_app, designer, client, photos):
         from django.conf import settings

@@ -7,6 +7,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.keyboard import small_targets, unringed_focus_stops
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -59,6 +60,21 @@ class TestGallery:
         expect(page).to_have_url(re.compile(r"status=error$"))
         expect(page.locator(".result-card")).to_have_count(failed)
 
+    def test_tool_and_dates_filter_from_the_form_and_live_in_the_url(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/")
+        page.get_by_label("Tool").select_option("fashion_swap")
+        expect(page).to_have_url(re.compile(r"/history/\?tool=fashion_swap$"))
+        page.get_by_label("Last 7 days").check()
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=7d$"))
+        page.get_by_label("From").fill("2026-01-02")
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=custom&from=2026-01-02$"))
+        expect(page.get_by_label("Custom dates")).to_be_checked()
+        page.get_by_label("Today").check()
+        expect(page).to_have_url(re.compile(r"tool=fashion_swap&when=today$"))
+        expect(page.get_by_label("From")).to_have_value("")
+        assert axe_violations(page) == []
+
     def test_pages_are_numbered_and_kept_in_the_url(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
         page.goto(live_server.url + "/history/")
@@ -91,6 +107,36 @@ class TestGallery:
         expect(dialog).to_have_count(0)
         expect(page).to_have_url(re.compile(r"/history/\?page=2$"))
         expect(page.locator(f"#card-{second_page[0]}")).to_be_visible()
+        expect(page.locator(f"#card-{second_page[0]} .result-media")).to_be_focused()  # the one last shown
+
+    def test_the_lightbox_keeps_the_filters_and_page_it_was_opened_from(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        done_one, done_two = upstream_ids(seeded_simulator, page=1, status="complete"), upstream_ids(seeded_simulator, page=2, status="complete")
+        page.goto(live_server.url + "/history/?status=complete&page=2")
+        card = page.locator(f"#card-{done_two[0]} .result-media")
+        card.click()
+        dialog = page.locator("dialog[data-lightbox]")
+        expect(dialog).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        page.keyboard.press("ArrowLeft")  # across the page edge, to the previous Done result
+        expect(page).to_have_url(re.compile(rf"/history/{done_one[-1]}/\?status=complete$"))
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page).to_have_url(re.compile(r"/history/\?status=complete&page=2$"))
+        expect(page.get_by_label("Done")).to_be_checked()
+        expect(page.locator(".pagination [aria-current=page]")).to_have_text("Page 2")
+        expect(card).to_be_focused()
+
+        card.click()  # walk on within the page: Esc focuses the card of the result last shown
+        expect(page).to_have_url(re.compile(rf"/history/{done_two[0]}/\?status=complete&page=2$"))
+        following = page.locator(f"#card-{done_two[0]} + [data-card]").get_attribute("id").removeprefix("card-")
+        page.keyboard.press("ArrowRight")
+        expect(page).to_have_url(re.compile(rf"/history/{following}/\?status=complete&page=2$"))
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(page.locator(f"#card-{following} .result-media")).to_be_focused()
 
     def test_escape_returns_to_the_gallery_at_the_same_scroll_position(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
@@ -106,6 +152,44 @@ class TestGallery:
         expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
         assert page.evaluate("window.scrollY") == scrolled
         expect(page).to_have_url(live_server.url + "/history/")
+
+    def test_a_like_pressed_from_the_keyboard_keeps_focus_on_the_button(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/?status=complete")
+        card = page.locator(".result-card:has([data-feedback=like][aria-pressed=false])").first
+        card_id = card.get_attribute("id")
+        card.locator("[data-feedback=like]").focus()
+        page.keyboard.press("Enter")
+        like = page.locator(f"#{card_id} [data-feedback=like]")
+        expect(like).to_have_attribute("aria-pressed", "true")
+        expect(like).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.locator(f"#{card_id} [data-feedback=dislike]")).to_be_focused()
+
+    def test_after_deleting_in_the_lightbox_focus_is_on_the_next_result(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        ids = upstream_ids(seeded_simulator, page=1)
+        page.goto(live_server.url + "/history/")
+        page.locator(f"#card-{ids[7]} .result-media").click()
+        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        page.once("dialog", lambda confirm: confirm.accept())
+        page.keyboard.press("Delete")
+        expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
+        expect(page.locator(f"#card-{ids[7]}")).to_have_count(0)
+        expect(page.locator(f"#card-{ids[8]} .result-media")).to_be_focused()
+        assert not page.evaluate("document.documentElement.classList.contains('has-lightbox')")
+
+    def test_every_focus_stop_shows_a_ring_and_every_target_is_at_least_24_px(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/")
+        expect(page.locator(".result-card").first).to_be_visible()
+        assert small_targets(page) == []
+        assert unringed_focus_stops(page, 40) == []
+        assert unringed_focus_stops(page, 20, key="Shift+Tab") == []
+        page.locator(".result-card.status-complete .result-media").first.click()
+        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        assert small_targets(page) == []
+        assert unringed_focus_stops(page, 12) == []
 
     def test_like_and_dislike_from_the_keyboard_in_the_lightbox(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
@@ -178,6 +262,8 @@ class TestGallery:
         screenshot(page, "history-390")
         page.locator(".result-card.status-complete .result-media").first.click()
         expect(page.locator("dialog[data-lightbox]")).to_be_visible()
+        assert page.evaluate("(d => d.scrollWidth <= d.clientWidth)(document.querySelector('dialog[data-lightbox]'))")
+        expect(page.get_by_role("link", name="Back to the gallery")).to_be_in_viewport(ratio=1)
         assert axe_violations(page) == []
         page.screenshot(path=str(screenshot.__globals__["SCREENSHOTS"] / "lightbox-390.png"))
         context.close()

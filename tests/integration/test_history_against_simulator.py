@@ -9,14 +9,17 @@ afterwards, so the seeded 250 stay the whole history between tests.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
-from dashboard import genapi, history
+from dashboard import display, genapi, history
 from dashboard.jobs import new_token
 from dashboard.models import Job, TrashedResult
 from tests.support.corpus import garment_photo, person_photo
@@ -343,12 +346,24 @@ class TestMadeByMe:
             assert f'src="/inputs/{garment.pk}/thumbnail"' in inner
             assert client.get(f"/inputs/{garment.pk}/thumbnail").status_code == 200
 
+    def test_made_by_me_combines_with_the_tool_and_date_filters(self, client, designer, upstream):
+        job = self.send(client, upstream)
+        today = timezone.localdate()
+        assert card_ids(text(gallery(client, "mine=1&tool=fashion_swap&when=today"))) == [job.history_item_id]
+        other_tool = next(name for name in history.catalogue().tools if name != "fashion_swap")
+        assert card_ids(text(gallery(client, f"mine=1&tool={other_tool}"))) == []
+        last_week = today - timedelta(days=7)
+        assert card_ids(text(gallery(client, f"mine=1&from={last_week}&to={last_week}"))) == []
+
     def test_a_finished_job_of_mine_shows_its_result(self, client, designer, upstream):
         job = self.send(client, upstream)
         upstream.wait_finished(job.history_item_id)
         inner = card_html(text(gallery(client, "mine=1")), job.history_item_id)
         assert f'src="/results/{job.history_item_id}/preview"' in inner
         assert "Fashion Swap" in inner
+        lightbox = text(client.get(reverse("history_item", args=[job.history_item_id]) + "?mine=1", headers=LIGHTBOX))
+        assert "<dt>Made by</dt><dd>ada</dd>" in lightbox
+        assert re.search(r"<dt>Took</dt><dd>\d+ s</dd>", lightbox)
 
     def test_done_and_running_filters_see_a_job_that_finished_while_nobody_watched(self, client, designer, upstream):
         job = self.send(client, upstream)
@@ -536,6 +551,34 @@ class TestBulk:
         # Control: the log holds the calls that were made, the like included.
         assert ("PATCH", f"/user/generation-history/feedback/{good}") in [(r["method"], r["path"]) for r in upstream.api_requests()]
 
+    def test_liking_skips_failed_and_running_results_and_says_why(self, client, designer, upstream):
+        done = [item["id"] for item in upstream.listing(1, 20, status="complete")["items"][:2]]
+        failed = upstream.listing(1, 20, status="error")["items"][0]
+        running = upstream.create(running_for=30)
+        upstream.process.clear_requests()
+        html = self.bulk(client, "like", [*done, failed["id"]])
+        assert "2 liked; 1 skipped: failed results cannot be rated." in html and "notice-ok" in html
+        html = self.bulk(client, "dislike", [done[0], failed["id"], running])
+        assert "1 disliked; 2 skipped: failed results cannot be rated, running results cannot be rated until they finish." in html
+        def ratings_sent() -> list[str]:
+            return [r["path"] for r in upstream.api_requests() if r["method"] == "PATCH"]
+
+        wait_until(lambda: len(ratings_sent()) >= 3 or None, timeout=5, message="ratings not logged")
+        patched = ratings_sent()
+        assert sorted(patched) == sorted(f"/user/generation-history/feedback/{item_id}" for item_id in [*done, done[0]])
+        assert upstream.item(failed["id"]).json()["like"] == failed["like"]
+
+    def test_without_htmx_the_skipped_ones_are_said_on_the_page_the_redirect_leads_to(self, client, designer, upstream):
+        failed = upstream.listing(1, 20, status="error")["items"][0]["id"]
+        response = client.post(reverse("history_bulk") + "?status=error", {"action": "like", "ids": [failed]}, follow=True)
+        assert response.redirect_chain == [("/history/?status=error", 302)]
+        assert "0 liked; 1 skipped: failed results cannot be rated." in text(response)
+
+    def test_deleting_does_not_skip_failed_or_running_results(self, client, designer, upstream):
+        running = upstream.create(running_for=30)
+        assert "1 moved to the trash." in self.bulk(client, "delete", [running])
+        assert TrashedResult.objects.filter(history_item_id=running).exists()
+
     @pytest.mark.parametrize(("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)])
     def test_no_selection_or_an_unknown_action_changes_nothing(self, client, designer, upstream, action, with_ids):
         item_id = upstream.create()
@@ -545,6 +588,8 @@ class TestBulk:
         assert [r for r in upstream.api_requests() if r["method"] != "GET"] == []
         assert upstream.item(item_id).status_code == 200
         # Control: a change asked for on purpose does show in the log.
+        upstream.wait_finished(item_id)
+        upstream.process.clear_requests()
         assert "1 liked." in self.bulk(client, "like", [item_id])
         assert [(r["method"], r["path"]) for r in upstream.api_requests() if r["method"] != "GET"] == [
             ("PATCH", f"/user/generation-history/feedback/{item_id}")
@@ -587,8 +632,14 @@ class TestResultImages:
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
-        # Control: the first time, the images were fetched upstream (and logged).
-        assert len([r for r in upstream.api_requests() if r["path"].startswith("/image/")]) == len(previews)
+        def image_requests() -> list[dict]:
+            return [r for r in upstream.api_requests() if r["path"].startswith("/image/")]
+
+        # Control: the first time, the images were fetched upstream (and logged). The
+        # simulator logs a request after it has answered, so the last entry may trail the
+        # answer by a moment: wait for it (also so it cannot land after the clear below).
+        wait_until(lambda: len(image_requests()) >= len(previews) or None, timeout=5, message="image requests not all logged")
+        assert len(image_requests()) == len(previews)
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
@@ -662,6 +713,30 @@ class TestDetails:
         assert re.search(rf'href="/history/{page[index - 1]["id"]}/\??" data-nav="previous"', lightbox)
         assert re.search(rf'href="/history/{page[index + 1]["id"]}/\??" data-nav="next"', lightbox)
 
+    def test_the_details_read_as_a_designer_speaks_with_the_raw_fields_behind_a_disclosure(self, client, designer, upstream):
+        # Older than a minute, so its age reads "... ago" (not "just now", as a seeded job
+        # that finished moments ago would).
+        item = next(it for it in upstream.listing(1, 20, status="complete")["items"] if made_at(it) < timezone.now() - timedelta(hours=1))
+        tool_title = next(t["title"] for t in upstream.http.get(upstream.url("generation/tools"), timeout=10).json() if t["tool"] == item["tool"])
+        html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
+        details = html.split('aria-label="Details"', 1)[1]
+        plain, technical = details.split('<details class="technical">', 1)
+        assert f"<dt>Tool</dt><dd>{tool_title}</dd>" in plain
+        made = made_at(item)
+        assert re.search(
+            rf'<dt>Made</dt><dd><time datetime="{re.escape(made.isoformat())}" title="{re.escape(display.exact_time(made))}">[^<]+ ago</time></dd>', plain
+        )
+        took = round((datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00")) - made).total_seconds())
+        assert f"<dt>Took</dt><dd>{took} s</dd>" in plain  # the simulator takes 3 to 30 s
+        assert "<dt>Made by</dt><dd><span class=\"muted\">outside the dashboard</span></dd>" in plain
+        assert "<summary>Technical details</summary>" in technical
+        assert f"<dt>id</dt><dd>{item['id']}</dd>" in technical and "<dt>id</dt>" not in plain
+
+    def test_a_failed_result_says_how_long_it_ran_before_failing(self, client, designer, upstream):
+        item = upstream.listing(1, 20, status="error")["items"][0]
+        html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
+        assert re.search(r"<dt>Failed after</dt><dd>\d+ s</dd>", html)
+
     def test_next_from_the_last_of_a_page_crosses_to_the_next_page(self, client, designer, upstream):
         last = upstream.ids(1, 20)[-1]
         first_of_two = upstream.ids(2, 20)[0]
@@ -699,6 +774,166 @@ class TestDetails:
     @pytest.mark.parametrize("item_id", ["0123456789abcdef01234567", "bad id!"])
     def test_an_unknown_id_is_404(self, client, designer, upstream, item_id):
         assert client.get(reverse("history_item", args=[item_id])).status_code == 404
+
+
+# --- Walking through results in the lightbox -------------------------------------------------
+
+
+def nav_href(html: str, direction: str) -> str | None:
+    match = re.search(rf'href="([^"]+)" data-nav="{direction}"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def item_of(href: str) -> str:
+    return re.match(r"/history/([^/]+)/", href).group(1)
+
+
+class TestLightboxKeepsTheGallerysPlace:
+    def test_every_card_links_to_its_lightbox_with_the_gallerys_filters_and_page(self, client, designer, upstream):
+        html = text(gallery(client, "status=error&page=2"))
+        for _, item_id, inner in cards(html):
+            assert f'href="/history/{item_id}/?status=error&amp;page=2"' in inner
+
+    def test_opened_from_page_two_there_is_a_previous_on_page_two_and_across_the_edge(self, client, designer, upstream):
+        first_page, second_page = upstream.ids(1, 20), upstream.ids(2, 20)
+        html = text(client.get(reverse("history_item", args=[second_page[5]]) + "?page=2", headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{second_page[4]}/?page=2"
+        assert nav_href(html, "next") == f"/history/{second_page[6]}/?page=2"
+        html = text(client.get(reverse("history_item", args=[second_page[0]]) + "?page=2", headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{first_page[-1]}/"
+        assert 'data-close-url="/history/?page=2"' in html
+
+    def test_walking_failed_results_never_lands_on_another_status_and_crosses_pages_both_ways(self, client, designer, upstream):
+        failed = [item["id"] for item in upstream.all_items() if item["status"] == "error"]
+        assert len(failed) > 20  # two pages of them
+        walked, href = [], f"/history/{failed[0]}/?status=error"
+        while href:
+            html = text(client.get(href, headers=LIGHTBOX))
+            walked.append(item_of(href))
+            href = nav_href(html, "next")
+        assert walked == failed
+        assert 'data-close-url="/history/?status=error&amp;page=2"' in html
+        back, href = [], nav_href(html, "previous")
+        while href:
+            back.append(item_of(href))
+            html = text(client.get(href, headers=LIGHTBOX))
+            href = nav_href(html, "previous")
+        assert back == failed[-2::-1]
+
+    def test_a_shared_link_whose_result_moved_to_another_page_still_has_neighbours(self, client, designer, upstream):
+        # A new job pushes every result one place down: the last of page 1 is now the
+        # first of page 2, but a link shared a minute ago still says page 1.
+        old_first_page = upstream.ids(1, 20)
+        upstream.create()
+        html = text(client.get(reverse("history_item", args=[old_first_page[-1]]), headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{old_first_page[-2]}/"
+        assert item_of(nav_href(html, "next")) == upstream.ids(2, 20)[1]
+        assert 'data-close-url="/history/?page=2"' in html
+
+    def test_without_javascript_the_full_page_keeps_the_filter_chips_checked(self, client, designer, upstream):
+        failed = upstream.ids(2, 20, status="error")[0]
+        html = text(client.get(reverse("history_item", args=[failed]) + "?status=error&page=2"))
+        assert re.search(r'name="status" value="error"\s+checked', html)
+        assert "<dialog" in html and 'href="/history/?status=error&amp;page=2" data-close' in html
+
+
+# --- Tool and date filters, which the upstream cannot apply ------------------------------------
+
+
+def made_at(item: dict) -> datetime:
+    return datetime.fromisoformat(item["created_at"].replace("Z", "+00:00"))
+
+
+def listing_calls(upstream, at_least: int) -> int:
+    """Listing calls in the simulator's log, once it holds `at_least` (it logs a request
+    just after answering it, so the last entry can trail the dashboard's response)."""
+
+    def count() -> int:
+        return sum(1 for r in upstream.api_requests() if r["path"] == "/user/generation-history")
+
+    wait_until(lambda: count() >= at_least or None, timeout=5, message="listing calls not logged")
+    return count()
+
+
+class TestToolAndDateFilters:
+    def busiest_tool(self, everything: list[dict]) -> str:
+        return Counter(item["tool"] for item in everything).most_common(1)[0][0]
+
+    def test_a_tool_shows_only_its_results_in_full_pages(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool]
+        assert len(expected) > 40
+        assert card_ids(text(gallery(client, f"tool={tool}"))) == expected[:20]
+        html = text(gallery(client, f"tool={tool}&page=2"))
+        assert card_ids(html) == expected[20:40]
+        # The walk stops once this page and one more result are found: a next page is
+        # offered, and no total is claimed before the listing was read to its end.
+        assert "?tool=fashion_swap&amp;page=3" in html or f"?tool={tool}&amp;page=3" in html
+        assert f"{len(expected)} results" not in html
+        assert re.search(rf'<option value="{tool}" selected>', html)
+
+    def test_a_tool_combines_with_the_status_filter(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool and item["status"] == "error"]
+        assert expected
+        assert card_ids(text(gallery(client, f"tool={tool}&status=error"))) == expected[:20]
+
+    def test_last_seven_days_shows_only_results_made_since_then(self, client, designer, upstream):
+        since = timezone.now() - timedelta(days=7)
+        expected = [item["id"] for item in upstream.all_items() if made_at(item) >= since]
+        html = text(gallery(client, "when=7d&limit=100"))
+        assert card_ids(html) == expected[:100]
+        assert re.search(r'name="when" value="7d" checked', html)
+
+    def test_custom_dates_include_both_whole_days(self, client, designer, upstream):
+        today = timezone.localdate()
+        first, last = today - timedelta(days=12), today - timedelta(days=4)
+        expected = [item["id"] for item in upstream.all_items() if first <= timezone.localtime(made_at(item)).date() <= last]
+        assert expected
+        html = text(gallery(client, f"when=custom&from={first}&to={last}&limit=100"))
+        assert card_ids(html) == expected[:100]
+        assert f'value="{first}"' in html and f'value="{last}"' in html
+
+    def test_dates_alone_mean_custom_dates_and_reversed_ones_are_put_in_order(self, client, designer, upstream):
+        today = timezone.localdate()
+        first, last = today - timedelta(days=12), today - timedelta(days=4)
+        response = client.get(reverse("history") + f"?from={last}&to={first}", headers=GALLERY)
+        assert response.headers["HX-Push-Url"] == f"/history/?when=custom&from={first}&to={last}"
+
+    def test_today_costs_one_listing_call(self, client, designer, upstream):
+        history.catalogue()  # warm, as between real requests
+        upstream.process.clear_requests()
+        html = text(gallery(client, "when=today"))
+        assert listing_calls(upstream, at_least=1) == 1
+        start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        assert card_ids(html) == [item["id"] for item in upstream.listing(1, 100)["items"] if made_at(item) >= start][:20]
+
+    def test_a_scan_stops_at_its_call_limit_and_says_how_far_it_looked(self, client, designer, upstream, monkeypatch):
+        monkeypatch.setattr(history, "SCAN_MAX_CALLS", 2)
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        history.catalogue()
+        upstream.process.clear_requests()
+        html = text(gallery(client, f"tool={tool}&limit=100"))
+        assert listing_calls(upstream, at_least=2) == 2
+        assert card_ids(html) == [item["id"] for item in everything[:200] if item["tool"] == tool][:100]
+        assert "Only the newest 200 results were searched" in html
+
+    def test_walking_the_lightbox_under_a_tool_filter_stays_on_that_tool_across_pages(self, client, designer, upstream):
+        everything = upstream.all_items()
+        tool = self.busiest_tool(everything)
+        expected = [item["id"] for item in everything if item["tool"] == tool]
+        html = text(client.get(reverse("history_item", args=[expected[19]]) + f"?tool={tool}", headers=LIGHTBOX))
+        assert nav_href(html, "next") == f"/history/{expected[20]}/?tool={tool}&page=2"
+        html = text(client.get(nav_href(html, "next"), headers=LIGHTBOX))
+        assert nav_href(html, "previous") == f"/history/{expected[19]}/?tool={tool}"
+        assert f'data-close-url="/history/?tool={tool}&amp;page=2"' in html
+
+    @pytest.mark.parametrize("query", ["tool=../../x", "when=yesterday", "from=soon&to=later", "when=custom"])
+    def test_a_hostile_or_unknown_value_is_ignored(self, client, designer, upstream, query):
+        assert card_ids(text(gallery(client, query))) == upstream.ids(1, 20)
 
 
 # --- Polling running cards ---------------------------------------------------------------------
