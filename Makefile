@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite test-services bench venv chromium services lint format clean
+.PHONY: demo test test-sqlite test-services bench lighthouse venv chromium services lint format clean
 
 $(STAMP): pyproject.toml
 	@set -e; \
@@ -56,6 +56,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	@scripts/bench
+
+# Lighthouse's accessibility score of History and Generate (needs node/npm; not in `make test`).
+lighthouse: $(STAMP) chromium
+	@$(PY) scripts/lighthouse
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
