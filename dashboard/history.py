@@ -312,14 +312,14 @@ class Walk:
     left_out: int = 0
 
 
-def walk(filters: Filters, known: Catalogue, *, enough: int | None = None) -> Walk:
+def walk(filters: Filters, known: Catalogue, *, enough: int | None = None, hidden: set[str] | None = None) -> Walk:
     """The results the gallery shows under these filters, read from the listing newest
     first, SCAN_PAGE_SIZE a call, at most SCAN_MAX_CALLS calls; it stops once `enough`
     are found, or at the first result older than a date range's start.
 
     The upstream filters by status and style itself; the trash, tool, date and rating
     are applied here (the upstream knows none of the dashboard's own records)."""
-    hidden = trash.hidden_ids()
+    hidden = trash.hidden_ids() if hidden is None else hidden
     start, _ = filters.time_range
     found = Walk(shown=[], complete=False)
     for page in range(1, SCAN_MAX_CALLS + 1):
@@ -352,13 +352,14 @@ def _listing(filters: Filters, known: Catalogue) -> tuple[list[genapi.HistoryIte
     (page 1: usually one call). The count is then exact once the walk read to the end;
     with only the trash left out it is the upstream's less the hidden results seen; for
     the other filters it is unknown, and the pages found so far are offered."""
-    if not filters.scans and not trash.hidden_ids():
+    hidden = trash.hidden_ids()
+    if not filters.scans and not hidden:
         listing = genapi.history(
             page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
         )
         return listing.items, listing.pages, listing.total_count, True
     first, last = (filters.page - 1) * filters.limit, filters.page * filters.limit
-    found = walk(filters, known, enough=last + 1)
+    found = walk(filters, known, enough=last + 1, hidden=hidden)
     items = found.shown[first:last]
     if found.complete:
         total: int | None = len(found.shown)

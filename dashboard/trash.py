@@ -23,17 +23,13 @@ def hidden_ids() -> set[str]:
     return set(TrashedResult.objects.values_list("history_item_id", flat=True))
 
 
-def is_trashed(item_id: str) -> bool:
-    return TrashedResult.objects.filter(history_item_id=item_id).exists()
-
-
 def move_to_trash(designer, item_id: str, *, title: str = "", bulk: bool = False) -> bool:
     """Hide a result; False when the upstream no longer has it (then it is forgotten here
     as a deletion would: there is nothing to put back). One read, usually from the cache."""
     try:
         found = genapi.item(item_id)
     except genapi.InvalidId:
-        raise
+        raise  # an id no result can have is refused, not taken for one already gone
     except genapi.NotFound:
         jobs.delete_result(designer, item_id, bulk=bulk)
         return False
