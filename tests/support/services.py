@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from tests.support.simulator import PROJECT_ROOT, free_port
+from tests.support.simulator import PROJECT_ROOT, end_process, free_port
 
 START_TIMEOUT = 30.0
 # Environment variable naming the run_id (from INFO server) of the one Redis server that
@@ -107,18 +107,8 @@ class RedisServer:
 
     def stop(self) -> None:
         """Stop the process; the port and data directory are kept for a restart."""
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            self._process = None
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+        end_process(self._process, self._output)
+        self._process, self._output = None, None
 
     def close(self) -> None:
         self.stop()
@@ -276,17 +266,8 @@ class S3Server:
         raise ServiceError(f"moto server did not answer on port {self.port}")
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+        end_process(self._process, self._output)
+        self._process, self._output = None, None
 
     def __enter__(self) -> Self:
         return self.start()

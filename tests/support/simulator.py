@@ -35,6 +35,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def end_process(process: subprocess.Popen[bytes] | None, output: IO[bytes] | None) -> None:
+    """Stop a server process of the tests' (terminate, then kill after 10 s) and close
+    the file that holds its output."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if output is not None:
+        output.close()
+
+
 class SimulatorError(RuntimeError):
     """The simulator did not start, or a control call failed."""
 
@@ -118,18 +132,8 @@ class SimulatorProcess:
         return self._output.read().decode("utf-8", "replace")
 
     def stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            self._process = None
-        if self._output is not None:
-            self._output.close()
-            self._output = None
+        end_process(self._process, self._output)
+        self._process, self._output = None, None
         self._http.close()
         self._http = requests.Session()  # connections to the old process are dead
 
