@@ -32,8 +32,9 @@ logger = logging.getLogger("dashboard.jobs")
 THUMBNAIL_SIDE = 512
 
 
-def store_input(owner, upload: UploadedFile, info: images.ImageInfo) -> InputImage:
-    """Keep an upload: metadata stripped, orientation applied, plus a small thumbnail."""
+def store_input(owner, upload: UploadedFile, info: images.ImageInfo, *, kind: str = "") -> InputImage:
+    """Keep an upload that passed its checks: metadata stripped, orientation applied,
+    plus a small thumbnail; filed in the library under `kind` (the slot it came for)."""
     stem = uuid.uuid4().hex
     month = timezone.now().strftime("%Y/%m")
     thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
@@ -45,11 +46,14 @@ def store_input(owner, upload: UploadedFile, info: images.ImageInfo) -> InputIma
         name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))
     thumbnail_name = default_storage.save(f"thumbnails/{month}/{stem}.webp", ContentFile(thumbnail))
     turned = info.orientation in (5, 6, 7, 8)  # these EXIF orientations swap the sides
+    original_name = PurePath(upload.name or "image").name[:255]
     return InputImage.objects.create(
         owner=owner,
         file=name,
         thumbnail=thumbnail_name,
-        original_name=PurePath(upload.name or "image").name[:255],
+        original_name=original_name,
+        name=(PurePath(original_name).stem or original_name)[:120],
+        kind=kind,
         content_type=info.content_type,
         size=size,
         width=info.height if turned else info.width,

@@ -6,10 +6,19 @@ again), the last status we saw, so polling knows which jobs to ask about, and th
 review the upstream has no field for: cleared ratings, dislike reasons, notes, who rated.
 """
 
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 
 from dashboard.genapi import Status
+
+
+def spaced_words(words) -> str:
+    """Words between spaces (" fit colour "): one column that a `contains` lookup of
+    " word " filters by on SQLite and PostgreSQL alike."""
+    ordered = list(dict.fromkeys(word for word in words if word))
+    return f" {' '.join(ordered)} " if ordered else ""
 
 
 class InputImageQuerySet(models.QuerySet):
@@ -27,7 +36,10 @@ class InputImageQuerySet(models.QuerySet):
 class InputImage(models.Model):
     """One uploaded image, checked and stripped of metadata, with a small thumbnail.
 
-    An upload no job uses is the designer's draft, private to them."""
+    Every kept upload is in the team's input library (dashboard/library.py), filed by
+    the slot it was added for (`kind`: "clothes", "person", "room"...), with a name the
+    team can change, tags, and an archive flag that hides it from pickers. An upload no
+    job uses is the designer's draft, private to them."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="input_images")
     file = models.FileField(upload_to="inputs/%Y/%m/")
@@ -38,14 +50,29 @@ class InputImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The library's fields. `name` starts as the file's name without its extension.
+    name = models.CharField(max_length=120, blank=True)
+    kind = models.CharField(max_length=32, blank=True, db_index=True)
+    # Lower-case tags between spaces (see spaced_words).
+    tags = models.CharField(max_length=300, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     objects = InputImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["kind", "-created_at"])]
 
     def __str__(self) -> str:
-        return self.original_name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return self.name or PurePath(self.original_name).stem or self.original_name
+
+    @property
+    def tag_list(self) -> list[str]:
+        return self.tags.split()
 
 
 class Job(models.Model):
@@ -64,6 +91,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When the upstream first answered that it does not know this job (see jobs._record).
     missing_since = models.DateTimeField(null=True, blank=True)
+    # The matrix run that sent it, if any (dashboard/runs.py).
+    run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -218,3 +247,85 @@ class TrashedResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.history_item_id} in the trash"
+
+
+class Run(models.Model):
+    """A matrix run: one tool and style, N images for one slot (the rows) times M for
+    the other (the columns), sent as N×M jobs by the background worker
+    (dashboard/runs.py). A tool with one slot makes a run of one column."""
+
+    designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="runs")
+    designer_name = models.CharField(max_length=150)
+    tool = models.CharField(max_length=64)
+    tool_title = models.CharField(max_length=128, blank=True)
+    style_id = models.CharField(max_length=128, blank=True)
+    style_title = models.CharField(max_length=200, blank=True)
+    row_slot = models.CharField(max_length=32)
+    row_label = models.CharField(max_length=64)
+    column_slot = models.CharField(max_length=32, blank=True)
+    column_label = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by_name = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.tool}"
+
+
+class RunCell(models.Model):
+    """One job of a run, and its idempotency record.
+
+    A worker may send the cell only after claiming it: one conditional UPDATE from
+    QUEUED to SENDING for this `attempt` (dashboard/runs.py, `claim`), which exactly one
+    worker wins on any database, however many workers on however many machines hold a
+    task for it. The upstream id is recorded in the same transaction that creates the
+    Job, as soon as the upstream answers. A cell left in SENDING (its worker died while
+    the upstream was answering) is never sent again by itself: it may exist upstream.
+    "Try again" makes a new attempt of a cell whose job failed or was never made.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting to be sent"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        NOT_SENT = "not_sent", "Not sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="cells")
+    row = models.PositiveSmallIntegerField()
+    column = models.PositiveSmallIntegerField()
+    row_image = models.ForeignKey(InputImage, on_delete=models.PROTECT, related_name="+")
+    column_image = models.ForeignKey(InputImage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED, db_index=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Why the upstream did not take the job (NOT_SENT), in the designer's words.
+    problem = models.CharField(max_length=300, blank=True)
+    # The job of the latest attempt; earlier attempts' jobs stay in History.
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["row", "column"]
+        constraints = [models.UniqueConstraint(fields=["run", "row", "column"], name="one_cell_per_place")]
+
+    def __str__(self) -> str:
+        return f"cell {self.row}×{self.column} of run {self.run_id}"
+
+
+class SendPacer(models.Model):
+    """When the next job may be sent to the upstream, shared by every worker.
+
+    One row per name; workers reserve send times from it with a compare-and-set UPDATE
+    (dashboard/runs.py, `reserve_send_time`), so pacing holds across processes and
+    machines on SQLite and PostgreSQL alike without table locks."""
+
+    name = models.CharField(max_length=32, unique=True)
+    next_send_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: next send at {self.next_send_at}"

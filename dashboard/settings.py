@@ -68,8 +68,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    "django_tasks_db",
     "dashboard",
 ]
+
+# Background work (sending the jobs of matrix runs) goes through Django's tasks
+# framework, stored in the project's own database by django-tasks-db and run by
+# `manage.py db_worker` (see README: why this backend).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -310,6 +316,12 @@ DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
 TRASH_DAYS = env_float("TRASH_DAYS", 30)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
+# Matrix runs: the most jobs one run may hold, and how many jobs a minute the workers
+# send together (keep it under the upstream's rate limit; a 429 also slows them down).
+RUN_MAX_JOBS = env_int("RUN_MAX_JOBS", 100)
+RUN_SENDS_PER_MINUTE = env_int("RUN_SENDS_PER_MINUTE", 60)
+# Library images no job ever used are removed after this many days (`manage.py prune_library`).
+LIBRARY_UNUSED_DAYS = env_float("LIBRARY_UNUSED_DAYS", 30)
 # A job of ours that the upstream says it does not know is kept this long before its
 # record is dropped (a listing can lag behind a job just created).
 MISSING_JOB_GRACE_SECONDS = env_int("MISSING_JOB_GRACE_SECONDS", 120)

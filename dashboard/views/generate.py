@@ -171,7 +171,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         valid = form.is_valid()
         stored = form.checked_uploads()
         for slot, upload, info in stored:
-            form.keep(slot, jobs.store_input(request.user, upload, info))
+            form.keep(slot, jobs.store_input(request.user, upload, info, kind=slot.name))
         if stored:
             uploads.bound_drafts(request.user, keep=form.kept.values())
         if tools_problem:
