@@ -180,8 +180,17 @@ def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
             JobInput(job=job, slot=slot.name, label=slot.label, image=image, position=position)
             for position, (slot, image) in enumerate(inputs)
         )
+        file_in_library(image for _, image in inputs)
     logger.info("job %s created by %s with %s", job.history_item_id, designer.pk, tool)
     return job
+
+
+def file_in_library(used: Iterable[InputImage]) -> None:
+    """Images a job took join the team's library (a form's draft no longer), and keep
+    the time of their first use."""
+    ids = [image.pk for image in used]
+    InputImage.objects.filter(pk__in=ids, in_library=False).update(in_library=True)
+    InputImage.objects.filter(pk__in=ids, used_at__isnull=True).update(used_at=timezone.now())
 
 
 def rerun(job: Job, designer, *, token: str) -> Job:

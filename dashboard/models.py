@@ -23,14 +23,25 @@ def spaced_words(words) -> str:
 
 class InputImageQuerySet(models.QuerySet):
     def visible_to(self, user) -> "InputImageQuerySet":
-        """What `user` may see: inputs of any job (the team reviews results beside them),
-        and their own uploads that no job has used yet (drafts are private)."""
-        return self.filter(models.Q(owner=user) | models.Q(pk__in=JobInput.objects.values("image")))
+        """What `user` may see: their own images, inputs of any job (the team reviews
+        results beside them), and library images not marked private."""
+        return self.filter(
+            models.Q(owner=user)
+            | models.Q(pk__in=JobInput.objects.values("image"))
+            | models.Q(in_library=True, private=False)
+        )
+
+    def unused(self) -> "InputImageQuerySet":
+        """Images no job uses (a run's cells count as uses: they will be sent)."""
+        return self.exclude(pk__in=JobInput.objects.values("image")).exclude(
+            pk__in=RunCell.objects.values("row_image")
+        ).exclude(pk__in=RunCell.objects.filter(column_image__isnull=False).values("column_image"))
 
     def drafts(self) -> "InputImageQuerySet":
-        """Uploads no job uses: kept so a designer never picks the same file twice after a
-        failure, bounded per designer and removed after a while (dashboard/uploads.py)."""
-        return self.exclude(pk__in=JobInput.objects.values("image"))
+        """Form uploads no job uses: kept so a designer never picks the same file twice
+        after a failure, bounded per designer and removed after a while
+        (dashboard/uploads.py). Images added to the library on purpose are not drafts."""
+        return self.unused().filter(in_library=False)
 
 
 class InputImage(models.Model):
@@ -56,6 +67,12 @@ class InputImage(models.Model):
     # Lower-case tags between spaces (see spaced_words).
     tags = models.CharField(max_length=300, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Added to the library on purpose (not a form's draft), and whether only its owner sees it.
+    in_library = models.BooleanField(default=False)
+    private = models.BooleanField(default=False)
+    # When a job (or a run's cell) first took it: library images never used are cleaned
+    # up after LIBRARY_UNUSED_DAYS (`manage.py prune_library`).
+    used_at = models.DateTimeField(null=True, blank=True)
 
     objects = InputImageQuerySet.as_manager()
 

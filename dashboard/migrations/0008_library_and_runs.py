@@ -8,15 +8,16 @@ from django.db import migrations, models
 
 
 def file_existing_uploads(apps, schema_editor):
-    """Put every image kept so far in the library: named after its file, filed under the
-    slot a job used it in (drafts stay unfiled until used or named)."""
+    """Put every image a job used in the library, named after its file and filed under
+    the slot the job used it in; unused uploads stay their owner's drafts."""
     InputImage = apps.get_model("dashboard", "InputImage")
     JobInput = apps.get_model("dashboard", "JobInput")
-    kinds = dict(JobInput.objects.order_by("-id").values_list("image_id", "slot"))
-    for image in InputImage.objects.filter(name="").iterator():
+    uses = {row["image_id"]: row for row in JobInput.objects.order_by("job__created_at").values("image_id", "slot", "job__created_at")}
+    for image in InputImage.objects.iterator():
         image.name = (PurePath(image.original_name).stem or image.original_name)[:120]
-        image.kind = kinds.get(image.pk, "")
-        image.save(update_fields=["name", "kind"])
+        if use := uses.get(image.pk):
+            image.kind, image.in_library, image.used_at = use["slot"], True, use["job__created_at"]
+        image.save(update_fields=["name", "kind", "in_library", "used_at"])
 
 
 class Migration(migrations.Migration):
@@ -80,6 +81,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='inputimage',
+            name='in_library',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='inputimage',
             name='kind',
             field=models.CharField(blank=True, db_index=True, max_length=32),
         ),
@@ -90,8 +96,18 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='inputimage',
+            name='private',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='inputimage',
             name='tags',
             field=models.CharField(blank=True, max_length=300),
+        ),
+        migrations.AddField(
+            model_name='inputimage',
+            name='used_at',
+            field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
             model_name='inputimage',
