@@ -8,8 +8,9 @@ from datetime import date
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.http import urlencode
 
-from dashboard import genapi, images, jobs, uploads
+from dashboard import genapi, images, jobs, library, uploads
 from dashboard.history import PERIODS, Filters
 from dashboard.models import InputImage, Review
 from dashboard.slots import Slot
@@ -24,23 +25,33 @@ class SlotField:
     kept_name: str
     kept: InputImage | None
     errors: list[str]
+    # The library picker's query for this slot (it carries the other slots' images, so a
+    # choice made without JavaScript comes back with them).
+    pick_query: str = ""
 
 
 def kept_field_name(slot: Slot) -> str:
     return f"{slot.name}__kept"
 
 
-def kept_image_field(designer) -> forms.ModelChoiceField:
-    """An image this designer stored earlier, named by its row id; anyone else's, or a
-    malformed id, simply is not found."""
-    return forms.ModelChoiceField(
-        queryset=InputImage.objects.filter(owner=designer), required=False, widget=forms.HiddenInput
+def unavailable_message(slot: Slot) -> str:
+    return (
+        f"The {slot.label.lower()} chosen is not available to you (it may be private, archived or deleted): "
+        "choose another or add a file."
     )
 
 
+def kept_image_field(designer) -> forms.ModelChoiceField:
+    """A stored image named by its row id: the designer's own, or one of the team's
+    library that is not archived (library.pickable). Someone else's private image or
+    draft, or a malformed id, simply is not found."""
+    return forms.ModelChoiceField(queryset=library.pickable(designer), required=False, widget=forms.HiddenInput)
+
+
 def kept_images(designer, slots: tuple[Slot, ...], data, *, in_form: bool) -> dict[str, InputImage]:
-    """The designer's stored images named by slot in a form (`person__kept=12`) or in
-    the page's URL (`?person=12`)."""
+    """The stored images named by slot in a form (`person__kept=12`) or in the page's
+    URL (`?person=12`); those the designer may not use are left out (see
+    `unavailable_slots`)."""
     found = {}
     for slot in slots:
         try:
@@ -52,10 +63,18 @@ def kept_images(designer, slots: tuple[Slot, ...], data, *, in_form: bool) -> di
     return found
 
 
+def unavailable_slots(designer, slots: tuple[Slot, ...], data, *, in_form: bool) -> list[Slot]:
+    """The slots whose named image (in a form or the URL) the designer may not use."""
+    named = {slot.name: data.get(kept_field_name(slot) if in_form else slot.name) for slot in slots}
+    found = kept_images(designer, slots, data, in_form=in_form)
+    return [slot for slot in slots if named[slot.name] and slot.name not in found]
+
+
 class GenerateForm(forms.Form):
     """One job: a tool, an optional style and an image for each of its slots.
 
-    An image may come as a new upload or as one stored earlier (`<slot>__kept`): the
+    An image may come as a new upload or as one stored earlier, the designer's own or
+    one from the team's library (`<slot>__kept`, see library.pickable): the
     view stores every upload that passes its checks at once (see `checked_uploads`),
     even when another field fails or the upstream refuses the job, and the form then
     carries it, so a designer never picks the same file twice. Such an upload is a
@@ -138,7 +157,8 @@ class GenerateForm(forms.Form):
                     self.add_error(slot.name, exc.message)
                     self.kept.pop(slot.name, None)
             elif slot.name not in self.kept:
-                self.add_error(slot.name, f"Add the {slot.label.lower()}.")
+                named = kept_field_name(slot) in self.errors
+                self.add_error(slot.name, unavailable_message(slot) if named else f"Add the {slot.label.lower()}.")
         return cleaned
 
     def checked_uploads(self) -> list[tuple[Slot, UploadedFile, images.ImageInfo]]:
@@ -169,6 +189,13 @@ class GenerateForm(forms.Form):
                 kept_name=kept_field_name(slot),
                 kept=self.kept.get(slot.name),
                 errors=list(self.errors.get(slot.name, [])),
+                pick_query=urlencode(
+                    {
+                        "slot": slot.name,
+                        "tool": self.tool.name,
+                        **{name: image.pk for name, image in self.kept.items() if name != slot.name},
+                    }
+                ),
             )
             for slot in self.slots
         ]
@@ -250,3 +277,28 @@ class GalleryFilterForm(forms.Form):
             tool=data.get("tool") or "",
             **dict(zip(("period", "date_from", "date_to"), self.period(), strict=True)),
         )
+
+
+class LibraryFilterForm(forms.Form):
+    """The library's filters, read from the URL. Bad values fall back to defaults."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    kind = forms.ChoiceField(required=False, label="Kind")
+    mine = forms.BooleanField(required=False, label="Added by me")
+    archived = forms.BooleanField(required=False, label="Show archived")
+    page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", "All kinds"), *library.kinds().items()]
+
+    def filters(self) -> dict:
+        """Clean values (a bad one is dropped rather than failing the page)."""
+        self.is_valid()
+        data = self.cleaned_data
+        return {
+            "q": " ".join((data.get("q") or "").split()),
+            "kind": data.get("kind") or "",
+            "mine": bool(data.get("mine")),
+            "archived": bool(data.get("archived")),
+        }

@@ -90,3 +90,13 @@ def _table(raw: str) -> dict[str, tuple[Slot, ...]]:
 def slots_for(tool: str, group: str) -> tuple[Slot, ...]:
     table = _table(settings.GENAPI_TOOL_SLOTS_JSON)
     return table.get(tool) or table.get(group) or table["default"]
+
+
+def kinds() -> dict[str, str]:
+    """Every slot name in the tool → slot table, with its label (the first tool's, in
+    table order): the kinds of image the input library files."""
+    found: dict[str, str] = {}
+    for slots in _table(settings.GENAPI_TOOL_SLOTS_JSON).values():
+        for slot in slots:
+            found.setdefault(slot.name, slot.label)
+    return found

@@ -11,13 +11,13 @@ cache key.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
 from dashboard import display, ratelimit
@@ -77,19 +77,22 @@ def bound_drafts(designer, keep: Iterable[InputImage] = ()) -> int:
     return delete_unused(doomed)[0]
 
 
-def delete_unused(image_ids: Iterable[int]) -> tuple[int, int]:
-    """Delete these inputs, rows and files, unless a job uses them: (how many, bytes).
+def delete_unused(image_ids: Iterable[int], *, among: Callable[[], QuerySet] | None = None) -> tuple[int, int]:
+    """Delete these inputs, rows and files, if they are still among `among()` (by
+    default drafts: uploads no job uses, not in the library): (how many, bytes).
 
-    Safe beside other processes doing the same: each row is deleted only if it is still
-    unused, and only the process whose DELETE removed the row removes its files.
+    Safe beside other processes doing the same: each row is deleted only if it still
+    qualifies (a job taking it meanwhile is refused by the PROTECT on its uses, and the
+    row stays), and only the process whose DELETE removed the row removes its files.
     """
+    candidates = among or InputImage.objects.drafts
     count = total = 0
     for pk in dict.fromkeys(image_ids):
-        image = InputImage.objects.drafts().filter(pk=pk).first()
+        image = candidates().filter(pk=pk).first()
         if image is None:
             continue
         try:
-            deleted, _ = InputImage.objects.drafts().filter(pk=pk).delete()
+            deleted, _ = candidates().filter(pk=pk).delete()
         except (IntegrityError, ProtectedError):  # a job took it up meanwhile: it stays
             continue
         if not deleted:  # another process got there first

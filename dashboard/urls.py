@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import generate, history, media, pages, results, trash
+from dashboard.views import generate, history, library, media, pages, results, trash
 
 
 class ResultKindConverter(StringConverter):
@@ -42,6 +42,13 @@ urlpatterns += [
     path("trash/restore", trash.restore, name="trash_restore"),
     path("trash/empty", trash.empty, name="trash_empty"),
     path("trash/<str:item_id>/delete", trash.delete_forever, name="trash_delete"),
+]
+
+urlpatterns += [
+    path("library/", library.library_page, name="library"),
+    path("library/add", library.add, name="library_add"),
+    path("library/pick", library.pick, name="library_pick"),
+    path("library/<int:pk>/", library.image_action, name="library_image"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"

@@ -4,7 +4,7 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from dashboard import display, jobs
+from dashboard import display, jobs, library
 from dashboard.history import url_for_item
 
 register = template.Library()
@@ -34,6 +34,12 @@ def elapsed(value: datetime | None) -> str:
 @register.filter
 def size(num_bytes: int) -> str:
     return display.describe_size(num_bytes)
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """A library kind as designers read it: "clothes" → "Garment"."""
+    return library.kind_label(kind)
 
 
 def _feedback_button(

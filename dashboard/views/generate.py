@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import display, genapi, jobs, reviews, uploads
-from dashboard.forms import GenerateForm, kept_images
+from dashboard.forms import GenerateForm, kept_images, unavailable_message, unavailable_slots
 from dashboard.models import Job, TrashedResult
 from dashboard.slots import DEFAULT_SLOTS, slots_for
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
@@ -50,6 +50,27 @@ def back_to_the_page(
     messages.add_message(request, level, notice)
     query = urlencode({"tool": tool.name, **{name: image.pk for name, image in kept.items()}})
     return redirect(f"{reverse('home')}?{query}")
+
+
+def edit_again_url(job: Job) -> str:
+    """The generate page with a result's tool, style and input images loaded, to change
+    one of them before sending ("Edit and run again")."""
+    query = {"tool": job.tool}
+    if job.style_id:
+        query["style"] = job.style_id
+    query.update({entry.slot: entry.image_id for entry in job.inputs.all()})
+    return f"{reverse('home')}?{urlencode(query)}"
+
+
+def style_from_url(request: HtmxHttpRequest, tool: genapi.Tool, styles: list[genapi.Style]) -> str:
+    """The style a link asks for (`?style=`), if this tool offers it; else none, said."""
+    wanted = request.GET.get("style", "")
+    if not wanted or not styles:  # no styles could be read: the page says so already
+        return ""
+    if any(style.id == wanted for style in styles):
+        return wanted
+    messages.warning(request, f"The style of that link is not offered for {tool.title} now: choose one below.")
+    return ""
 
 
 def group_tools(tools: list[genapi.Tool]) -> list[tuple[str, list[genapi.Tool]]]:
@@ -201,7 +222,13 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 return response
             form = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **form_kwargs)
     elif earlier is None:
-        form = GenerateForm(kept=kept_images(request.user, slots, request.GET, in_form=False), **form_kwargs)
+        form = GenerateForm(
+            initial={"style": style_from_url(request, tool, styles)},
+            kept=kept_images(request.user, slots, request.GET, in_form=False),
+            **form_kwargs,
+        )
+        for slot in unavailable_slots(request.user, slots, request.GET, in_form=False):
+            messages.warning(request, unavailable_message(slot))
     if earlier is not None:
         # A fresh form, carrying what the first request's form would have kept.
         kept_slots = {slot.name for slot in slots if slot.keep}

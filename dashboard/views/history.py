@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 from dashboard import display, genapi, history, jobs, reviews, trash
 from dashboard.forms import GalleryFilterForm
 from dashboard.views.common import Gone, HtmxHttpRequest, upstream_message, wants_fragment
+from dashboard.views.generate import edit_again_url
 from dashboard.views.results import review_context
 
 BULK_ACTIONS = {"like": "liked", "dislike": "disliked", "delete": "moved to the trash"}
@@ -75,6 +76,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         **review_context(item.id, card.like, card.review),
         "card": card,
         "inputs": inputs,
+        "edit_again_url": edit_again_url(card.job) if card.job and inputs else "",
         "before_image": next((entry.image for entry in inputs if entry.slot in ("person", "room", "product")), None),
         "previous_url": with_query(
             reverse("history_item", args=[around.previous[0]]), filters.query(page=around.previous[1])

@@ -106,7 +106,7 @@
 
   ["dragenter", "dragover"].forEach(function (type) {
     document.addEventListener(type, function (event) {
-      const zone = event.target.closest && event.target.closest("[data-dropzone]");
+      const zone = event.target.closest && event.target.closest("[data-dropzone], [data-multi-dropzone]");
       if (!zone) return;
       event.preventDefault();
       zone.classList.add("is-dragging");
@@ -114,7 +114,7 @@
   });
   ["dragleave", "drop"].forEach(function (type) {
     document.addEventListener(type, function (event) {
-      const zone = event.target.closest && event.target.closest("[data-dropzone]");
+      const zone = event.target.closest && event.target.closest("[data-dropzone], [data-multi-dropzone]");
       if (zone) zone.classList.remove("is-dragging");
     });
   });
@@ -144,6 +144,101 @@
     const file = new File([blob], blob.name && blob.name !== "image." + extension ? blob.name : "pasted-image." + extension, { type: blob.type });
     event.preventDefault();
     setSlotFile(target, file);
+  });
+
+  // --- The library: choosing an image for a slot, adding several files ----------------
+
+  // "Choose from library" loads the slot's picker into the dialog (htmx); here it opens
+  // as a modal, and a choice fills the slot in place of a file (its `__kept` field).
+  // Without JavaScript the picker is a page and a choice a link back to the form.
+  let pickerOpener = null;
+  function pickerDialog() {
+    return document.getElementById("library-picker");
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (event.detail.elt.matches("[data-open-picker]")) pickerOpener = event.detail.elt;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    const dialog = pickerDialog();
+    if (!dialog || event.detail.target !== dialog) return;
+    if (!dialog.open) dialog.showModal();
+    const search = dialog.querySelector("[data-picker-search]");
+    if (search) search.focus();
+  });
+  function closePicker() {
+    const dialog = pickerDialog();
+    if (!dialog) return;
+    if (dialog.open) dialog.close();
+    dialog.innerHTML = "";
+    if (pickerOpener && pickerOpener.isConnected) pickerOpener.focus();
+  }
+  document.addEventListener("close", function (event) {
+    if (event.target === pickerDialog() && event.target.innerHTML) closePicker();
+  }, true);
+  function chooseFromLibrary(choice) {
+    const dialog = pickerDialog();
+    const picker = dialog.querySelector("[data-picker-for]");
+    const form = document.querySelector("[data-generate-form]");
+    const slot = form && form.querySelector('[data-slot="' + picker.dataset.pickerFor + '"]');
+    if (!slot) return false;
+    const input = slot.querySelector("input[type=file]");
+    const preview = slot.querySelector("[data-preview-image]");
+    const meta = slot.querySelector("[data-file-meta]");
+    input.value = "";
+    if (preview.dataset.objectUrl) URL.revokeObjectURL(preview.dataset.objectUrl);
+    delete preview.dataset.objectUrl;
+    preview.onload = null;
+    preview.onerror = null;
+    preview.src = choice.dataset.thumbUrl;
+    preview.hidden = false;
+    slot.querySelector("[data-kept]").value = choice.dataset.imageId;
+    meta.textContent = "";
+    const name = document.createElement("span");
+    name.className = "file-name";
+    name.textContent = choice.dataset.fileName;
+    meta.append(name, " · from the library · " + choice.dataset.fileDetail);
+    slot.querySelector("[data-dropzone]").classList.add("has-file");
+    slot.querySelector("[data-clear-slot]").hidden = false;
+    pickerOpener = slot.querySelector("[data-open-picker]");
+    closePicker();
+    return true;
+  }
+  document.addEventListener("click", function (event) {
+    const dialog = pickerDialog();
+    if (!dialog || !dialog.contains(event.target)) return;
+    const close = event.target.closest("[data-close-picker]");
+    if (close) {
+      event.preventDefault();
+      closePicker();
+      return;
+    }
+    const choice = event.target.closest("[data-pick]");
+    if (choice && chooseFromLibrary(choice)) event.preventDefault();
+  });
+
+  // Adding to the library: several files by chooser or drop; their names are listed.
+  function listChosen(input) {
+    const list = input.closest("form").querySelector("[data-chosen-files]");
+    const names = Array.prototype.map.call(input.files, function (file) { return file.name; });
+    list.textContent = names.length ? names.length + (names.length === 1 ? " file: " : " files: ") + names.join(", ") : "";
+    input.closest("[data-multi-dropzone]").classList.toggle("has-files", names.length > 0);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-multi-dropzone] input[type=file]")) listChosen(event.target);
+  });
+  document.addEventListener("drop", function (event) {
+    const zone = event.target.closest && event.target.closest("[data-multi-dropzone]");
+    if (!zone || !event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    const input = zone.querySelector("input[type=file]");
+    input.files = event.dataTransfer.files;
+    listChosen(input);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail.elt;
+    if (!form.matches || !form.matches("[data-library-add]") || !event.detail.successful) return;
+    form.querySelector("input[type=file]").value = "";
+    listChosen(form.querySelector("input[type=file]"));
   });
 
   // --- Running jobs: elapsed time ticks between polls ---------------------------------
