@@ -1,0 +1,131 @@
+"""The library never hands out someone else's private image or draft: not in a form's
+slot, not through a link's `?person=`, not in the picker or the library page, not to
+its edit actions. Two designers, real files, the upstream stubbed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.models import InputImage
+from tests.support.corpus import garment_photo, person_photo
+from tests.unit.test_generate import api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ada(django_user_model):
+    return django_user_model.objects.create_user(username="ada")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob")
+
+
+def bobs_images(client, bob) -> dict[str, InputImage]:
+    """Bob's private library model photo, his draft, and an archived shared one."""
+    client.force_login(bob)
+    client.post(
+        reverse("library_add"),
+        {"kind": "person", "files": [SimpleUploadedFile(f"{name}.jpg", person_photo(), "image/jpeg") for name in ("private", "archived")]},
+        follow=True,  # its messages are read by bob, not left for the next page
+    )
+    private = InputImage.objects.get(name="private")
+    client.post(reverse("library_image", args=[private.pk]), {"action": "private"}, follow=True)
+    archived = InputImage.objects.get(name="archived")
+    client.post(reverse("library_image", args=[archived.pk]), {"action": "archive"}, follow=True)
+    body = post_job(client, {"person": upload("bob-draft.jpg", person_photo(), "image/jpeg")}).content.decode()
+    assert "Add the garment." in body
+    found = {"private": InputImage.objects.get(pk=private.pk), "draft": InputImage.objects.get(original_name="bob-draft.jpg"), "archived": InputImage.objects.get(pk=archived.pk)}
+    assert found["private"].private and found["archived"].archived_at and not found["draft"].in_library
+    return found
+
+
+@pytest.mark.parametrize("which", ["private", "draft", "archived"])
+class TestSomeoneElsesImage:
+    def test_cannot_be_sent_from_a_form(self, client, api, ada, bob, which):
+        image = bobs_images(client, bob)[which]
+        client.force_login(ada)
+        body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(image.pk)).content.decode()
+        assert "The model photo chosen is not available to you (it may be private, archived or deleted)" in body
+        assert job_posts(api) == []
+        assert f"/inputs/{image.pk}/" not in body
+
+    def test_cannot_be_loaded_from_a_link(self, client, api, ada, bob, which):
+        image = bobs_images(client, bob)[which]
+        client.force_login(ada)
+        page = client.get(reverse("home") + f"?tool=fashion_swap&person={image.pk}").content.decode()
+        assert "The model photo chosen is not available to you" in page
+        assert not re.search(rf'name="person__kept" value="{image.pk}"', page)
+        assert f"/inputs/{image.pk}/" not in page
+
+    def test_is_not_listed_in_the_picker(self, client, api, ada, bob, which):
+        image = bobs_images(client, bob)[which]
+        client.force_login(ada)
+        for query in ("?slot=person&tool=fashion_swap", "?slot=person&all=1", f"?slot=person&q={image.display_name}"):
+            picker = client.get(reverse("library_pick") + query).content.decode()
+            assert f"/inputs/{image.pk}/" not in picker
+
+
+@pytest.mark.parametrize("which", ["private", "draft"])
+class TestSomeoneElsesHiddenImage:
+    def test_is_not_in_the_library_even_with_archived_shown(self, client, api, ada, bob, which):
+        image = bobs_images(client, bob)[which]
+        client.force_login(ada)
+        page = client.get(reverse("library") + "?archived=1").content.decode()
+        assert f"/inputs/{image.pk}/" not in page and image.display_name not in page
+
+    @pytest.mark.parametrize("action", ["save", "archive", "unarchive", "private", "share"])
+    def test_its_edit_actions_are_a_404_and_change_nothing(self, client, api, ada, bob, which, action):
+        image = bobs_images(client, bob)[which]
+        client.force_login(ada)
+        response = client.post(reverse("library_image", args=[image.pk]), {"action": action, "name": "taken", "tags": "x"})
+        assert response.status_code == 404
+        assert "This image is not in the library, or not yours to see." in response.content.decode()
+        fresh = InputImage.objects.get(pk=image.pk)
+        assert (fresh.name, fresh.tags, fresh.private, fresh.archived_at) == (image.name, image.tags, image.private, image.archived_at)
+
+
+class TestOwnImages:
+    def test_the_owner_uses_her_own_private_image_and_draft(self, client, api, ada, bob):
+        api.post("http://genapi.test/generation/generate_image_v2/", json={"history_item_id": "job00000000000000000000a"})
+        images = bobs_images(client, bob)
+        for which in ("private", "draft"):
+            page = client.get(reverse("home") + f"?tool=fashion_swap&person={images[which].pk}").content.decode()
+            assert f'name="person__kept" value="{images[which].pk}"' in page
+        body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(images["private"].pk)).content.decode()
+        assert "Job sent" in body
+
+    def test_a_teammate_cannot_make_a_shared_image_private(self, client, api, ada, bob):
+        client.force_login(bob)
+        client.post(reverse("library_add"), {"kind": "clothes", "files": [SimpleUploadedFile("coat.png", garment_photo(), "image/png")]})
+        coat = InputImage.objects.get(name="coat")
+        client.force_login(ada)
+        body = client.post(reverse("library_image", args=[coat.pk]), {"action": "private"}, headers={"HX-Request": "true"}).content.decode()
+        assert "Only bob, who added it, can change who sees this image." in body
+        coat.refresh_from_db()
+        assert not coat.private
+
+    def test_counting_up_ids_on_the_edit_url_finds_nothing_hidden(self, client, api, ada, bob):
+        bobs_images(client, bob)
+        client.force_login(ada)
+        last = InputImage.objects.order_by("-pk").first().pk
+        visible = {image.pk for image in InputImage.objects.filter(in_library=True, private=False)}
+        hits = {pk for pk in range(1, last + 5) if client.post(reverse("library_image", args=[pk]), {"action": "nothing"}).status_code != 404}
+        assert hits == visible
+
+    def test_archived_after_loading_is_refused_when_sent(self, client, api, ada, bob):
+        client.force_login(bob)
+        client.post(reverse("library_add"), {"kind": "person", "files": [SimpleUploadedFile("anna.jpg", person_photo(), "image/jpeg")]})
+        anna = InputImage.objects.get(name="anna")
+        client.force_login(ada)
+        assert f'value="{anna.pk}"' in client.get(reverse("home") + f"?person={anna.pk}").content.decode()
+        InputImage.objects.filter(pk=anna.pk).update(archived_at=timezone.now())
+        body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(anna.pk)).content.decode()
+        assert "not available to you" in body and job_posts(api) == []
