@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url
 
 from dashboard import library
@@ -61,6 +61,9 @@ def library_page(request: HtmxHttpRequest) -> HttpResponse:
     form = LibraryFilterForm(request.GET)
     filters = form.filters()
     context = browse_context(request, form, filters, request.GET.get("page"))
+    # The card drawn open for renaming and tagging, without JavaScript (`?edit=<pk>`).
+    edit = request.GET.get("edit", "")
+    context["editing_pk"] = int(edit) if edit.isdigit() else None
     if wants_fragment(request, "library-results"):
         return push_url(render(request, "library.html#results", context), context["library_url"])
     return render(request, "library.html", context)
@@ -122,10 +125,17 @@ ACTIONS = {
 }
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def image_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """Rename and tag (`save`), archive or restore, make private or share one image."""
+    """POST: rename and tag (`save`), archive or restore, make private or share one image.
+    GET (htmx): the image's card, open for editing with `?edit=1`."""
     image = card_image(request.user, pk)
+    if request.method == "GET":
+        if not request.htmx:
+            return redirect(f"{reverse('library')}?edit={pk}#library-image-{pk}")
+        editing = request.GET.get("edit") == "1"
+        context = {"image": image, "editing": editing, "focus_edit_link": not editing, "return_to": reverse("library")}
+        return render(request, "library.html#image-card", context)
     action = request.POST.get("action", "save")
     notice = problem = ""
     try:
@@ -152,6 +162,7 @@ def image_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     image = card_image(request.user, pk)
     context = {
         "image": image,
+        "editing": bool(problem) and action == "save",
         "card_notice": notice,
         "card_problem": problem,
         # A refused edit stays open with what was typed, so nothing is lost.
