@@ -28,7 +28,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from dashboard import audit, genapi, jobs
 from dashboard.models import InputImage, Job, Run, RunCell, SendPacer
@@ -282,6 +284,28 @@ def send_cell(cell_id: int, attempt: int, tries: int = 0, *, worker: str = "") -
 
 
 # --- Following a run ------------------------------------------------------------------
+
+# A task due this long ago that no worker has taken means no worker is running.
+OVERDUE_AFTER = timedelta(minutes=2)
+WORKER_MISSING_MESSAGE = (
+    "Nothing has been sent for a while: the background worker that sends runs seems to be "
+    "stopped. The run is kept and goes on once it runs again; please tell an administrator."
+)
+
+
+def overdue_tasks() -> int:
+    """Background tasks due more than OVERDUE_AFTER ago that no worker has started."""
+    cutoff = timezone.now() - OVERDUE_AFTER
+    return (
+        DBTaskResult.objects.filter(status=TaskResultStatus.READY, enqueued_at__lt=cutoff)
+        .filter(Q(run_after=get_date_max()) | Q(run_after__lt=cutoff))  # the former: "no delay"
+        .count()
+    )
+
+
+def worker_missing(run: Run) -> bool:
+    """Whether the run waits on a worker that is not there (cells queued, tasks overdue)."""
+    return run.cells.filter(state=RunCell.State.QUEUED).exists() and overdue_tasks() > 0
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,25 @@ class TestProgress:
     def test_no_time_left_is_guessed_before_any_job_finished(self, run):
         assert runs.progress(run).eta_seconds is None
         assert runs.progress(run).percent_done == 0
+
+
+class TestAMissingWorker:
+    def test_tasks_nobody_took_for_minutes_say_the_worker_is_missing(self, run, client, django_user_model):
+        assert not runs.worker_missing(run) and runs.overdue_tasks() == 0
+        assert client.get("/healthz").json()["worker"] == "ok"
+        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
+        assert runs.overdue_tasks() == 6 and runs.worker_missing(run)
+        health = client.get("/healthz")
+        # Told to an operator, but no reason to take the web instance out of the balancer.
+        assert health.json()["worker"] == "behind" and health.json()["database"] == "ok"
+
+    def test_a_task_deferred_to_later_is_not_overdue(self, run):
+        DBTaskResult.objects.update(
+            enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2, run_after=timezone.now() + timedelta(seconds=30)
+        )
+        assert runs.overdue_tasks() == 0
+
+    def test_a_run_with_nothing_queued_waits_on_no_worker(self, run):
+        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
+        runs.cancel(run, run.designer)
+        assert not runs.worker_missing(run)
