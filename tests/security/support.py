@@ -43,6 +43,11 @@ METHODS: dict[str, frozenset[str]] = {
     "trash_restore": frozenset({"POST"}),
     "trash_empty": frozenset({"POST"}),
     "trash_delete": frozenset({"POST"}),
+    "library": frozenset({"GET"}),
+    "library_add": frozenset({"POST"}),
+    "library_pick": frozenset({"GET"}),
+    # GET draws one card (open for editing with ?edit=1); POST changes the image.
+    "library_image": frozenset({"GET", "POST"}),
 }
 # Views a visitor may use without logging in.
 PUBLIC = frozenset({"login", "healthz"})

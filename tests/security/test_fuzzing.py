@@ -113,7 +113,7 @@ class TestHostileIds:
     def test_every_view_taking_an_id_is_fuzzed(self):
         assert {route.name for route in ID_ROUTES} == {
             "rerun", "feedback", "review", "result_image", "input_image", "style_preview", "history_item", "history_delete",
-            "trash_delete",
+            "trash_delete", "library_image",
         }
 
     @FUZZ
@@ -214,6 +214,11 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("trash_restore", "POST"): (frozenset({302}), frozenset({302})),
     ("trash_empty", "POST"): (frozenset({302}), frozenset({302})),
     ("trash_delete", "POST"): (frozenset({302}), frozenset({302})),
+    ("library", "GET"): (frozenset({200}), frozenset({200})),
+    ("library_add", "POST"): (frozenset({302}), frozenset({200})),
+    ("library_pick", "GET"): (frozenset({404}), frozenset({404})),  # no slot named
+    ("library_image", "GET"): (frozenset({404}), frozenset({404})),
+    ("library_image", "POST"): (frozenset({404}), frozenset({404})),
 }
 
 

@@ -232,6 +232,11 @@ SHOWN_BY_THE_VIEW = {
     "trash": lambda response, body, world: response.status_code == 200 and b"<h1>Trash</h1>" in body,
     # Changes made in the trash answer with the Trash page (or the gallery) to go back to.
     **dict.fromkeys(["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302),
+    # The job sent above filed its inputs in the library.
+    "library": lambda response, body, world: response.status_code == 200 and b'class="library-card' in body,
+    "library_add": lambda response, body, world: response.status_code == 200 and b'id="library-browse"' in body,
+    "library_pick": lambda response, body, world: response.status_code == 404 and b"no such slot" in body,
+    "library_image": lambda response, body, world: response.status_code == 200 and b'class="library-card' in body,
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.

@@ -121,7 +121,7 @@ class TestRefusedInputs:
         other = django_user_model.objects.create_user(username="bob")
         stolen = InputImage.objects.create(owner=other, file="x.png", thumbnail="x.webp", original_name="x.png", content_type="image/png", size=1, width=1, height=1)
         body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(stolen.pk)).content.decode()
-        assert "Add the model photo." in body
+        assert "The model photo chosen is not available to you" in body
         assert job_posts(api) == []
 
 

@@ -280,3 +280,31 @@ class TestThePages:
         response = client.post(reverse("library_image", args=[image.pk]), {"action": "archive"})
         assert response.status_code == 404
         assert "not in the library" in response.content.decode()
+
+
+class TestThePicker:
+    def test_without_javascript_a_choice_links_back_to_the_form_with_the_other_slots_images(self, client, ada, bob):
+        anna = add(bob, "anna.png", kind="person", content=person_photo(fmt="PNG"))
+        add(bob, "coat.png")
+        client.force_login(ada)
+        page = client.get(reverse("library_pick") + "?slot=person&tool=fashion_swap&clothes=7").content.decode()
+        assert "<html" in page and "Choose a model photo from the library" in page
+        assert f'href="/?tool=fashion_swap&amp;clothes=7&amp;person={anna.pk}"' in page
+        assert "coat" not in page  # another kind
+        assert 'href="/?tool=fashion_swap&amp;clothes=7" data-close-picker' in page
+
+    def test_all_kinds_and_search_and_the_fragment_for_htmx(self, client, ada):
+        add(ada, "coat.png", tags=" wool ")
+        add(ada, "anna.png", kind="person", content=person_photo(fmt="PNG"))
+        client.force_login(ada)
+        url = reverse("library_pick") + "?slot=person&all=1&q=woo"
+        fragment = client.get(url, headers={**HTMX, "HX-Target": "picker-results"}).content.decode()
+        assert fragment.startswith('\n  <div id="picker-results"') or fragment.lstrip().startswith('<div id="picker-results"')
+        assert "coat" in fragment and "anna" not in fragment
+        dialog = client.get(reverse("library_pick") + "?slot=person", headers=HTMX).content.decode()
+        assert "<html" not in dialog and "data-picker-for=\"person\"" in dialog and "anna" in dialog
+
+    def test_an_unknown_slot_is_a_clear_404(self, client, ada):
+        client.force_login(ada)
+        response = client.get(reverse("library_pick") + "?slot=weapons")
+        assert response.status_code == 404 and "no such slot" in response.content.decode()
