@@ -62,6 +62,7 @@ class TestTheLibrary:
         dress = card(page, "red-dress")
         dress.get_by_role("link", name="Rename or tag").click()
         expect(dress.get_by_label("Name")).to_be_focused()
+        assert axe_violations(page) == []
         dress.get_by_label("Name").fill("Evening dress")
         dress.get_by_label("Tags").fill("Evening, silk")
         dress.get_by_role("button", name="Save").click()
