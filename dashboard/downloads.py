@@ -268,6 +268,10 @@ def manifest(plan: Plan) -> bytes:
 # --- The stream -----------------------------------------------------------------------
 
 NOT_AN_IMAGE = "the generation service sent something that is not an image"
+TOO_LARGE = "the image is larger than the dashboard accepts"
+# What is wrong with one result's image, not with the upstream: skipped even before the
+# first byte (anything else then means the upstream is failing, and is said instead).
+ONE_IMAGE_PROBLEMS = (genapi.NotFound, genapi.NotAnImage, genapi.TooLarge)
 
 
 @dataclass
@@ -326,6 +330,8 @@ def _open(entry: Entry, *, skip: tuple[type[genapi.GenApiError], ...]) -> genapi
             entry.missing = DELETED_UPSTREAM
         elif isinstance(exc, genapi.NotAnImage):
             entry.missing = NOT_AN_IMAGE
+        elif isinstance(exc, genapi.TooLarge):
+            entry.missing = TOO_LARGE
         else:
             entry.missing = exc.message
     logger.info("download: result %s left out: %s", entry.item_id, entry.missing)
@@ -335,14 +341,14 @@ def _open(entry: Entry, *, skip: tuple[type[genapi.GenApiError], ...]) -> genapi
 def prepare(plan: Plan) -> Download:
     """Read the first image that can be read, before any byte of the answer is sent.
 
-    Results deleted upstream, or not images, are skipped (and listed as missing); any
+    Results deleted upstream, not images or too large are skipped (and listed as missing); any
     other upstream failure (unreachable, key refused, rate-limited) raises
     genapi.GenApiError, so the designer gets a message rather than a broken archive.
     NothingToDownload when no result has an image."""
     for entry in plan.entries:
         if entry.missing:
             continue
-        opened = _open(entry, skip=(genapi.NotFound, genapi.NotAnImage))
+        opened = _open(entry, skip=ONE_IMAGE_PROBLEMS)
         if opened is not None:
             return Download(plan=plan, first=entry, first_file=opened)
     raise NothingToDownload(plan.empty_message)

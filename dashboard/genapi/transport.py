@@ -50,6 +50,7 @@ from dashboard.genapi.types import (
     Status,
     Style,
     Tool,
+    TooLarge,
     UploadFile,
     UpstreamAuthError,
     UpstreamError,
@@ -364,7 +365,7 @@ class GenApiClient:
             return _Answer(status=int(status), headers=response.headers, body=body)
         except _TooLarge:
             status = "too-large"
-            raise UpstreamError(TOO_LARGE_MESSAGE) from None
+            raise TooLarge(TOO_LARGE_MESSAGE) from None
         except requests.RequestException as exc:
             timed_out = deadline.expired or isinstance(exc, requests.Timeout) or _read_timed_out(exc)
             if timed_out:

@@ -202,6 +202,12 @@ class UpstreamError(GenApiError):
     default_message = "The generation service had a problem processing the request. Please try again."
 
 
+class TooLarge(UpstreamError):
+    """An answer larger than the dashboard accepts (transport's MAX_* caps)."""
+
+    default_message = "The generation service sent an answer larger than the dashboard accepts."
+
+
 class NotAnImage(UpstreamError):
     """An image address answered with something that is not a PNG, JPEG or WebP image."""
 

@@ -348,3 +348,37 @@ def test_the_open_image_is_let_go_when_the_browser_leaves_mid_stream(client, rsp
     response.close()
 
     assert opened and all(result._file.closed for result in opened)
+
+
+def test_a_first_image_over_the_size_cap_is_skipped_and_listed_not_fatal(client, rsps, run_of_three, monkeypatch):
+    from dashboard.genapi import transport
+
+    monkeypatch.setattr(transport, "MAX_IMAGE_BYTES", 64 * 1024)
+    upstream_has(rsps, "item1", image=b"\x89PNG" + b"\0" * 70_000)
+    upstream_has(rsps, "item2", image=png(2))
+    upstream_has(rsps, "item3", status="error")
+
+    zipped = archive(client.get(reverse("run_download", args=[run_of_three.pk])))
+
+    assert zipped.namelist() == ["fashion-swap__red-dress__bea__item2.png", "manifest.csv"]
+    assert manifest_rows(zipped)[0]["file"] == f"missing: {downloads.TOO_LARGE}"
+
+
+def test_every_images_temporary_file_is_closed_and_so_removed_once_archived(client, rsps, run_of_three, monkeypatch):
+    upstream_has(rsps, "item1", image=png(1))
+    upstream_has(rsps, "item2", image=png(2))
+    upstream_has(rsps, "item3", image=png(3))
+    files = []
+    real = genapi.open_result
+
+    def spy(found):
+        opened = real(found)
+        files.append(opened._file)
+        return opened
+
+    monkeypatch.setattr(genapi, "open_result", spy)
+
+    archive(client.get(reverse("run_download", args=[run_of_three.pk])))
+
+    assert len(files) == 3
+    assert all(handle.closed for handle in files)
