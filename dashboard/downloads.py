@@ -281,7 +281,7 @@ class Download:
     plan: Plan
     first: Entry
     first_file: genapi.ResultFile
-    _stream: Iterator[bytes] | None = None
+    _stream: Iterator[bytes] | None = field(default=None, init=False, repr=False)
 
     def __iter__(self) -> Iterator[bytes]:
         if self._stream is None:
