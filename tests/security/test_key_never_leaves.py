@@ -26,7 +26,7 @@ from django.test import Client
 from django.urls import reverse
 
 from dashboard.jobs import new_token
-from dashboard.models import InputImage, Job
+from dashboard.models import InputImage, Job, Run, RunCell
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -189,9 +189,15 @@ def world(canary_sim, settings, client, designer) -> Ids:
     running = Job.objects.get(designer=designer)
     tools = requests.get(f"{canary_sim.base_url}/generation/generationTypes", headers=canary_sim.headers,
                          params={"tool": "fashion_swap"}, timeout=10).json()
+    complete = one_item(canary_sim, "complete")
+    # A run of one cell whose result is that complete item (its ZIP carries the image).
+    run = Run.objects.create(designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment")
+    finished = Job.objects.create(history_item_id=complete, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
+    RunCell.objects.create(run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT)
     return Ids(
+        run_ids=[run.pk],
         items=[
-            one_item(canary_sim, "complete"),
+            complete,
             one_item(canary_sim, "error"),
             running.history_item_id,
             "0123456789abcdef01234567",  # well-formed, unknown upstream
@@ -225,6 +231,13 @@ SHOWN_BY_THE_VIEW = {
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
     "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
     **dict.fromkeys(["result_image", "input_image", "style_preview"], _served_image),
+    # A ZIP (of the run's result, of the selection's complete item) with an image in it.
+    **dict.fromkeys(
+        ["run_download", "history_download"],
+        lambda response, body, world: response.status_code == 200
+        and response["Content-Type"] == "application/zip"
+        and b"\x89PNG" in body,
+    ),
     "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
     "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
