@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import generate, history, media, pages, results, trash
+from dashboard.views import generate, history, media, pages, results, runs, trash
 
 
 class ResultKindConverter(StringConverter):
@@ -42,6 +42,16 @@ urlpatterns += [
     path("trash/restore", trash.restore, name="trash_restore"),
     path("trash/empty", trash.empty, name="trash_empty"),
     path("trash/<str:item_id>/delete", trash.delete_forever, name="trash_delete"),
+]
+
+urlpatterns += [
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/new", runs.new_run, name="new_run"),
+    path("runs/new/picker", runs.picker, name="run_picker"),
+    path("runs/<int:pk>/", runs.run_page, name="run"),
+    path("runs/<int:pk>/poll", runs.run_poll, name="run_poll"),
+    path("runs/<int:pk>/cancel", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:pk>/retry", runs.run_retry, name="run_retry"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"
