@@ -125,14 +125,14 @@ def send_job(
     except IntegrityError:
         raise already_sent(designer, token) or AlreadySent(None) from None
     try:
-        created = _create_upstream(tool, inputs, style)
+        created = create_upstream(tool, inputs, style)
     except BaseException as exc:
         claim.delete()
         if isinstance(exc, genapi.GenApiError):
             audit.record(designer, action, source_item_id=rerun_of, problem=exc.message)
         raise
     try:
-        job = _remember_job(created, designer, tool, tool_title, inputs, style)
+        job = remember_job(created, designer, tool, tool_title, inputs, style)
     except Exception:
         # The job exists (and is billed) upstream: make sure its id is not lost.
         logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
@@ -142,9 +142,10 @@ def send_job(
     return job
 
 
-def _create_upstream(
+def create_upstream(
     tool: str, inputs: Sequence[tuple[Slot, InputImage]], style: genapi.Style | None
 ) -> genapi.JobCreated:
+    """One job creation upstream, the stored photos streamed from storage. Never retried."""
     with ExitStack() as stack:
         files = [
             genapi.UploadFile(
@@ -159,7 +160,8 @@ def _create_upstream(
         return genapi.create_job(tool, files, style_id=style.id if style else None)
 
 
-def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
+def remember_job(created, designer, tool, tool_title, inputs, style, *, run=None) -> Job:
+    """Record a job the upstream just made, with its inputs (and the run that sent it)."""
     with transaction.atomic():
         # update_or_create: an upstream that reuses an id must not turn into an error page.
         job, _ = Job.objects.update_or_create(
@@ -173,6 +175,7 @@ def _remember_job(created, designer, tool, tool_title, inputs, style) -> Job:
                 "status": Job.Status.PENDING,
                 "error_message": "",
                 "finished_at": None,
+                "run": run,
             },
         )
         job.inputs.all().delete()

@@ -33,9 +33,11 @@ class InputImageQuerySet(models.QuerySet):
 
     def unused(self) -> "InputImageQuerySet":
         """Images no job uses (a run's cells count as uses: they will be sent)."""
-        return self.exclude(pk__in=JobInput.objects.values("image")).exclude(
-            pk__in=RunCell.objects.values("row_image")
-        ).exclude(pk__in=RunCell.objects.filter(column_image__isnull=False).values("column_image"))
+        return (
+            self.exclude(pk__in=JobInput.objects.values("image"))
+            .exclude(pk__in=RunCell.objects.values("row_image"))
+            .exclude(pk__in=RunCell.objects.filter(column_image__isnull=False).values("column_image"))
+        )
 
     def drafts(self) -> "InputImageQuerySet":
         """Form uploads no job uses: kept so a designer never picks the same file twice

@@ -124,6 +124,7 @@ class ConfigPatch(BaseModel):
     rate_limit: str | None = None
     bad_body: Literal["json", "html"] | None = None
     log_delay_ms: Annotated[float, Field(ge=0, le=5000)] | None = None
+    fail_next: Annotated[int, Field(ge=0, le=10_000)] | None = None
 
     @field_validator("rate_limit")
     @classmethod
@@ -172,7 +173,15 @@ class RequestLog:
     def record(self, method: str, path: str, query: str, status: int, *, was_answered: bool) -> None:
         with self._lock:
             self.entries.append(
-                {"seq": next(self._seq), "method": method, "path": path, "query": query, "status": status}
+                {
+                    "seq": next(self._seq),
+                    "method": method,
+                    "path": path,
+                    "query": query,
+                    "status": status,
+                    # When it was answered (Unix time): lets a test check how requests were spaced.
+                    "at": round(time.time(), 4),
+                }
             )
             if was_answered:
                 self._answered_unlogged -= 1
@@ -498,6 +507,7 @@ def create_job(
                 inputs=inputs,
             )
         )
+        state.config.note_new_job(item_id)
     except BaseException:
         paths.remove_item_files(item_id)
         raise

@@ -115,6 +115,11 @@ class SimulatorConfig:
     # Time between sending an answer and writing its access-log entry: widens, for the
     # log's own test, the moment in which a client holds an answer that is not logged yet.
     log_delay_ms: float = 0.0
+    # The next this-many jobs created will end in a processing error, whatever fail_rate
+    # says: a test's "one job fails on purpose", deterministic (decided at creation, so
+    # jobs created earlier and still running are not affected).
+    fail_next: int = 0
+    _doomed: set[str] = field(default_factory=set, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # The knobs PATCH /_simulator/config may change.
@@ -127,6 +132,7 @@ class SimulatorConfig:
         "rate_limit",
         "bad_body",
         "log_delay_ms",
+        "fail_next",
     )
 
     @classmethod
@@ -166,6 +172,21 @@ class SimulatorConfig:
         with self._lock:
             for name, value in changes.items():
                 setattr(self, name, value)
+
+    def note_new_job(self, item_id: str) -> None:
+        """Doom this job if `fail_next` asks for it (counting it down)."""
+        with self._lock:
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                self._doomed.add(item_id)
+
+    def take_forced_failure(self, item_id: str) -> bool:
+        """Whether this job was doomed at creation by `fail_next`."""
+        with self._lock:
+            if item_id in self._doomed:
+                self._doomed.discard(item_id)
+                return True
+            return False
 
     def runtime_snapshot(self) -> dict[str, Any]:
         """The runtime knobs as JSON-ready values (keys are deliberately never exposed)."""

@@ -101,7 +101,7 @@ class JobWorker:
         # The last slot is the subject (person, room, product, or the only image).
         if imaging.is_flat(photos[tool.slots[-1]]):
             return "error", tool.empty_subject_error
-        if self._rng.random() < self.config.fail_rate:
+        if self.config.take_forced_failure(record.id) or self._rng.random() < self.config.fail_rate:
             return "error", PROCESSING_ERROR
         result = imaging.compose(tool.group_tool, photos)
         imaging.save_result(

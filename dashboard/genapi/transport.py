@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from dashboard.genapi.parsing import (
@@ -88,6 +88,13 @@ def _read_timed_out(error: requests.ConnectionError) -> bool:
     """Whether a ConnectionError is really read timeouts that exhausted urllib3's retries."""
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(reason, ReadTimeoutError)
+
+
+def _connection_refused(error: requests.ConnectionError) -> bool:
+    """Whether no connection was ever made (refused, no route, name unknown), so the
+    request cannot have reached the upstream; a connection reset midway may have."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError | NameResolutionError)
 
 
 # --- The overall deadline of one call ------------------------------------------------
@@ -347,15 +354,18 @@ class GenApiClient:
                 status = "deadline" if deadline.expired else "timeout"
                 self.last_problem = UpstreamUnavailable.default_message
                 # A change whose request was sent may still happen upstream.
-                sent = method != "GET" and not isinstance(exc, requests.ConnectTimeout)
-                raise UpstreamUnavailable(TIMED_OUT_WRITE_MESSAGE if sent else TIMED_OUT_MESSAGE) from exc
+                never_arrived = isinstance(exc, requests.ConnectTimeout)
+                sent = method != "GET" and not never_arrived
+                raise UpstreamUnavailable(
+                    TIMED_OUT_WRITE_MESSAGE if sent else TIMED_OUT_MESSAGE, never_arrived=never_arrived
+                ) from exc
             if isinstance(exc, requests.exceptions.RetryError):
                 status = "retries-exhausted"
                 raise UpstreamError() from exc
             if isinstance(exc, requests.ConnectionError):
                 status = "unreachable"
                 self.last_problem = UpstreamUnavailable.default_message
-                raise UpstreamUnavailable() from exc
+                raise UpstreamUnavailable(never_arrived=_connection_refused(exc)) from exc
             status = "failed"
             raise UpstreamError() from exc
         finally:

@@ -122,6 +122,12 @@ class GenApiError(Exception):
 class UpstreamUnavailable(GenApiError):
     default_message = "The generation service cannot be reached right now. Please try again in a moment."
 
+    def __init__(self, message: str | None = None, *, status: int | None = None, never_arrived: bool = False):
+        super().__init__(message, status=status)
+        # True when the request surely never reached the upstream (no connection was
+        # made): a job creation that failed so may be sent again without doubling it.
+        self.never_arrived = never_arrived
+
 
 class UpstreamAuthError(GenApiError):
     default_message = (
