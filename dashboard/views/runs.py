@@ -243,7 +243,7 @@ def matrix_rows(run: Run, edges: list) -> list[list[CellView]]:
                 if view.status == "running":
                     view.running_since = job.created_at
             if view.status == "failed":
-                view.reason = cell.problem or (job.error_message if job else "") or "The job failed."
+                view.reason = runs.cell_problem(cell) or "The job failed."
             views.append(view)
         drawn.append(views)
     return drawn

@@ -15,6 +15,7 @@ from dashboard import genapi, jobs, runs
 from dashboard.models import InputImage, Job, Run, RunCell
 from dashboard.slots import Slot
 from tests.support.corpus import garment_photo, person_photo
+from tests.support.library import library_image
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -24,7 +25,8 @@ MODEL = Slot("person", "Model photo")
 
 
 @pytest.fixture
-def designer(django_user_model, client, on_simulator):
+def designer(django_user_model, client, on_simulator, settings):
+    settings.RUN_SENDS_PER_MINUTE = 60_000  # pacing is the worker tests' subject, not these
     user = django_user_model.objects.create_user(username="ada")
     client.force_login(user)
     return user
@@ -42,20 +44,6 @@ def run_form(**fields) -> dict:
     return {"tool": "fashion_swap", "tool_group": "fashion", "submission": jobs.new_token(), **fields}
 
 
-def library_image(owner, kind: str, name: str, photo: bytes | None = None) -> InputImage:
-    """An image in the team library, stored as a new file of that slot would be."""
-    from dashboard import images
-
-    upload = SimpleUploadedFile(
-        f"{name}.png", photo or (garment_photo() if kind == "clothes" else person_photo(fmt="PNG"))
-    )
-    info = images.inspect_image(upload, max_bytes=10**8, max_pixels=10**8)
-    image = jobs.store_input(owner, upload, info, kind=kind)
-    InputImage.objects.filter(pk=image.pk).update(in_library=True)
-    image.in_library = True
-    return image
-
-
 def make_run(owner, garments: int, models: int) -> Run:
     rows = [
         library_image(owner, "clothes", f"garment-{index}", garment_photo(size=(400 + index, 460)))
@@ -70,17 +58,11 @@ def make_run(owner, garments: int, models: int) -> Run:
 
 
 def send_cells(run: Run) -> list[Job]:
-    """What the worker does for each queued cell: send its job and record it on the cell."""
-    sent = []
-    for cell in run.cells.filter(state=RunCell.State.QUEUED).select_related("row_image", "column_image"):
-        inputs = [(GARMENT, cell.row_image)] + ([(MODEL, cell.column_image)] if cell.column_image else [])
-        job = jobs.send_job(
-            run.designer, tool=run.tool, tool_title=run.tool_title, inputs=inputs, token=jobs.new_token()
-        )
-        Job.objects.filter(pk=job.pk).update(run=run)
-        RunCell.objects.filter(pk=cell.pk).update(state=RunCell.State.SENT, job=job)
-        sent.append(job)
-    return sent
+    """What the worker does with each queued cell (the engine's own send_cell, called here
+    rather than from a worker process): its job sent and recorded on the cell."""
+    for cell in run.cells.filter(state=RunCell.State.QUEUED).order_by("row", "column"):
+        assert runs.send_cell(cell.pk, cell.attempt, worker="test") == "sent"
+    return list(Job.objects.filter(run=run).order_by("created_at", "id"))
 
 
 def poll_url(body: str) -> str | None:
@@ -220,25 +202,26 @@ class TestTheRunPage:
 
     def test_polls_answer_204_while_nothing_changes_and_286_once_finished(self, client, designer, simulator):
         simulator.configure(job_seconds=60)
-        run = make_run(designer, 1, 2)
-        send_cells(run)
-        url = poll_url(client.get(reverse("run", args=[run.pk])).content.decode())
+        slow = make_run(designer, 1, 2)
+        send_cells(slow)
+        url = poll_url(client.get(reverse("run", args=[slow.pk])).content.decode())
         unchanged = client.get(url, headers=HTMX)
         assert unchanged.status_code == 204 and unchanged.content == b""
+
         simulator.configure(job_seconds=0.2)
-        for job in run.jobs.all():  # a shorter job time applies to new jobs: finish these for real
-            genapi.delete(job.history_item_id)
-        Job.objects.filter(run=run).delete()
-        RunCell.objects.filter(run=run).update(state=RunCell.State.QUEUED, job=None)
-        send_cells(run)
+        quick = make_run(designer, 1, 2)
+        send_cells(quick)
+        url = poll_url(client.get(reverse("run", args=[quick.pk])).content.decode())
 
         def finished():
             response = client.get(url, headers=HTMX)
             return response if response.status_code == 286 else None
 
         last = wait_until(finished, timeout=20, interval=0.3, message="the run never finished")
+        # The last answer draws the finished matrix, with no poller left in it.
         assert b"This run has finished" in last.content and b"hx-trigger" not in last.content
-        assert poll_url(client.get(reverse("run", args=[run.pk])).content.decode()) is None
+        assert last.content.count(b"cell-done") == 2
+        assert poll_url(client.get(reverse("run", args=[quick.pk])).content.decode()) is None
 
     def test_a_poll_costs_the_same_upstream_calls_for_20_cells_as_for_one(self, client, designer, simulator):
         from django.core.cache import cache
