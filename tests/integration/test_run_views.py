@@ -182,6 +182,16 @@ class TestTheForm:
         assert not Run.objects.exists()
         assert all(re.search(rf'value="{image.pk}" checked', body) for image in InputImage.objects.all())
 
+    def test_more_than_one_request_can_carry_gets_a_413_that_says_how_to_add_them(self, client, designer, settings):
+        settings.REQUEST_MAX_BYTES = 1024 * 1024
+        big = SimpleUploadedFile("huge.png", garment_photo() + b"\0" * (2 * 1024 * 1024), "image/png")
+        response = client.post(reverse("new_run"), run_form(clothes=[big]))
+        body = response.content.decode()
+        assert response.status_code == 413
+        assert "the run form can carry at most 1 MB at once. No run was started" in body
+        assert "Add files and keep choosing" in body
+        assert not Run.objects.exists() and not InputImage.objects.exists()
+
     def test_says_how_much_one_send_can_carry(self, client, designer, settings):
         body = client.get(reverse("new_run")).content.decode()
         assert "You can add up to 45 MB of new files in one go (each up to 20 MB)." in body
