@@ -48,10 +48,10 @@ urlpatterns += [
     path("runs/", runs.run_list, name="runs"),
     path("runs/new", runs.new_run, name="new_run"),
     path("runs/new/picker", runs.picker, name="run_picker"),
-    path("runs/<int:pk>/", runs.run_page, name="run"),
-    path("runs/<int:pk>/poll", runs.run_poll, name="run_poll"),
-    path("runs/<int:pk>/cancel", runs.run_cancel, name="run_cancel"),
-    path("runs/<int:pk>/retry", runs.run_retry, name="run_retry"),
+    path("runs/<int:run_id>/", runs.run_page, name="run"),
+    path("runs/<int:run_id>/poll", runs.run_poll, name="run_poll"),
+    path("runs/<int:run_id>/cancel", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:run_id>/retry", runs.run_retry, name="run_retry"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"

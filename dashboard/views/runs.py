@@ -163,15 +163,14 @@ def picker(request: HtmxHttpRequest) -> HttpResponse:
         tools = genapi.tools()
     except genapi.GenApiError:
         tools = []
-    tool = pick_tool(tools, request.GET.get("tool")) or tool_from_form(request.GET)
+    tool = pick_tool(tools, request.GET.get("tool")) or tool_from_form(request.GET) or pick_tool(tools, None)
     if tool is None:
-        raise Gone("That tool is not offered.")
+        raise Gone("The generation service offers no tools right now.")
     slots = slots_for(tool.name, tool.group)
     form = RunForm(request.user, tool, slots, [], data=request.GET)
     form.fill_pickers()
-    choice = next((choice for choice in form.choices if choice.slot.name == request.GET.get("slot")), None)
-    if choice is None:
-        raise Gone("This tool has no such image slot.")
+    wanted = request.GET.get("slot")
+    choice = next((choice for choice in form.choices if choice.slot.name == wanted), form.choices[0])
     return render(request, "runs.html#picker", {"choice": choice, "tool": tool})
 
 
@@ -193,8 +192,8 @@ class CellView:
     label: str = ""  # which inputs it combines, for its alt text and buttons
 
 
-def get_run(pk: int) -> Run:
-    run = Run.objects.filter(pk=pk).first()
+def get_run(run_id: int) -> Run:
+    run = Run.objects.filter(pk=run_id).first()
     if run is None:
         raise Gone("This run does not exist.")
     return run
@@ -290,15 +289,15 @@ def live_context(run: Run) -> dict:
 
 
 @require_GET
-def run_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = get_run(pk)
+def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_run(run_id)
     context = {"nav_active": "runs", "page_kind": "run", **live_context(run)}
     return render(request, "runs.html", context)
 
 
 @require_GET
-def run_poll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = get_run(pk)
+def run_poll(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_run(run_id)
     context = live_context(run)
     if request.GET.get("seen") == context["fingerprint"]:
         # The page already shows all this: no body. 204 keeps htmx polling; 286 stops it.
@@ -310,8 +309,8 @@ def run_poll(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = get_run(pk)
+def run_cancel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_run(run_id)
     count = runs.cancel(run, request.user)
     if count:
         messages.success(request, f"Run cancelled: {count} job{'s' if count != 1 else ''} will not be sent.")
@@ -321,8 +320,8 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    run = get_run(pk)
+def run_retry(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_run(run_id)
     cell = request.POST.get("cell", "")
     cell_ids = [int(cell)] if cell.isdigit() and len(cell) < 12 else None
     count = runs.retry(run, request.user, cell_ids)

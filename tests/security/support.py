@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -43,6 +43,13 @@ METHODS: dict[str, frozenset[str]] = {
     "trash_restore": frozenset({"POST"}),
     "trash_empty": frozenset({"POST"}),
     "trash_delete": frozenset({"POST"}),
+    "runs": frozenset({"GET"}),
+    "new_run": frozenset({"GET", "POST"}),
+    "run_picker": frozenset({"GET"}),
+    "run": frozenset({"GET"}),
+    "run_poll": frozenset({"GET"}),
+    "run_cancel": frozenset({"POST"}),
+    "run_retry": frozenset({"POST"}),
 }
 # Views a visitor may use without logging in.
 PUBLIC = frozenset({"login", "healthz"})
@@ -89,6 +96,7 @@ class Ids:
     input_pks: list[int]
     tool: str
     style_id: str
+    run_ids: list[int] = field(default_factory=list)  # matrix runs
 
 
 def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
@@ -100,6 +108,8 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
             choices[name] = ["preview", "stock"]
         elif kind is InputVariantConverter:
             choices[name] = ["file", "thumbnail", "download"]
+        elif kind is IntConverter and name == "run_id":
+            choices[name] = list(ids.run_ids)
         elif kind is IntConverter:
             choices[name] = list(ids.input_pks)
         elif kind is StringConverter and name == "tool":
