@@ -28,7 +28,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.tasks import TaskResultStatus
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from dashboard import audit, genapi, jobs
 from dashboard.models import InputImage, Job, Run, RunCell, SendPacer
@@ -106,12 +108,17 @@ def start_run(
     return run
 
 
-def _enqueue(cells: list[tuple[int, int]], *, tries: int = 0, run_after: datetime | None = None) -> None:
+def _enqueue(
+    cells: list[tuple[int, int]], *, tries: int = 0, run_after: datetime | None = None, reserved: bool = False
+) -> None:
+    """One send task per (cell, attempt). `reserved`: the task keeps the send time
+    `run_after` it already took from the pacer, rather than taking another."""
     from dashboard.tasks import send_cell
 
     task = send_cell.using(run_after=run_after) if run_after else send_cell
+    reserved_at = run_after.isoformat() if reserved and run_after else ""
     for cell_id, attempt in cells:
-        task.enqueue(cell_id, attempt, tries)
+        task.enqueue(cell_id, attempt, tries, reserved_at)
 
 
 def cancel(run: Run, designer) -> int:
@@ -218,17 +225,19 @@ def _not_sent(cell_id: int, attempt: int, problem: str) -> None:
     )
 
 
-def send_cell(cell_id: int, attempt: int, tries: int = 0, *, worker: str = "") -> str:
+def send_cell(cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "", *, worker: str = "") -> str:
     """Send one cell's job, at most once per attempt; what happened, in a word (for the
-    task's result and the logs)."""
+    task's result and the logs). `reserved_at`: the send time this task took earlier."""
     cells = RunCell.objects.select_related("run", "run__designer", "row_image", "column_image")
     cell = cells.filter(pk=cell_id).first()
     if cell is None or cell.attempt != attempt or cell.state != RunCell.State.QUEUED:
         return "skipped"
-    when = reserve_send_time()
+    when = datetime.fromisoformat(reserved_at) if reserved_at else reserve_send_time()
     wait = (when - timezone.now()).total_seconds()
     if wait > LONGEST_WAIT_IN_TASK:
-        _enqueue([(cell_id, attempt)], tries=tries, run_after=when)
+        # The send time stays this task's: coming back for it must not take another one
+        # (every waiting task would push the pace further out each time it came back).
+        _enqueue([(cell_id, attempt)], tries=tries, run_after=when, reserved=True)
         return "deferred"
     if wait > 0:
         time.sleep(wait)
@@ -282,6 +291,28 @@ def send_cell(cell_id: int, attempt: int, tries: int = 0, *, worker: str = "") -
 
 
 # --- Following a run ------------------------------------------------------------------
+
+# A task due this long ago that no worker has taken means no worker is running.
+OVERDUE_AFTER = timedelta(minutes=2)
+WORKER_MISSING_MESSAGE = (
+    "Nothing has been sent for a while: the background worker that sends runs seems to be "
+    "stopped. The run is kept and goes on once it runs again; please tell an administrator."
+)
+
+
+def overdue_tasks() -> int:
+    """Background tasks due more than OVERDUE_AFTER ago that no worker has started."""
+    cutoff = timezone.now() - OVERDUE_AFTER
+    return (
+        DBTaskResult.objects.filter(status=TaskResultStatus.READY, enqueued_at__lt=cutoff)
+        .filter(Q(run_after=get_date_max()) | Q(run_after__lt=cutoff))  # the former: "no delay"
+        .count()
+    )
+
+
+def worker_missing(run: Run) -> bool:
+    """Whether the run waits on a worker that is not there (cells queued, tasks overdue)."""
+    return run.cells.filter(state=RunCell.State.QUEUED).exists() and overdue_tasks() > 0
 
 
 @dataclass(frozen=True)

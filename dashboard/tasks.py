@@ -9,7 +9,7 @@ from dashboard import runs
 
 
 @task(takes_context=True)
-def send_cell(context: TaskContext, cell_id: int, attempt: int, tries: int = 0) -> str:
+def send_cell(context: TaskContext, cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "") -> str:
     """Send one cell of a matrix run (at most once per attempt, paced across workers)."""
     worker = context.task_result.worker_ids[-1] if context.task_result.worker_ids else "worker"
-    return runs.send_cell(cell_id, attempt, tries, worker=worker)
+    return runs.send_cell(cell_id, attempt, tries, reserved_at, worker=worker)

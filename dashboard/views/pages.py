@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from dashboard import genapi
+from dashboard import genapi, runs
 from dashboard.views.common import Gone, is_local_path
 
 
@@ -37,6 +37,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         checks["database"] = "unavailable"
     healthy = all(value == "ok" for value in checks.values())
+    # Told, not judged: a stopped background worker is no reason to take this web
+    # instance out of the balancer, but an operator watching /healthz should see it.
+    try:
+        checks["worker"] = "behind" if runs.overdue_tasks() else "ok"
+    except DatabaseError:
+        checks["worker"] = "unknown"
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 
 

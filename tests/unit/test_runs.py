@@ -120,15 +120,25 @@ class TestSendingOneCell:
         assert pacer.next_send_at >= timezone.now() + timedelta(seconds=6)
         again = enqueued(cell)[before:]
         assert len(again) == 1 and again[0].run_after >= timezone.now() + timedelta(seconds=6)
-        assert again[0].args_kwargs["args"] == [cell.pk, 1, 1]
+        assert again[0].args_kwargs["args"] == [cell.pk, 1, 1, ""], "no send time kept: it takes a new one then"
 
-    def test_a_task_whose_send_time_is_far_gives_the_worker_back(self, run, api):
+    def test_a_task_whose_send_time_is_far_gives_the_worker_back_and_keeps_its_time(self, run, api):
+        api.post(JOB_URL, json=created("a1b2c3d4e5f6a1b2c3d4e5f6"))
         runs.hold_sends_until(timezone.now() + timedelta(seconds=60))
-        cell = first_cell(run)
-        assert runs.send_cell(cell.pk, 1) == "deferred"
+        cells = list(run.cells.order_by("row", "column"))
+        assert [runs.send_cell(cell.pk, 1) for cell in cells] == ["deferred"] * 6
         assert not api.calls
-        assert RunCell.objects.get(pk=cell.pk).state == RunCell.State.QUEUED
-        assert enqueued(cell)[-1].run_after >= timezone.now() + timedelta(seconds=50)
+        assert RunCell.objects.filter(run=run, state=RunCell.State.QUEUED).count() == 6
+        later = [enqueued(cell)[-1] for cell in cells]
+        assert all(task.run_after >= timezone.now() + timedelta(seconds=50) for task in later)
+        # Coming back at its time, a task sends then, taking no second send time.
+        reserved_at = later[0].args_kwargs["args"][3]
+        assert reserved_at == later[0].run_after.isoformat()
+        pace = SendPacer.objects.get().next_send_at
+        assert runs.send_cell(cells[0].pk, 1, 0, timezone.now().isoformat()) == "sent"
+        assert SendPacer.objects.get().next_send_at == pace
+        assert runs.send_cell(cells[1].pk, 1) == "deferred", "without one, it takes the next"
+        assert SendPacer.objects.get().next_send_at > pace
 
     def test_an_unreachable_upstream_is_tried_again_then_given_up_with_a_message(self, run, settings):
         with socket.socket() as closed:
@@ -192,7 +202,7 @@ class TestRetryAndCancel:
             assert runs.retry(run, run.designer) == 0
         cells[0].refresh_from_db()
         assert (cells[0].state, cells[0].attempt, cells[0].problem) == (RunCell.State.QUEUED, 2, "")
-        assert enqueued(cells[0])[-1].args_kwargs["args"] == [cells[0].pk, 2, 0]
+        assert enqueued(cells[0])[-1].args_kwargs["args"] == [cells[0].pk, 2, 0, ""]
         assert RunCell.objects.filter(run=run, attempt=1).count() == 5
 
     def test_cancel_stops_what_is_queued_and_keeps_what_was_sent(self, run, api):
@@ -225,3 +235,25 @@ class TestProgress:
     def test_no_time_left_is_guessed_before_any_job_finished(self, run):
         assert runs.progress(run).eta_seconds is None
         assert runs.progress(run).percent_done == 0
+
+
+class TestAMissingWorker:
+    def test_tasks_nobody_took_for_minutes_say_the_worker_is_missing(self, run, client, django_user_model):
+        assert not runs.worker_missing(run) and runs.overdue_tasks() == 0
+        assert client.get("/healthz").json()["worker"] == "ok"
+        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
+        assert runs.overdue_tasks() == 6 and runs.worker_missing(run)
+        health = client.get("/healthz")
+        # Told to an operator, but no reason to take the web instance out of the balancer.
+        assert health.json()["worker"] == "behind" and health.json()["database"] == "ok"
+
+    def test_a_task_deferred_to_later_is_not_overdue(self, run):
+        DBTaskResult.objects.update(
+            enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2, run_after=timezone.now() + timedelta(seconds=30)
+        )
+        assert runs.overdue_tasks() == 0
+
+    def test_a_run_with_nothing_queued_waits_on_no_worker(self, run):
+        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
+        runs.cancel(run, run.designer)
+        assert not runs.worker_missing(run)
