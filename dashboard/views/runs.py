@@ -273,6 +273,8 @@ def live_context(run: Run) -> dict:
             "This shows the last known state and keeps checking."
         )
         progress = runs.progress(run)
+    if progress.queued and runs.worker_missing(run):
+        problem = runs.WORKER_MISSING_MESSAGE if problem is None else f"{problem} {runs.WORKER_MISSING_MESSAGE}"
     row_images, column_images = runs.row_images(run), runs.column_images(run)
     rows = matrix_rows(run, [*row_images, *column_images])
     seconds = None if progress.finished else poll_seconds(run)

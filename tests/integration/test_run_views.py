@@ -268,6 +268,19 @@ class TestTheRunPage:
         assert "cannot be read just now" in body and "This shows the last known state and keeps checking." in body
         assert body.count("cell-running") == 2 and poll_url(body)
 
+    def test_a_run_waiting_on_a_stopped_worker_says_so(self, client, designer, django_capture_on_commit_callbacks):
+        from datetime import timedelta
+
+        from django.utils import timezone
+        from django_tasks_db.models import DBTaskResult
+
+        with django_capture_on_commit_callbacks(execute=True):  # the tasks are enqueued on commit
+            run = make_run(designer, 2, 1)
+        assert "background worker" not in client.get(reverse("run", args=[run.pk])).content.decode()
+        DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(minutes=10))
+        body = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert "the background worker that sends runs seems to be stopped" in body
+
     def test_cancel_keeps_unsent_jobs_from_being_sent(self, client, designer):
         run = make_run(designer, 2, 2)
         response = client.post(reverse("run_cancel", args=[run.pk]), follow=True)
