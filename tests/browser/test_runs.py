@@ -150,3 +150,29 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tri
     assert axe_violations(page) == []
     screenshot(page, "runs-list-1280")
     assert page.console_errors == []
+
+
+def test_a_refused_file_is_named_and_the_good_ones_stay_ticked(signed_in_page, live_app, photos, tmp_path):
+    page = signed_in_page
+    garments, models = photos
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"These are my notes, not a picture.\n" * 20)
+    page.goto(live_app.url + "/runs/new?tool=fashion_swap")
+    page.get_by_label("Choose new garment files").set_input_files([garments[0], notes])
+    page.get_by_label("Choose new model photo files").set_input_files(models[0])
+    page.get_by_role("button", name="Start run").click()
+
+    errors = page.locator("#form-errors")
+    expect(errors).to_contain_text("1 file was refused, so no run was started.")
+    expect(errors).to_contain_text("notes.png")
+    expect(page.locator("[data-run-count]")).to_have_text("1 garment × 1 model photo = 1 job")
+    expect(page.locator('[data-run-slot="clothes"] [data-pick]:checked')).to_have_count(1)
+    assert not Run.objects.exists()
+    assert axe_violations(page) == []
+    screenshot(page, "runs-new-refused-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "runs-new-refused-390")
+
+    page.get_by_role("button", name="Start run").click()
+    expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
+    assert Run.objects.get().cells.count() == 1
