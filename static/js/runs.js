@@ -162,8 +162,8 @@
     if (event.dataTransfer && event.dataTransfer.files.length) addFiles(zone.closest("[data-run-slot]"), event.dataTransfer.files);
   });
 
-  // Enter in a library search searches (htmx) instead of starting the run; without
-  // htmx it is the form's first submit button, the slot's own Search (a GET).
+  // Enter or "Search" in a library search searches in place (htmx) rather than loading
+  // the page again through its own small GET form, which would drop the files chosen.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Enter" || !window.htmx) return;
     const search = event.target.closest && event.target.closest("[data-picker-search]");

@@ -125,12 +125,13 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tri
     first_cell.click()
     expect(page).to_have_url(re.compile(rf"/history/[^/]+/\?run={run.pk}$"))
     lightbox = page.locator("dialog[data-lightbox]")
-    expect(lightbox).to_be_visible()
+    expect(lightbox).to_have_attribute("data-modal", "1")  # app.js has taken it over: keys work
     first_id = lightbox.get_attribute("data-item-id")
     page.keyboard.press("l")
     expect(lightbox.locator("[data-feedback=like]").first).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("ArrowRight")
     expect(lightbox).not_to_have_attribute("data-item-id", first_id)
+    expect(lightbox).to_have_attribute("data-modal", "1")
     second_id = lightbox.get_attribute("data-item-id")
     page.keyboard.press("l")
     expect(page.locator("dialog[data-lightbox] [data-feedback=like]").first).to_have_attribute("aria-pressed", "true")
@@ -172,6 +173,15 @@ def test_a_refused_file_is_named_and_the_good_ones_stay_ticked(signed_in_page, l
     screenshot(page, "runs-new-refused-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "runs-new-refused-390")
+
+    # A library search (Enter in it) searches in place: the run is not started, the tick stays.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    search = page.get_by_role("searchbox", name="From the library").first
+    search.fill("no such garment")
+    search.press("Enter")
+    expect(page.locator('[data-run-slot="clothes"] .pick-card')).to_have_count(1)
+    expect(page.locator('[data-run-slot="clothes"] [data-pick]:checked')).to_have_count(1)
+    assert not Run.objects.exists()
 
     page.get_by_role("button", name="Start run").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
