@@ -52,14 +52,14 @@ def photos(tmp_path):
     return garments, models
 
 
-def upstream_likes(simulator) -> dict[str, bool | None]:
+def upstream_like(simulator, item_id: str) -> bool | None:
     response = requests.get(
-        f"{simulator.base_url}/user/generation-history",
-        params={"limit": 100},
+        f"{simulator.base_url}/user/generation-history/{item_id}",
         headers={"Authorization": f"Bearer {simulator.api_key}"},
         timeout=5,
     )
-    return {item["id"]: item.get("like") for item in response.json()["items"]}
+    body = response.json()
+    return body.get("item", body).get("like")
 
 
 def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tried_again(
@@ -140,8 +140,8 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tri
     expect(page.get_by_role("link", name=f"Run #{run.pk}", exact=True)).to_be_visible()
     expect(page.locator(".result-card")).to_have_count(13)
 
-    likes = upstream_likes(simulator)
-    assert {item_id for item_id, like in likes.items() if like} == {first_id, second_id}
+    run_items = Job.objects.filter(run=run).values_list("history_item_id", flat=True)
+    assert {item_id for item_id in run_items if upstream_like(simulator, item_id)} == {first_id, second_id}
 
     page.goto(live_app.url + f"/runs/{run.pk}/")
     expect(page.locator("td.cell-done .cell-like:not(.cell-disliked)")).to_have_count(2)
