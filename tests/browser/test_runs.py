@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from dashboard.models import InputImage, Job, Run
 from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.keyboard import small_targets, unringed_focus_stops
 from tests.support.corpus import encode
 from tests.support.worker import WorkerProcess
 
@@ -116,6 +117,8 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tri
     assert Job.objects.filter(run=run).count() == 13  # the failed attempt stays in History
     assert axe_violations(page) == []
     screenshot(page, "run-finished-1280")
+    assert small_targets(page) == []
+    assert unringed_focus_stops(page, 30) == []
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "run-finished-390")
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -171,6 +174,8 @@ def test_a_refused_file_is_named_and_the_good_ones_stay_ticked(signed_in_page, l
     assert not Run.objects.exists()
     assert axe_violations(page) == []
     screenshot(page, "runs-new-refused-1280")
+    assert small_targets(page) == []
+    assert unringed_focus_stops(page, 40) == []
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "runs-new-refused-390")
 
