@@ -105,6 +105,16 @@ class TestTheForm:
         assert all(image.in_library for image in stored)
         assert not Job.objects.exists()  # the worker sends, not the request
 
+    def test_a_tool_with_one_slot_makes_a_run_of_one_column(self, client, designer):
+        response = client.post(
+            reverse("new_run"),
+            run_form(tool="default", tool_group="default", image=[garment_file("a.png"), garment_file("b.png", 401)]),
+        )
+        run = Run.objects.get()
+        assert response.status_code == 303 and run.row_slot == "image" and run.column_slot == ""
+        body = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert body.count('class="matrix-cell') == 2 and '<span class="matrix-name">Result</span>' in body
+
     def test_over_the_limit_is_refused_with_a_clear_message_and_nothing_is_lost(self, client, designer, settings):
         settings.RUN_MAX_JOBS = 4
         models = [
