@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import generate, history, media, pages, results, runs, trash
+from dashboard.views import downloads, generate, history, media, pages, results, runs, trash
 
 
 class ResultKindConverter(StringConverter):
@@ -36,8 +36,10 @@ urlpatterns += [
     path("history/", history.gallery, name="history"),
     path("history/poll", history.poll, name="history_poll"),
     path("history/bulk", history.bulk, name="history_bulk"),
+    path("history/download", downloads.history_download, name="history_download"),
     path("history/<str:item_id>/", history.detail, name="history_item"),
     path("history/<str:item_id>/delete", history.delete, name="history_delete"),
+    path("runs/<int:run_id>/download", downloads.run_download, name="run_download"),
     path("trash/", trash.trash_page, name="trash"),
     path("trash/restore", trash.restore, name="trash_restore"),
     path("trash/empty", trash.empty, name="trash_empty"),

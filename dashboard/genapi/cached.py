@@ -13,6 +13,7 @@ Running items are never cached: their status is what polling is for.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Iterable
 from typing import Literal
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.core.cache import cache, caches
 
 from dashboard.genapi.parsing import is_valid_id, validate_id
-from dashboard.genapi.redaction import clean_image
+from dashboard.genapi.redaction import clean_image, clean_image_file
 from dashboard.genapi.transport import client
 from dashboard.genapi.types import (
     GenApiError,
@@ -30,6 +31,7 @@ from dashboard.genapi.types import (
     JobCreated,
     NotAnImage,
     NotFound,
+    ResultFile,
     Style,
     Tool,
     UploadFile,
@@ -202,6 +204,24 @@ def result_image(found: HistoryItem, kind: Literal["preview", "stock"]) -> bytes
         if len(content) <= PREVIEW_CACHE_BYTES:
             cache.set(key, content, settings.GENAPI_ITEM_CACHE_SECONDS)
     return content
+
+
+def open_result(found: HistoryItem) -> ResultFile:
+    """A finished item's full-quality image, for archives of many: copied from the
+    upstream into a temporary file piece by piece, then stripped of metadata into
+    another, so no image is ever held whole in memory; never cached (each is read once)."""
+    with tempfile.TemporaryFile() as raw:
+        client().download_image(found.stock_path, raw)
+        cleaned = tempfile.TemporaryFile()
+        try:
+            extension = clean_image_file(raw, cleaned)
+        except BaseException:
+            cleaned.close()
+            raise
+    if extension is None:
+        cleaned.close()
+        raise NotAnImage()
+    return ResultFile(cleaned, extension=extension, size=cleaned.tell())
 
 
 def style_preview(chosen: Style) -> bytes:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 from io import BytesIO
-from typing import Any
+from typing import Any, BinaryIO
 
 REDACTED = "[redacted]"
 # Any run of this many characters of the key is taken for a copy of it.
@@ -60,16 +60,24 @@ def redact_value(value: Any, api_key: str) -> Any:
 def clean_image(content: bytes) -> bytes | None:
     """The image without its metadata (text chunks, EXIF, XMP: anything could be written
     there), or None when it is not a PNG, JPEG or WebP image we can read."""
+    cleaned = BytesIO()
+    if clean_image_file(BytesIO(content), cleaned) is None:
+        return None
+    return cleaned.getvalue()
+
+
+def clean_image_file(source: BinaryIO, dest: BinaryIO) -> str | None:
+    """`clean_image` from file to file, in pieces (images.py never holds a whole file):
+    the cleaned image's extension (".png"), or None when it is not an image we can read."""
     from django.conf import settings
 
     from dashboard import images
 
-    source, cleaned = BytesIO(content), BytesIO()
+    size = source.seek(0, 2)
+    source.seek(0)
     try:
-        info = images.inspect_image(
-            source, max_bytes=len(content) or 1, max_pixels=settings.UPLOAD_MAX_PIXELS, min_side=1
-        )
-        images.write_sanitized(source, info, cleaned)
+        info = images.inspect_image(source, max_bytes=size or 1, max_pixels=settings.UPLOAD_MAX_PIXELS, min_side=1)
+        images.write_sanitized(source, info, dest)
     except images.ImageRejected:
         return None
-    return cleaned.getvalue()
+    return info.extension

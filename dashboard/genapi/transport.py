@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import requests
@@ -50,6 +50,7 @@ from dashboard.genapi.types import (
     Status,
     Style,
     Tool,
+    TooLarge,
     UploadFile,
     UpstreamAuthError,
     UpstreamError,
@@ -211,6 +212,16 @@ def _read_capped(response: requests.Response, limit: int, *, truncate: bool) -> 
     return b"".join(chunks)
 
 
+def _copy_capped(response: requests.Response, limit: int, into: BinaryIO) -> None:
+    """The body written to `into` piece by piece: a large image never sits whole in memory."""
+    received = 0
+    for chunk in response.iter_content(64 * 1024):
+        received += len(chunk)
+        if received > limit:
+            raise _TooLarge()
+        into.write(chunk)
+
+
 def _origin_of(parts: SplitResult) -> tuple[str, str | None, int | None]:
     default_port = {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, parts.hostname, parts.port or default_port
@@ -316,7 +327,10 @@ class GenApiClient:
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] | None = None,
         limit: int | None = None,
+        into: BinaryIO | None = None,
     ) -> _Answer:
+        """One call; with `into`, a successful answer's body goes there instead of into
+        the returned answer (whose body is then empty)."""
         url = urljoin(self.base_url, path.lstrip("/"))
         started = time.perf_counter()
         status: int | str = "-"
@@ -338,16 +352,20 @@ class GenApiClient:
                 try:
                     status = response.status_code
                     failed = status >= 300
-                    body = _read_capped(
-                        response, MAX_ERROR_BYTES if failed else (limit or MAX_JSON_BYTES), truncate=failed
-                    )
+                    if into is not None and not failed:
+                        _copy_capped(response, limit or MAX_JSON_BYTES, into)
+                        body = b""
+                    else:
+                        body = _read_capped(
+                            response, MAX_ERROR_BYTES if failed else (limit or MAX_JSON_BYTES), truncate=failed
+                        )
                 finally:
                     response.close()
             self.last_problem = UpstreamAuthError.default_message if status == 401 else None
             return _Answer(status=int(status), headers=response.headers, body=body)
         except _TooLarge:
             status = "too-large"
-            raise UpstreamError(TOO_LARGE_MESSAGE) from None
+            raise TooLarge(TOO_LARGE_MESSAGE) from None
         except requests.RequestException as exc:
             timed_out = deadline.expired or isinstance(exc, requests.Timeout) or _read_timed_out(exc)
             if timed_out:
@@ -545,6 +563,17 @@ class GenApiClient:
             "GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES
         )
         return UpstreamImage(content=answer.body, content_type=answer.headers.get("Content-Type", ""))
+
+    def download_image(self, path: str | None, into: BinaryIO) -> str:
+        """An upstream image copied into `into` in pieces, under the same deadline and size
+        cap as every image read; returns the Content-Type the upstream claimed."""
+        url = self.image_url(path)
+        if url is None:
+            raise NotFound("This image is not available.")
+        answer = self._request(
+            "GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES, into=into
+        )
+        return answer.headers.get("Content-Type", "")
 
     def openapi(self) -> dict[str, Any] | None:
         """The upstream's OpenAPI document, or None when it does not offer one."""

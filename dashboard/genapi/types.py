@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
@@ -95,6 +96,32 @@ class UpstreamImage:
     content_type: str
 
 
+class ResultFile:
+    """A result's full-quality image, cleaned of metadata, waiting in a temporary file on
+    disk to be read in pieces (genapi.open_result); close it, or use it in a `with`."""
+
+    CHUNK_SIZE = 64 * 1024
+
+    def __init__(self, fileobj: IO[bytes], *, extension: str, size: int):
+        self._file = fileobj
+        self.extension = extension
+        self.size = size
+
+    def chunks(self) -> Iterator[bytes]:
+        self._file.seek(0)
+        while chunk := self._file.read(self.CHUNK_SIZE):
+            yield chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ResultFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 @dataclass(frozen=True)
 class UploadFile:
     """One image for a job: the form field (slot) it goes in and an open binary file."""
@@ -173,6 +200,12 @@ class UpstreamRejected(GenApiError):
 
 class UpstreamError(GenApiError):
     default_message = "The generation service had a problem processing the request. Please try again."
+
+
+class TooLarge(UpstreamError):
+    """An answer larger than the dashboard accepts (transport's MAX_* caps)."""
+
+    default_message = "The generation service sent an answer larger than the dashboard accepts."
 
 
 class NotAnImage(UpstreamError):

@@ -339,6 +339,12 @@
       updateSelection();
     }
   });
+  // "Download selected" posts the bulk form as a browser would, not through htmx: the
+  // answer is a ZIP to save (or, on a problem, a page with the message). Caught before
+  // the event reaches htmx's listener on the form; the browser's own submit goes on.
+  document.addEventListener("submit", function (event) {
+    if (event.submitter && event.submitter.hasAttribute("data-native-submit")) event.stopPropagation();
+  }, true);
   // The button that submitted the form is the submit event's own `submitter`: Safari and
   // Firefox on macOS do not focus a clicked button, so document.activeElement is not it.
   function bulkSubmitter(detail) {

@@ -95,3 +95,32 @@ def test_a_listing_under_the_cap_is_read(monkeypatch):
     with responses.RequestsMock() as api_stub:
         api_stub.get("http://genapi.test/user/generation-history", body=body, content_type="application/json")
         assert len(api.history(limit=100).items) == 100
+
+
+def test_an_image_copied_for_a_download_ends_at_the_deadline_too(tmp_path):
+    # genapi.open_result copies a result into a file piece by piece: the same deadline.
+    with DrippingServer(drip_headers=False) as server:
+        api = genapi.GenApiClient(f"http://127.0.0.1:{server.port}", "key", read_timeout=2.0, deadline=1.0)
+        with open(tmp_path / "copy", "wb") as into, pytest.raises(genapi.UpstreamUnavailable, match="took too long"):
+            api.download_image("/image/generation_result/x.png", into)
+        assert server.cut_off.wait(5), "the connection was not closed at the deadline"
+
+
+def test_an_image_larger_than_the_cap_is_refused_while_it_is_copied(monkeypatch, tmp_path):
+    monkeypatch.setattr(transport, "MAX_IMAGE_BYTES", 64 * 1024)
+    api = genapi.GenApiClient("http://genapi.test", "key", read_retries=0)
+    with responses.RequestsMock() as api_stub, open(tmp_path / "copy", "wb") as into:
+        api_stub.get("http://genapi.test/image/generation_result/x.png", body=b"\x89PNG" + b"\0" * 70_000, content_type="image/png")
+        with pytest.raises(genapi.TooLarge, match="larger than the dashboard accepts"):
+            api.download_image("/image/generation_result/x.png", into)
+        # Copied up to the cap, never past it, and never whole in memory.
+        assert into.tell() <= 64 * 1024
+
+
+def test_an_image_off_the_upstreams_origin_is_never_fetched(tmp_path):
+    api = genapi.GenApiClient("http://genapi.test", "key", read_retries=0)
+    with responses.RequestsMock() as api_stub, open(tmp_path / "copy", "wb") as into:
+        for path in ("http://evil.example/x.png", "//evil.example/x.png", "https://genapi.test/x.png", "http://genapi.test:8080/x.png"):
+            with pytest.raises(genapi.NotFound):
+                api.download_image(path, into)
+        assert len(api_stub.calls) == 0

@@ -37,6 +37,8 @@ METHODS: dict[str, frozenset[str]] = {
     "history": frozenset({"GET"}),
     "history_poll": frozenset({"GET"}),
     "history_bulk": frozenset({"POST"}),
+    "history_download": frozenset({"POST"}),
+    "run_download": frozenset({"GET"}),
     "history_item": frozenset({"GET"}),
     "history_delete": frozenset({"POST"}),
     "trash": frozenset({"GET"}),
@@ -96,7 +98,8 @@ class Ids:
     input_pks: list[int]
     tool: str
     style_id: str
-    run_ids: list[int] = field(default_factory=list)  # matrix runs
+    # Matrix runs (a run's id is a number a browser can choose freely, like an input's).
+    run_ids: list[int] = field(default_factory=list)
 
 
 def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
@@ -109,7 +112,7 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
         elif kind is InputVariantConverter:
             choices[name] = ["file", "thumbnail", "download"]
         elif kind is IntConverter and name == "run_id":
-            choices[name] = list(ids.run_ids)
+            choices[name] = list(ids.run_ids) or [987654]  # a run that does not exist
         elif kind is IntConverter:
             choices[name] = list(ids.input_pks)
         elif kind is StringConverter and name == "tool":

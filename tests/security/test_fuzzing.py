@@ -113,7 +113,7 @@ class TestHostileIds:
     def test_every_view_taking_an_id_is_fuzzed(self):
         assert {route.name for route in ID_ROUTES} == {
             "rerun", "feedback", "review", "result_image", "input_image", "style_preview", "history_item", "history_delete",
-            "trash_delete", "run", "run_poll", "run_cancel", "run_retry",
+            "trash_delete", "run_download", "run", "run_poll", "run_cancel", "run_retry",
         }
 
     @FUZZ
@@ -208,6 +208,8 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("history", "GET"): (frozenset({200}), frozenset({200})),
     ("history_poll", "GET"): (frozenset({286}), frozenset({286})),
     ("history_bulk", "POST"): (frozenset({302}), frozenset({200})),
+    ("history_download", "POST"): (frozenset({302}), frozenset({302})),
+    ("run_download", "GET"): (frozenset({404}), frozenset({404})),
     ("history_item", "GET"): (frozenset({404}), frozenset({404})),
     ("history_delete", "POST"): (frozenset({302}), frozenset({200})),
     ("trash", "GET"): (frozenset({200}), frozenset({200})),

@@ -27,7 +27,7 @@ from django.urls import reverse
 
 from dashboard import genapi, runs
 from dashboard.jobs import new_token
-from dashboard.models import InputImage, Job
+from dashboard.models import InputImage, Job, Run, RunCell
 from dashboard.slots import Slot
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
@@ -190,7 +190,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
     assert sent.status_code == 302, "the job could not be sent through the dashboard"
     running = Job.objects.get(designer=designer)
     # A run of the same photos, not sent (no worker here): its pages show its matrix.
-    run = runs.start_run(
+    waiting_run = runs.start_run(
         designer,
         tool=genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion"),
         style=None,
@@ -199,9 +199,14 @@ def world(canary_sim, settings, client, designer) -> Ids:
     )
     tools = requests.get(f"{canary_sim.base_url}/generation/generationTypes", headers=canary_sim.headers,
                          params={"tool": "fashion_swap"}, timeout=10).json()
+    complete = one_item(canary_sim, "complete")
+    # A run of one cell whose result is that complete item (its ZIP carries the image).
+    run = Run.objects.create(designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment")
+    finished = Job.objects.create(history_item_id=complete, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
+    RunCell.objects.create(run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT)
     return Ids(
         items=[
-            one_item(canary_sim, "complete"),
+            complete,
             one_item(canary_sim, "error"),
             running.history_item_id,
             "0123456789abcdef01234567",  # well-formed, unknown upstream
@@ -209,7 +214,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
         input_pks=list(InputImage.objects.filter(owner=designer).values_list("pk", flat=True)),
         tool="fashion_swap",
         style_id=tools[0]["id"],
-        run_ids=[run.pk],
+        run_ids=[run.pk, waiting_run.pk],
     )
 
 
@@ -236,6 +241,13 @@ SHOWN_BY_THE_VIEW = {
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
     "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
     **dict.fromkeys(["result_image", "input_image", "style_preview"], _served_image),
+    # A ZIP (of the run's result, of the selection's complete item) with an image in it.
+    **dict.fromkeys(
+        ["run_download", "history_download"],
+        lambda response, body, world: response.status_code == 200
+        and response["Content-Type"] == "application/zip"
+        and b"\x89PNG" in body,
+    ),
     "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
     "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
@@ -248,7 +260,8 @@ SHOWN_BY_THE_VIEW = {
     "new_run": lambda response, body, world: response.status_code in (200, 400) and b'id="run-form"' in body,
     "run_picker": lambda response, body, world: response.status_code == 200 and b'class="picker"' in body,
     "run": lambda response, body, world: response.status_code == 200 and b'<table class="matrix">' in body,
-    "run_poll": lambda response, body, world: response.status_code == 200 and b'id="run-live"' in body,
+    # A poll answers with the matrix; 286 also stops polling a finished run.
+    "run_poll": lambda response, body, world: response.status_code in (200, 286) and b'id="run-live"' in body,
     # Cancel and try again answer with the run page to go back to.
     **dict.fromkeys(["run_cancel", "run_retry"], lambda response, body, world: response.status_code == 303),
 }
