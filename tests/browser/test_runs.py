@@ -1,8 +1,9 @@
 """A matrix run in a real Chromium, sent by a real background worker to the real simulator:
 4 garments × 3 model photos, one job failing on purpose and tried again, two results
-liked in the lightbox."""
+liked in the lightbox, and the liked ZIP holding exactly those two."""
 
 import re
+import zipfile
 
 import pytest
 import requests
@@ -63,7 +64,7 @@ def upstream_like(simulator, item_id: str) -> bool | None:
     return body.get("item", body).get("like")
 
 
-def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tried_again(
+def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_again_and_the_liked_download(
     signed_in_page, live_app, photos, simulator, settings
 ):
     page = signed_in_page
@@ -148,6 +149,24 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_and_is_tri
 
     page.goto(live_app.url + f"/runs/{run.pk}/")
     expect(page.locator("td.cell-done .cell-like:not(.cell-disliked)")).to_have_count(2)
+    assert axe_violations(page) == []  # with its download links
+    # The liked ZIP from the run page holds exactly the two liked results, by their inputs.
+    with page.expect_download() as started:
+        page.get_by_role("link", name="Download liked (ZIP)").click()
+    archive = zipfile.ZipFile(started.value.path())
+    liked_cells = {cell.job.history_item_id: cell for cell in run.cells.select_related("job", "row_image", "column_image")}
+    expected = sorted(
+        f"fashion-swap__{liked_cells[item_id].row_image.name}__{liked_cells[item_id].column_image.name}__{item_id}.png"
+        for item_id in (first_id, second_id)
+    )
+    assert sorted(name for name in archive.namelist() if name != "manifest.csv") == expected
+    assert "manifest.csv" in archive.namelist()
+    for item_id in (first_id, second_id):
+        (name,) = [name for name in archive.namelist() if item_id in name]
+        stock = requests.get(
+            f"{simulator.base_url}/image/generation_result/{item_id}.png", headers=simulator.headers, timeout=10
+        )
+        assert archive.read(name) == stock.content
     page.goto(live_app.url + "/runs/")
     expect(page.get_by_role("link", name=f"Run #{run.pk}: Fashion Swap")).to_be_visible()
     expect(page.get_by_text("12 of 12 done")).to_be_visible()
