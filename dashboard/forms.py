@@ -231,6 +231,7 @@ class GalleryFilterForm(forms.Form):
         empty_value=PAGE_SIZES[0],
     )
     mine = forms.BooleanField(required=False, label="Made by me")
+    run = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
     rating = forms.ChoiceField(required=False, choices=[("", "Any rating"), *RATINGS])
     reason = forms.ChoiceField(required=False, choices=[("", "Any reason"), *Review.Reason.choices])
@@ -271,6 +272,7 @@ class GalleryFilterForm(forms.Form):
             style=data.get("style") or "",
             limit=data.get("limit") or PAGE_SIZES[0],
             mine=bool(data.get("mine")),
+            run=data.get("run"),
             page=data.get("page") or 1,
             rating=data.get("rating") or "",
             reason=data.get("reason") or "",

@@ -41,6 +41,7 @@ class Filters:
     style: str = ""
     limit: int = 20
     mine: bool = False
+    run: int | None = None  # a matrix run's jobs only (from our own records, like `mine`)
     page: int = 1
     rating: str = ""  # "liked", "disliked", "unrated": finished results only
     reason: str = ""  # a dislike reason's code: disliked results given it
@@ -69,10 +70,17 @@ class Filters:
             pairs.append(("limit", values["limit"]))
         if values["mine"]:
             pairs.append(("mine", "1"))
+        if values["run"]:
+            pairs.append(("run", values["run"]))
         if values["page"] != 1:
             pairs.append(("page", values["page"]))
         pairs += [(name, values[name]) for name in ("rating", "reason") if values[name]]
         return urlencode(pairs)
+
+    @property
+    def from_our_records(self) -> bool:
+        """Whether the results come from our Job rows (made by me, one run), not the listing."""
+        return self.mine or bool(self.run)
 
     @property
     def by_rating(self) -> bool:
@@ -93,7 +101,12 @@ class Filters:
     def narrowed(self) -> bool:
         """Whether any filter hides results (the empty gallery then says so)."""
         return bool(
-            self.statuses or self.style or self.mine or self.tool or self.by_rating or self.time_range != (None, None)
+            self.statuses
+            or self.style
+            or self.from_our_records
+            or self.tool
+            or self.by_rating
+            or self.time_range != (None, None)
         )
 
     @property
@@ -286,7 +299,7 @@ def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     """One page of results from the upstream (or, for "made by me", from our own records)."""
     complete = True
     try:
-        if filters.mine:
+        if filters.from_our_records:
             items, pages, total = _my_items(filters, designer)
         else:
             items, pages, total, complete = _listing(filters, known)
@@ -372,9 +385,19 @@ def _listing(filters: Filters, known: Catalogue) -> tuple[list[genapi.HistoryIte
     return items, pages, total, complete
 
 
+def _our_jobs(filters: Filters, designer):
+    """The Job rows "made by me" and a run's filter start from."""
+    jobs = Job.objects.all()
+    if filters.mine:
+        jobs = jobs.filter(designer=designer)
+    if filters.run:
+        jobs = jobs.filter(run_id=filters.run)
+    return jobs
+
+
 def _my_jobs(filters: Filters, designer):
     in_trash = TrashedResult.objects.values("history_item_id")
-    jobs = Job.objects.filter(designer=designer).exclude(history_item_id__in=in_trash)
+    jobs = _our_jobs(filters, designer).exclude(history_item_id__in=in_trash)
     if filters.statuses:
         jobs = jobs.filter(status__in=filters.statuses)
     if filters.style:
@@ -390,16 +413,16 @@ def _my_jobs(filters: Filters, designer):
 
 
 def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int, int]:
-    """The designer's own jobs, which only the dashboard knows, paginated here.
+    """The designer's own jobs, or a run's, which only the dashboard knows, paginated here.
 
     Finished items come from the cache when they can; running ones from one listing."""
     # Job rows learn that a job finished only when something polls it: bring this
     # designer's running ones up to date first (one listing, plus one read per job that
     # finished), or the status filters would go by stale rows ("Done" missing finished jobs).
     pending = list(
-        Job.objects.filter(designer=designer, status=Job.Status.PENDING).values_list("history_item_id", flat=True)[
-            :MY_RUNNING_REFRESH_LIMIT
-        ]
+        _our_jobs(filters, designer)
+        .filter(status=Job.Status.PENDING)
+        .values_list("history_item_id", flat=True)[:MY_RUNNING_REFRESH_LIMIT]
     )
     running = {item_id: item for item_id, item in refresh_jobs(pending).items() if item is not None} if pending else {}
     jobs = _my_jobs(filters, designer)
@@ -433,7 +456,7 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
     """The results before and after one item under the same filters, across page edges."""
 
     def ids_on(page: int) -> tuple[list[str], int]:
-        if filters.mine:
+        if filters.from_our_records:
             jobs = Paginator(_my_jobs(filters, designer), filters.limit)
             if page > jobs.num_pages:
                 return [], jobs.num_pages
@@ -441,7 +464,7 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
         items, pages, _, _ = _listing(replace(filters, page=page), catalogue())
         return [item.id for item in items], pages
 
-    if filters.scans and not filters.mine:
+    if filters.scans and not filters.from_our_records:
         # One walk gives every match: the neighbours and the item's page come from it.
         try:
             found = [item.id for item in walk(filters, catalogue()).shown]

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from dashboard.images import describe_size
 
@@ -42,11 +43,19 @@ class RequestSizeLimitMiddleware:
                 if not chunk:
                     break
                 remaining -= len(chunk)
-        message = (
-            f"Together these files are {describe_size(length)}; one job can send at most "
-            f"{describe_size(limit)}. Nothing was sent and your images are still attached: "
-            f"use smaller files (each up to {describe_size(settings.UPLOAD_MAX_BYTES)})."
-        )
+        if request.path == reverse("new_run"):
+            message = (
+                f"Together these files are {describe_size(length)}; the run form can carry at most "
+                f"{describe_size(limit)} at once. No run was started and none of these files was kept: "
+                "go back and add them in smaller groups with “Add files and keep choosing” "
+                f"(each file up to {describe_size(settings.UPLOAD_MAX_BYTES)})."
+            )
+        else:
+            message = (
+                f"Together these files are {describe_size(length)}; one job can send at most "
+                f"{describe_size(limit)}. Nothing was sent and your images are still attached: "
+                f"use smaller files (each up to {describe_size(settings.UPLOAD_MAX_BYTES)})."
+            )
         response = HttpResponse(render_to_string("413.html", {"message": message}), status=413)
         if request.headers.get("HX-Request"):
             response["HX-Trigger"] = json.dumps({"showMessage": message})

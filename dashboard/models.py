@@ -141,7 +141,7 @@ class JobInput(models.Model):
 
 
 class Submission(models.Model):
-    """One sent form (generate, run again), named by the one-time token its page carried:
+    """One sent form (generate, run again, a matrix run), named by the one-time token its page carried:
     a second POST with the same token finds this row and sends nothing upstream.
 
     The unique constraint makes the claim atomic across workers and machines; `job` is
@@ -151,6 +151,8 @@ class Submission(models.Model):
     designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     token = models.CharField(max_length=64)
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # For a matrix run's form: the run it started (empty while it is being started).
+    run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import downloads, generate, history, library, media, pages, results, trash
+from dashboard.views import downloads, generate, history, library, media, pages, results, runs, trash
 
 
 class ResultKindConverter(StringConverter):
@@ -51,6 +51,13 @@ urlpatterns += [
     path("library/add", library.add, name="library_add"),
     path("library/pick", library.pick, name="library_pick"),
     path("library/<int:pk>/", library.image_action, name="library_image"),
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/new", runs.new_run, name="new_run"),
+    path("runs/new/picker", runs.picker, name="run_picker"),
+    path("runs/<int:run_id>/", runs.run_page, name="run"),
+    path("runs/<int:run_id>/poll", runs.run_poll, name="run_poll"),
+    path("runs/<int:run_id>/cancel", runs.run_cancel, name="run_cancel"),
+    path("runs/<int:run_id>/retry", runs.run_retry, name="run_retry"),
 ]
 
 handler404 = "dashboard.views.pages.not_found"

@@ -48,6 +48,7 @@ def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: 
         "gallery": page,
         "catalogue": known,
         "gallery_url": gallery_url(filters),
+        "without_run_url": gallery_url(filters, run=None, page=1) if filters.run else "",
         **extra,
     }
 

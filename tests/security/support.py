@@ -50,6 +50,13 @@ METHODS: dict[str, frozenset[str]] = {
     "library_pick": frozenset({"GET"}),
     # GET draws one card (open for editing with ?edit=1); POST changes the image.
     "library_image": frozenset({"GET", "POST"}),
+    "runs": frozenset({"GET"}),
+    "new_run": frozenset({"GET", "POST"}),
+    "run_picker": frozenset({"GET"}),
+    "run": frozenset({"GET"}),
+    "run_poll": frozenset({"GET"}),
+    "run_cancel": frozenset({"POST"}),
+    "run_retry": frozenset({"POST"}),
 }
 # Views a visitor may use without logging in.
 PUBLIC = frozenset({"login", "healthz"})

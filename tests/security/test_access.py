@@ -19,7 +19,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
-from dashboard.models import InputImage, Job
+from dashboard.models import InputImage, Job, Run, RunCell
 from tests.security.support import (
     CHANGING,
     HTMX,
@@ -47,7 +47,9 @@ def someone_elses_work(django_user_model):
         content_type="image/png", size=1, width=1, height=1,
     )
     job = Job.objects.create(history_item_id=ITEM, designer=owner, tool="fashion_swap")
-    return Ids(items=[job.history_item_id], input_pks=[image.pk], tool="fashion_swap", style_id="aaaaaaaaaaaaaaaaaaaaaaaa")
+    run = Run.objects.create(designer=owner, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment")
+    RunCell.objects.create(run=run, row=0, column=0, row_image=image)
+    return Ids(items=[job.history_item_id], input_pks=[image.pk], tool="fashion_swap", style_id="aaaaaaaaaaaaaaaaaaaaaaaa", run_ids=[run.pk])
 
 
 def snapshot() -> tuple:

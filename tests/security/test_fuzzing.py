@@ -113,7 +113,7 @@ class TestHostileIds:
     def test_every_view_taking_an_id_is_fuzzed(self):
         assert {route.name for route in ID_ROUTES} == {
             "rerun", "feedback", "review", "result_image", "input_image", "style_preview", "history_item", "history_delete",
-            "trash_delete", "run_download", "library_image",
+            "trash_delete", "run_download", "library_image", "run", "run_poll", "run_cancel", "run_retry",
         }
 
     @FUZZ
@@ -221,6 +221,14 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("library_pick", "GET"): (frozenset({404}), frozenset({404})),  # no slot named
     ("library_image", "GET"): (frozenset({404}), frozenset({404})),
     ("library_image", "POST"): (frozenset({404}), frozenset({404})),
+    ("runs", "GET"): (frozenset({200}), frozenset({200})),
+    ("new_run", "GET"): (frozenset({200}), frozenset({200})),
+    # A form without images: shown again saying what is missing ("Add files and keep choosing": 200).
+    ("new_run", "POST"): (frozenset({200, 400}), frozenset({200, 400})),
+    ("run_picker", "GET"): (frozenset({200}), frozenset({200})),
+    # Run 1 does not exist.
+    **{(name, method): (frozenset({404}), frozenset({404})) for name, method in
+       (("run", "GET"), ("run_poll", "GET"), ("run_cancel", "POST"), ("run_retry", "POST"))},
 }
 
 

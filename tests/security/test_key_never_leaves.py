@@ -25,8 +25,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from dashboard import genapi, runs
 from dashboard.jobs import new_token
 from dashboard.models import InputImage, Job, Run, RunCell
+from dashboard.slots import Slot
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -187,6 +189,14 @@ def world(canary_sim, settings, client, designer) -> Ids:
     )
     assert sent.status_code == 302, "the job could not be sent through the dashboard"
     running = Job.objects.get(designer=designer)
+    # A run of the same photos, not sent (no worker here): its pages show its matrix.
+    waiting_run = runs.start_run(
+        designer,
+        tool=genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion"),
+        style=None,
+        rows=(Slot("clothes", "Garment"), [entry.image for entry in running.inputs.filter(slot="clothes")]),
+        columns=(Slot("person", "Model photo"), [entry.image for entry in running.inputs.filter(slot="person")]),
+    )
     tools = requests.get(f"{canary_sim.base_url}/generation/generationTypes", headers=canary_sim.headers,
                          params={"tool": "fashion_swap"}, timeout=10).json()
     complete = one_item(canary_sim, "complete")
@@ -195,7 +205,6 @@ def world(canary_sim, settings, client, designer) -> Ids:
     finished = Job.objects.create(history_item_id=complete, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
     RunCell.objects.create(run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT)
     return Ids(
-        run_ids=[run.pk],
         items=[
             complete,
             one_item(canary_sim, "error"),
@@ -205,6 +214,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
         input_pks=list(InputImage.objects.filter(owner=designer).values_list("pk", flat=True)),
         tool="fashion_swap",
         style_id=tools[0]["id"],
+        run_ids=[run.pk, waiting_run.pk],
     )
 
 
@@ -250,6 +260,15 @@ SHOWN_BY_THE_VIEW = {
     "library_add": lambda response, body, world: response.status_code == 200 and b'id="library-browse"' in body,
     "library_pick": lambda response, body, world: response.status_code == 404 and b"no such slot" in body,
     "library_image": lambda response, body, world: response.status_code == 200 and b'class="library-card' in body,
+    "runs": lambda response, body, world: response.status_code == 200 and b'<h1 id="runs-title">Runs</h1>' in body,
+    # The walk's POST carries no images: the form comes back saying what is missing.
+    "new_run": lambda response, body, world: response.status_code in (200, 400) and b'id="run-form"' in body,
+    "run_picker": lambda response, body, world: response.status_code == 200 and b'class="picker"' in body,
+    "run": lambda response, body, world: response.status_code == 200 and b'<table class="matrix">' in body,
+    # A poll answers with the matrix; 286 also stops polling a finished run.
+    "run_poll": lambda response, body, world: response.status_code in (200, 286) and b'id="run-live"' in body,
+    # Cancel and try again answer with the run page to go back to.
+    **dict.fromkeys(["run_cancel", "run_retry"], lambda response, body, world: response.status_code == 303),
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
