@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Q
 
-from dashboard import display, genapi, images, jobs, uploads
+from dashboard import display, genapi, jobs, library
 from dashboard.models import InputImage
 from dashboard.slots import Slot
 
@@ -62,28 +60,20 @@ class SlotChoice:
         return {image.pk for image in self.chosen}
 
 
-def library_for(designer, slot: Slot):
-    """The team library's images a designer may pick for this slot: its kind, not archived."""
-    return InputImage.objects.visible_to(designer).filter(kind=slot.name, archived_at__isnull=True)
-
-
 def picked_images(designer, ids: list[str]) -> list[InputImage]:
-    """The library images named by these ids, in the order given; ids the designer may
-    not see, archived images and malformed ids are left out."""
+    """The library images named by these ids, in the order given; images the designer
+    may not pick (another's private image or draft, archived ones) and malformed ids are
+    left out, as in Generate's slots (library.pickable)."""
     wanted = list(dict.fromkeys(int(value) for value in ids if value.isdigit() and len(value) < 12))
-    found = InputImage.objects.visible_to(designer).filter(pk__in=wanted, archived_at__isnull=True).in_bulk()
+    found = library.pickable(designer).filter(pk__in=wanted).in_bulk()
     return [found[pk] for pk in wanted if pk in found]
 
 
 def offered_images(designer, choice: SlotChoice) -> list[InputImage]:
     """What the picker shows: the chosen images first (so a search never hides a tick),
-    then the newest of the slot's kind matching the search."""
-    matching = library_for(designer, choice.slot).exclude(pk__in=choice.chosen_ids)
-    if query := choice.query.strip():
-        matching = matching.filter(
-            Q(name__icontains=query) | Q(original_name__icontains=query) | Q(tags__icontains=query.lower())
-        )
-    return [*choice.chosen, *matching.order_by("-created_at", "-pk")[:PICKER_SIZE]]
+    then the newest of the slot's kind matching the search, as the library page finds them."""
+    matching = library.search(designer, kind=choice.slot.name, q=choice.query.strip())
+    return [*choice.chosen, *matching.exclude(pk__in=choice.chosen_ids)[:PICKER_SIZE]]
 
 
 def size_limits_text() -> str:
@@ -156,32 +146,17 @@ class RunForm:
     # --- Checking a POST ----------------------------------------------------------------
 
     def store_new_files(self) -> int:
-        """Check every new file; store those that pass (ticked from now on) and list the
-        rest with their reasons. How many were stored."""
-        new = [(choice, upload) for choice in self.choices for upload in self.files.getlist(choice.slot.name)]
-        if not new:
-            return 0
-        if refusal := uploads.upload_refusal(self.designer, [upload.size for _, upload in new]):
-            for choice, upload in new:
-                choice.refused.append(RefusedFile(name=_file_name(upload), reason=refusal))
-            return 0
-        stored: list[InputImage] = []
-        for choice, upload in new:
-            try:
-                info = images.inspect_image(
-                    upload, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
-                )
-            except images.ImageRejected as exc:
-                choice.refused.append(RefusedFile(name=_file_name(upload), reason=exc.message))
+        """Check every new file as the library does (library.add_files); store those that
+        pass (ticked from now on) and list the rest with their reasons. How many were stored."""
+        stored = 0
+        for choice in self.choices:
+            if not (new := self.files.getlist(choice.slot.name)):
                 continue
-            image = jobs.store_input(self.designer, upload, info, kind=choice.slot.name)
-            choice.chosen.append(image)
-            stored.append(image)
-        # Added here on purpose: library images, whether or not a run is started now.
-        InputImage.objects.filter(pk__in=[image.pk for image in stored]).update(in_library=True)
-        for image in stored:
-            image.in_library = True
-        return len(stored)
+            added = library.add_files(self.designer, new, choice.slot.name)
+            choice.chosen.extend(added.images)
+            choice.refused.extend(RefusedFile(name=name, reason=reason) for name, reason in added.refused)
+            stored += len(added.images)
+        return stored
 
     def check(self, *, max_jobs: int) -> bool:
         """Whether a run can start from this form; the reasons it cannot, otherwise."""
@@ -223,7 +198,3 @@ def too_many_message(count: int, max_jobs: int) -> str:
         f"This run would send {count} jobs; one run can send at most {max_jobs}. "
         "Untick some images, or split the collection into several runs."
     )
-
-
-def _file_name(upload: UploadedFile) -> str:
-    return (upload.name or "unnamed file")[:255]
