@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from dashboard.models import InputImage
 from tests.support.corpus import garment_photo, person_photo
-from tests.unit.test_generate import api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
+from tests.unit.test_generate import JOB_URL, api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +129,23 @@ class TestOwnImages:
         InputImage.objects.filter(pk=anna.pk).update(archived_at=timezone.now())
         body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(anna.pk)).content.decode()
         assert "not available to you" in body and job_posts(api) == []
+
+
+class TestAPrivateImageUsedInAJob:
+    """A job's inputs are shown to the team beside its result; that does not make a
+    private one free to take into another run."""
+
+    def test_cannot_be_ticked_or_listed_in_a_run_form(self, client, api, ada, bob):
+        private = bobs_images(client, bob)["private"]
+        api.post(JOB_URL, json={"preview_image": "p.webp", "stock_image": "s.png", "history_item_id": "job000000000000000000001"})
+        post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(private.pk))
+        assert job_posts(api), "bob's own job used his private photo"
+        assert InputImage.objects.visible_to(ada).filter(pk=private.pk).exists(), "shown to the team as a job's input"
+        client.post(reverse("library_add"), {"kind": "person", "files": [SimpleUploadedFile("shared.jpg", person_photo(), "image/jpeg")]}, follow=True)
+        shared = InputImage.objects.get(name="shared")
+        client.force_login(ada)
+        for query in (f"?tool=fashion_swap&person__library={private.pk}", "?tool=fashion_swap", f"?tool=fashion_swap&person__q={private.display_name}"):
+            page = client.get(reverse("new_run") + query).content.decode()
+            assert f"/inputs/{private.pk}/" not in page
+        listing = client.get(reverse("new_run") + "?tool=fashion_swap").content.decode()
+        assert f"/inputs/{shared.pk}/" in listing, "a teammate's shared image is offered"
