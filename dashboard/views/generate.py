@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -154,8 +155,30 @@ def tray_context(request: HtmxHttpRequest, problem: str | None = None) -> dict:
     }
 
 
-@require_http_methods(["GET", "POST"])
-def generate(request: HtmxHttpRequest) -> HttpResponse:
+@dataclass
+class Catalogue:
+    """The tools offered, the one a request asks for, its styles, and why any of them
+    could not be read (each None when it could)."""
+
+    tools: list[genapi.Tool]
+    tools_problem: str | None
+    tool: genapi.Tool | None
+    styles: list[genapi.Style]
+    styles_problem: str | None
+
+    @property
+    def unusable(self) -> str | None:
+        """Why no form can be drawn at all, or None."""
+        if self.tool is not None:
+            return None
+        return self.tools_problem or "The generation service offers no tools right now."
+
+
+def read_catalogue(request: HtmxHttpRequest) -> Catalogue:
+    """The catalogue as the Generate and the run forms need it: the tool named by the
+    request (`?tool=` or the posted form), the default tool with a message when that one
+    is not offered, and the posted form's own tool when the catalogue cannot be read
+    (so the designer's images are kept rather than dropped with the page)."""
     try:
         tools, tools_problem = genapi.tools(), None
     except genapi.GenApiError as exc:
@@ -163,21 +186,28 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     tool = pick_tool(tools, source.get("tool"))
     if tool is None and tools_problem and request.method == "POST":
-        # The catalogue cannot be read, but the form says what it was for: keep the
-        # designer's images rather than dropping them with the page.
         tool = tool_from_form(request.POST)
-    if tool is None:
-        if tools_problem or not tools:
-            context = {"tools_problem": tools_problem or "The generation service offers no tools right now."}
-            return render(request, "generate.html", {**context, "nav_active": "generate", **tray_context(request)})
+    if tool is None and tools and not tools_problem:
         messages.error(request, "That tool is not offered. Choose one of the tools below.")
         tool = pick_tool(tools, None)
+    styles, styles_problem = [], None
+    if tool is not None:
+        try:
+            styles = genapi.styles(tool.name)
+        except genapi.GenApiError as exc:
+            styles_problem = exc.message
+    return Catalogue(tools, tools_problem, tool, styles, styles_problem)
+
+
+@require_http_methods(["GET", "POST"])
+def generate(request: HtmxHttpRequest) -> HttpResponse:
+    catalogue = read_catalogue(request)
+    if problem := catalogue.unusable:
+        context = {"tools_problem": problem, "nav_active": "generate", **tray_context(request)}
+        return render(request, "generate.html", context)
+    tools, tools_problem, tool = catalogue.tools, catalogue.tools_problem, catalogue.tool
+    styles, styles_problem = catalogue.styles, catalogue.styles_problem
     slots = slots_for(tool.name, tool.group)
-    styles_problem = None
-    try:
-        styles = genapi.styles(tool.name)
-    except genapi.GenApiError as exc:
-        styles, styles_problem = [], exc.message
     form_kwargs = {"designer": request.user, "tool": tool, "slots": slots, "styles": styles}
 
     sent_job = None

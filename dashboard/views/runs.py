@@ -30,6 +30,7 @@ from dashboard.views.generate import (
     SLOW_POLL_SECONDS,
     group_tools,
     pick_tool,
+    read_catalogue,
     tool_from_form,
 )
 
@@ -85,28 +86,12 @@ def replayed(request: HtmxHttpRequest, token: str) -> HttpResponse | None:
 
 @require_http_methods(["GET", "POST"])
 def new_run(request: HtmxHttpRequest) -> HttpResponse:
-    try:
-        tools, tools_problem = genapi.tools(), None
-    except genapi.GenApiError as exc:
-        tools, tools_problem = [], exc.message
-    source = request.POST if request.method == "POST" else request.GET
-    tool = pick_tool(tools, source.get("tool"))
-    if tool is None and tools_problem and request.method == "POST":
-        # The catalogue cannot be read, but the form says what it was for: keep the files.
-        tool = tool_from_form(request.POST)
-    if tool is None:
-        if tools_problem or not tools:
-            problem = tools_problem or "The generation service offers no tools right now."
-            return render(request, "runs.html", form_context(request, [], problem, None, None))
-        messages.error(request, "That tool is not offered. Choose one of the tools below.")
-        tool = pick_tool(tools, None)
+    catalogue = read_catalogue(request)
+    if problem := catalogue.unusable:
+        return render(request, "runs.html", form_context(request, [], problem, None, None))
+    tools, tools_problem, tool, styles = catalogue.tools, catalogue.tools_problem, catalogue.tool, catalogue.styles
     slots = slots_for(tool.name, tool.group)
-    styles_problem = None
-    try:
-        styles = genapi.styles(tool.name)
-    except genapi.GenApiError as exc:
-        styles, styles_problem = [], exc.message
-    extra = {"styles": styles, "styles_problem": styles_problem}
+    extra = {"styles": styles, "styles_problem": catalogue.styles_problem}
 
     if request.method == "GET":
         form = RunForm(request.user, tool, slots, styles, data=request.GET if "tool" in request.GET else None)
