@@ -199,6 +199,27 @@ def read_catalogue(request: HtmxHttpRequest) -> Catalogue:
     return Catalogue(tools, tools_problem, tool, styles, styles_problem)
 
 
+# The session's record of the photos that stay attached (the model photo, the room).
+REMEMBERED_PHOTOS = "generate_kept_photos"
+
+
+def remember_photos(request: HtmxHttpRequest, slots, kept: dict) -> None:
+    """The photos that stay attached after a send (slots marked `keep`) outlive the page:
+    a reload, or another tool with the same slot, shows them again."""
+    remembered = dict(request.session.get(REMEMBERED_PHOTOS, {}))
+    remembered.update({slot.name: kept[slot.name].pk for slot in slots if slot.keep and slot.name in kept})
+    request.session[REMEMBERED_PHOTOS] = remembered
+
+
+def photos_asked_for(request: HtmxHttpRequest, slots) -> dict[str, str]:
+    """The photos a fresh form starts with: those named in the address, else those
+    remembered (one no longer usable is simply left out)."""
+    remembered = request.session.get(REMEMBERED_PHOTOS, {})
+    named = {slot.name: str(remembered[slot.name]) for slot in slots if slot.keep and slot.name in remembered}
+    named.update({slot.name: request.GET[slot.name] for slot in slots if request.GET.get(slot.name)})
+    return named
+
+
 @require_http_methods(["GET", "POST"])
 def generate(request: HtmxHttpRequest) -> HttpResponse:
     catalogue = read_catalogue(request)
@@ -245,6 +266,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
                 form.add_upstream_errors(exc)
             except genapi.GenApiError as exc:
                 form.add_error(None, upstream_message(exc))
+        remember_photos(request, slots, form.kept)
         if sent_job is not None:
             kept = {slot.name: form.kept[slot.name] for slot in slots if slot.keep}
             notice = f"Job sent: {tool.title}. It appears under Recent jobs."
@@ -254,7 +276,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
     elif earlier is None:
         form = GenerateForm(
             initial={"style": style_from_url(request, tool, styles)},
-            kept=kept_images(request.user, slots, request.GET, in_form=False),
+            kept=kept_images(request.user, slots, photos_asked_for(request, slots), in_form=False),
             **form_kwargs,
         )
         for slot in unavailable_slots(request.user, slots, request.GET, in_form=False):

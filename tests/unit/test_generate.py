@@ -165,6 +165,24 @@ class TestSendingAJob:
         page = client.get(response["Location"]).content.decode()
         assert f'name="person__kept" value="{person.pk}"' in page
 
+    def test_the_model_photo_stays_after_a_reload_and_on_another_tool(self, client, designer, api):
+        api.post(JOB_URL, json={"history_item_id": "job3"})
+        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        person = Job.objects.get().inputs.get(slot="person").image
+        for address in ("/", "/?tool=mamasfit"):
+            page = client.get(address).content.decode()
+            assert f'name="person__kept" value="{person.pk}"' in page, address
+            assert 'name="clothes__kept" value=""' in page, "the garment is not kept: the next one is another"
+        # A photo named in the address wins over the one remembered.
+        other = InputImage.objects.create(owner=designer, file="inputs/x.png", thumbnail="thumbnails/x.webp", original_name="x.png", content_type="image/png", size=1, width=1, height=1)
+        page = client.get(f"/?person={other.pk}").content.decode()
+        assert f'name="person__kept" value="{other.pk}"' in page
+
+    def test_a_model_photo_kept_from_a_refused_form_stays_after_a_reload(self, client, designer, api):
+        post_job(client, {"person": upload("m.jpg", person_photo(), "image/jpeg")})
+        kept = InputImage.objects.get(owner=designer)
+        assert f'name="person__kept" value="{kept.pk}"' in client.get("/").content.decode()
+
     def test_stored_inputs_lose_their_metadata(self, client, designer, api):
         import io
 
