@@ -68,7 +68,7 @@ class TestPickingFromTheLibrary:
         shirt.refresh_from_db()
         assert shirt.used_at is not None
         library_page = client.get(reverse("library") + "?q=linen").content.decode()
-        assert "used 1 time" in library_page
+        assert "Used 1 time" in library_page
 
 
 class TestEditAndRunAgain:
