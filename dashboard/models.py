@@ -329,6 +329,9 @@ class RunCell(models.Model):
     problem = models.CharField(max_length=300, blank=True)
     # The job of the latest attempt; earlier attempts' jobs stay in History.
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The background task that will send it (django-tasks-db's id): a queued cell whose
+    # task died with its worker is found by it and enqueued again (runs.revive).
+    task_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["row", "column"]

@@ -118,7 +118,26 @@ def _enqueue(
     task = send_cell.using(run_after=run_after) if run_after else send_cell
     reserved_at = run_after.isoformat() if reserved and run_after else ""
     for cell_id, attempt in cells:
-        task.enqueue(cell_id, attempt, tries, reserved_at)
+        result = task.enqueue(cell_id, attempt, tries, reserved_at)
+        RunCell.objects.filter(pk=cell_id, attempt=attempt).update(task_id=result.id)
+
+
+def revive(run: Run) -> int:
+    """Enqueue again the queued cells whose task will never run: it died with its worker
+    (a crash, a database outage) and is left "running" for good. A task counts as dead
+    once it has run for STUCK_AFTER. Sending twice is not a risk: a duplicate task finds
+    the cell claimed. How many were enqueued again."""
+    running_lately = Q(status=TaskResultStatus.RUNNING, started_at__gte=timezone.now() - STUCK_AFTER)
+    alive = DBTaskResult.objects.filter(Q(status=TaskResultStatus.READY) | running_lately).values("id")
+    orphans = list(
+        run.cells.filter(state=RunCell.State.QUEUED)
+        .filter(Q(task_id__isnull=True) | ~Q(task_id__in=alive))
+        .values_list("pk", "attempt")
+    )
+    if orphans:
+        logger.warning("run %s: %s queued cells had lost their task; enqueued again", run.pk, len(orphans))
+        _enqueue(orphans)
+    return len(orphans)
 
 
 def cancel(run: Run, designer) -> int:
@@ -412,6 +431,7 @@ def refresh(run: Run) -> Progress:
             "history_item_id", flat=True
         )
     )
+    revive(run)
     if pending:
         jobs.refresh(pending)
     return progress(run)

@@ -195,16 +195,24 @@ class PostgresServer:
             str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(self._dir / "password"),
             "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync",
         )
-        options = (
-            f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections={self.max_connections}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self._dir / "postgres.log"), "-o", options, "-w", "-t", str(int(START_TIMEOUT)), "start")
+        self.resume()
         import psycopg
 
         with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname="postgres", autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {self.database}")
         return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage); `resume` starts it again."""
+        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        assert self._dir is not None
+        options = (
+            f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections={self.max_connections}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self._dir / "postgres.log"), "-o", options, "-w", "-t", str(int(START_TIMEOUT)), "start")
 
     def stop(self) -> None:
         if self._dir is None:

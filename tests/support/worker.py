@@ -40,12 +40,15 @@ def database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, settings, *, sends_per_minute: int | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, settings, *, sends_per_minute: int | None = None, name: str | None = None, database: str | None = None
+    ) -> None:
+        """`database`: a DATABASE_URL other than the test database's."""
         self.name = name or f"test-worker-{uuid.uuid4().hex[:8]}"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-            "DATABASE_URL": database_url(),
+            "DATABASE_URL": database or database_url(),
             "DEBUG": "false",
             "HTTPS": "false",
             "SECRET_KEY": "tests-only-worker-secret-key-not-for-production",

@@ -257,3 +257,27 @@ class TestAMissingWorker:
         DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
         runs.cancel(run, run.designer)
         assert not runs.worker_missing(run)
+
+
+class TestReviving:
+    def test_a_queued_cell_whose_task_died_with_its_worker_is_enqueued_again(self, run, django_capture_on_commit_callbacks):
+        assert runs.revive(run) == 0, "every cell's task is waiting"
+        cell = first_cell(run)
+        task = DBTaskResult.objects.get(id=cell.task_id)
+        DBTaskResult.objects.filter(id=task.id).update(status="RUNNING", started_at=timezone.now())
+        assert runs.revive(run) == 0, "a task that started a moment ago is still being run"
+        DBTaskResult.objects.filter(id=task.id).update(started_at=timezone.now() - runs.STUCK_AFTER * 2)
+        assert runs.revive(run) == 1
+        cell.refresh_from_db()
+        assert cell.task_id != task.id and DBTaskResult.objects.get(id=cell.task_id).status == "READY"
+        assert runs.revive(run) == 0
+
+    def test_a_failed_task_leaves_its_cell_to_be_enqueued_again(self, run):
+        cell = first_cell(run)
+        DBTaskResult.objects.filter(id=cell.task_id).update(status="FAILED")
+        assert runs.revive(run) == 1
+
+    def test_cells_already_sent_or_cancelled_are_left_alone(self, run):
+        DBTaskResult.objects.update(status="FAILED")
+        runs.cancel(run, run.designer)
+        assert runs.revive(run) == 0
