@@ -83,13 +83,17 @@ def search(user, *, kind: str = "", q: str = "", mine: bool = False, archived: b
     found = editable(user)
     if kind:
         found = found.filter(kind=kind)
-    for word in q.lower().split()[:8]:
+    # NUL is in no name, and PostgreSQL refuses it in any query string.
+    for word in q.replace("\x00", "").lower().split()[:8]:
         found = found.filter(Q(name__icontains=word) | Q(tags__contains=f" {word}"))
     if mine:
         found = found.filter(owner=user)
     if not archived:
         found = found.filter(archived_at__isnull=True)
     return found.select_related("owner").annotate(use_count=Count("uses")).order_by("-created_at", "-pk")
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_tags(text: str) -> list[str]:
@@ -107,7 +111,8 @@ def parse_tags(text: str) -> list[str]:
 
 
 def clean_name(text: str) -> str:
-    name = " ".join(text.split())
+    # Control characters (NUL among them, which PostgreSQL refuses) read as spaces.
+    name = " ".join(CONTROL_CHARACTERS.sub(" ", text).split())
     if not name:
         raise LibraryRefused("Give the image a name.")
     if len(name) > MAX_NAME_LENGTH:

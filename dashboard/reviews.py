@@ -81,7 +81,8 @@ def toggle_reason(designer, item_id: str, code: str) -> Review:
 
 def save_note(designer, item_id: str, note: str) -> Review:
     review = review_of(item_id) or Review(history_item_id=item_id)
-    review.note = note.strip()[:NOTE_MAX_CHARS]
+    # NUL cannot be stored by PostgreSQL, and is nothing a designer typed.
+    review.note = note.replace("\x00", "").strip()[:NOTE_MAX_CHARS]
     review.save()
     audit.record(designer, audit.Action.NOTE, item_id, detail=review.note or "(note removed)")
     return review

@@ -64,7 +64,7 @@ def picked_images(designer, ids: list[str]) -> list[InputImage]:
     """The library images named by these ids, in the order given; images the designer
     may not pick (another's private image or draft, archived ones) and malformed ids are
     left out, as in Generate's slots (library.pickable)."""
-    wanted = list(dict.fromkeys(int(value) for value in ids if value.isdigit() and len(value) < 12))
+    wanted = list(dict.fromkeys(int(value) for value in ids if value.isdecimal() and len(value) < 12))
     found = library.pickable(designer).filter(pk__in=wanted).in_bulk()
     return [found[pk] for pk in wanted if pk in found]
 

@@ -63,7 +63,7 @@ def library_page(request: HtmxHttpRequest) -> HttpResponse:
     context = browse_context(request, form, filters, request.GET.get("page"))
     # The card drawn open for renaming and tagging, without JavaScript (`?edit=<pk>`).
     edit = request.GET.get("edit", "")
-    context["editing_pk"] = int(edit) if edit.isdigit() else None
+    context["editing_pk"] = int(edit) if edit.isdecimal() and len(edit) < 12 else None
     if wants_fragment(request, "library-results"):
         return push_url(render(request, "library.html#results", context), context["library_url"])
     return render(request, "library.html", context)
@@ -188,7 +188,9 @@ def pick(request: HtmxHttpRequest) -> HttpResponse:
     all_kinds = request.GET.get("all") == "1"
     found = list(library.search(request.user, kind="" if all_kinds else slot, q=q)[: PICKER_SIZE + 1])
     # The other slots' images, carried back to the form with the choice.
-    others = {name: value for name, value in request.GET.items() if name in kinds and name != slot and value.isdigit()}
+    others = {
+        name: value for name, value in request.GET.items() if name in kinds and name != slot and value.isdecimal()
+    }
     form_query = {"tool": tool, **others} if tool else others
     home = reverse("home")
     choices = [(image, f"{home}?{urlencode({**form_query, slot: image.pk})}") for image in found[:PICKER_SIZE]]

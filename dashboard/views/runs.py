@@ -310,7 +310,7 @@ def run_cancel(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 def run_retry(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_run(run_id)
     cell = request.POST.get("cell", "")
-    cell_ids = [int(cell)] if cell.isdigit() and len(cell) < 12 else None
+    cell_ids = [int(cell)] if cell.isdecimal() and len(cell) < 12 else None
     count = runs.retry(run, request.user, cell_ids)
     if count:
         messages.success(request, f"{count} job{'s' if count != 1 else ''} will be sent again.")

@@ -149,3 +149,55 @@ class TestAPrivateImageUsedInAJob:
             assert f"/inputs/{private.pk}/" not in page
         listing = client.get(reverse("new_run") + "?tool=fashion_swap").content.decode()
         assert f"/inputs/{shared.pk}/" in listing, "a teammate's shared image is offered"
+
+
+class TestOddCharacters:
+    """Characters that look like digits but are not ("²"), and NUL, which PostgreSQL
+    refuses in any string: ids, searches, names and notes with them are read as any
+    other odd value, never a 500 (on PostgreSQL, these failed before)."""
+
+    @pytest.mark.parametrize("address", [
+        "/runs/new?tool=fashion_swap&clothes__library=%C2%B2",
+        "/runs/new?tool=fashion_swap&clothes__q=co%00at",
+        "/runs/new/picker?tool=fashion_swap&slot=clothes&clothes__q=co%00at",
+        "/library/?edit=%C2%B2",
+        "/library/?q=co%00at",
+        "/library/pick?slot=person&q=co%00at",
+        "/library/pick?slot=person&clothes=%C2%B2",
+    ])
+    def test_reading_an_address(self, client, api, ada, address):
+        client.force_login(ada)
+        assert client.get(address).status_code == 200
+
+    def test_trying_a_cell_again(self, client, api, ada):
+        from dashboard import genapi, runs
+        from dashboard.slots import slots_for
+        from tests.support.library import library_image
+
+        garment, model = slots_for("fashion_swap", "fashion")
+        run = runs.start_run(
+            ada, tool=genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion"), style=None,
+            rows=(garment, [library_image(ada, "clothes", "dress")]), columns=(model, [library_image(ada, "person", "anna")]),
+        )
+        client.force_login(ada)
+        assert client.post(reverse("run_retry", args=[run.pk]), {"cell": "\u00b2"}).status_code == 303
+
+    def test_a_name_with_nul_and_control_characters(self, client, api, ada):
+        client.force_login(ada)
+        client.post(reverse("library_add"), {"kind": "person", "files": [SimpleUploadedFile("an\x00na\x07.jpg", person_photo(), "image/jpeg")]}, follow=True)
+        image = InputImage.objects.get(owner=ada)
+        assert "\x00" not in image.original_name + image.name and "\x07" not in image.name
+        response = client.post(reverse("library_image", args=[image.pk]), {"action": "save", "name": "an\x00na", "tags": ""}, follow=True)
+        assert response.status_code == 200
+        image.refresh_from_db()
+        assert image.name == "an na"
+
+    def test_a_note_with_nul(self, client, api, ada):
+        from dashboard.models import Review
+
+        item_id = "a1b2c3d4e5f6a1b2c3d4e5f6"
+        api.get(f"http://genapi.test/user/generation-history/{item_id}", json={"id": item_id, "status": "complete", "tool": "fashion_swap"})
+        client.force_login(ada)
+        response = client.post(reverse("review", args=[item_id]), {"note": "too\x00 dark"}, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        assert Review.objects.get(history_item_id=item_id).note == "too dark"
