@@ -44,15 +44,14 @@ test-services: $(STAMP) chromium services
 	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
 
-# Lint: ruff's checks everywhere; the product code (dashboard/, simulator/) also keeps
-# ruff's formatting. `make format` applies both fixes.
+# Lint: ruff's checks and ruff's formatting, everywhere. `make format` applies both fixes.
 lint: $(STAMP)
 	@$(PY) -m ruff check .
-	@$(PY) -m ruff format --check dashboard simulator
+	@$(PY) -m ruff format --check .
 
 format: $(STAMP)
 	@$(PY) -m ruff check --fix .
-	@$(PY) -m ruff format dashboard simulator
+	@$(PY) -m ruff format .
 
 bench: $(STAMP)
 	@scripts/bench

@@ -123,8 +123,10 @@ def main() -> int:
             time.sleep(0.25)
         total = upstream_count()
         waited = time.monotonic() - seeded
-        say(f"  upstream history: {total} items, {pending} still pending"
-            + (f" after {waited:.0f} s" if pending else f" (the seeded pending ones finished; waited {waited:.0f} s)"))
+        say(
+            f"  upstream history: {total} items, {pending} still pending"
+            + (f" after {waited:.0f} s" if pending else f" (the seeded pending ones finished; waited {waited:.0f} s)")
+        )
         if pending:
             say("  (pending items only add a poller <div> to the page; the page itself makes no extra call for them)")
 
@@ -140,8 +142,10 @@ def main() -> int:
             found = PageParser()
             found.feed(response.text)
             if "notice notice-error" in response.text or found.grid_cards != min(limit, total):
-                say(f"  gallery ?limit={limit}: expected {min(limit, total)} cards, found {found.grid_cards}; page problem shown: "
-                    f"{'notice notice-error' in response.text}")
+                say(
+                    f"  gallery ?limit={limit}: expected {min(limit, total)} cards, found {found.grid_cards}; page problem shown: "
+                    f"{'notice notice-error' in response.text}"
+                )
                 return 1
         say("  warm-up: 3 gallery requests per page size (tools and generation types now cached)")
 
@@ -161,12 +165,16 @@ def main() -> int:
                 query = f"?{listing[0]['query']}" if listing and name == "GET /user/generation-history" else ""
                 say(f"    {count} x {name}{query}")
             if sum(calls.values()) != 1 or len(listing) != 1:
-                problems.append(f"limit={limit}: {sum(calls.values())} upstream calls per gallery page (expected 1 listing call)")
+                problems.append(
+                    f"limit={limit}: {sum(calls.values())} upstream calls per gallery page (expected 1 listing call)"
+                )
         say("  expected: 1 listing call (GET /user/generation-history?page=1&limit=N); result preview images are")
         say("  fetched by the browser afterwards, as separate requests, and are not part of the page time.")
 
         # --- 2. Timing ------------------------------------------------------------------
-        heading(f"time per request: {RUNS} alternating pairs after {WARMUPS} warm-up pairs (keep-alive, client wall time)")
+        heading(
+            f"time per request: {RUNS} alternating pairs after {WARMUPS} warm-up pairs (keep-alive, client wall time)"
+        )
         results = []
         for latency in LATENCIES_MS:
             sim.configure(latency_ms=latency)
@@ -183,7 +191,9 @@ def main() -> int:
                     rb = api.get(upstream_url, timeout=30)
                     t2 = time.perf_counter()
                     if ra.status_code != 200 or rb.status_code != 200:
-                        say(f"  latency {latency} ms, limit {limit}: gallery HTTP {ra.status_code}, upstream HTTP {rb.status_code}")
+                        say(
+                            f"  latency {latency} ms, limit {limit}: gallery HTTP {ra.status_code}, upstream HTTP {rb.status_code}"
+                        )
                         return 1
                     if i >= WARMUPS:
                         a_times.append(t1 - t0)
@@ -208,8 +218,12 @@ def main() -> int:
                 )
         sim.configure(latency_ms=0)
 
-        say(f"  {'items':>5}  {'latency':>7}  {'gallery (a)':>19}  {'upstream (b)':>19}  {'added a-b':>9}  {'share':>7}  {'HTML':>9}  {'JSON':>9}")
-        say(f"  {'':>5}  {'':>7}  {'median / p90':>19}  {'median / p90':>19}  {'median':>9}  {'(a-b)/b':>7}  {'bytes':>9}  {'bytes':>9}")
+        say(
+            f"  {'items':>5}  {'latency':>7}  {'gallery (a)':>19}  {'upstream (b)':>19}  {'added a-b':>9}  {'share':>7}  {'HTML':>9}  {'JSON':>9}"
+        )
+        say(
+            f"  {'':>5}  {'':>7}  {'median / p90':>19}  {'median / p90':>19}  {'median':>9}  {'(a-b)/b':>7}  {'bytes':>9}  {'bytes':>9}"
+        )
         for r in results:
             say(
                 f"  {r['limit']:>5}  {r['latency']:>4} ms  {ms(r['a_med']):7.1f} / {ms(r['a_p90']):6.1f} ms  "
@@ -227,7 +241,9 @@ def main() -> int:
         for r in results:
             if r["latency"] == 100:
                 verdict = "met" if r["share"] < GOAL_SHARE else "MISSED"
-                say(f"    {r['limit']:>3} items, 100 ms latency: {r['share']:5.1f} % added ({ms(r['added']):.1f} ms on {ms(r['b_med']):.1f} ms)  -> {verdict}")
+                say(
+                    f"    {r['limit']:>3} items, 100 ms latency: {r['share']:5.1f} % added ({ms(r['added']):.1f} ms on {ms(r['b_med']):.1f} ms)  -> {verdict}"
+                )
 
         # --- 3. Page weight -------------------------------------------------------------
         heading("page weight: GET /history/ (20 items), uncompressed, images excluded")
@@ -249,7 +265,9 @@ def main() -> int:
                 if fetched.status_code != 200:
                     say(f"  {kind} {src} answered HTTP {fetched.status_code}")
                     return 1
-                resources.append((f"{kind:<4} {urlsplit(src).path}", fetched.content, fetched.headers.get("Content-Encoding")))
+                resources.append(
+                    (f"{kind:<4} {urlsplit(src).path}", fetched.content, fetched.headers.get("Content-Encoding"))
+                )
         grid_start = html.find(b'<ul class="grid"')
         grid_bytes = html.find(b"</ul>", grid_start) - grid_start if grid_start >= 0 else 0
         total_bytes = sum(len(body) for _, body, _ in resources)
@@ -260,11 +278,15 @@ def main() -> int:
             note = f"  (served with Content-Encoding: {encoding}!)" if encoding else ""
             say(f"  {name:<{width}}  {len(body):>8,} bytes  {len(gzip.compress(body, 6)):>8,} bytes{note}")
         say(f"  {'total':<{width}}  {total_bytes:>8,} bytes  {total_gz:>8,} bytes")
-        say(f"  = {total_bytes / 1000:.1f} KB uncompressed (1 KB = 1,000 bytes); goal under {GOAL_PAGE_BYTES / 1000:.0f} KB"
-            f"  -> {'met' if total_bytes < GOAL_PAGE_BYTES else 'MISSED'}")
+        say(
+            f"  = {total_bytes / 1000:.1f} KB uncompressed (1 KB = 1,000 bytes); goal under {GOAL_PAGE_BYTES / 1000:.0f} KB"
+            f"  -> {'met' if total_bytes < GOAL_PAGE_BYTES else 'MISSED'}"
+        )
         static_bytes = total_bytes - len(html)
-        say(f"  of which: CSS + JS {static_bytes:,} bytes; HTML {len(html):,} bytes = grid {grid_bytes:,} bytes"
-            f" ({grid_bytes // max(found.grid_cards, 1):,} bytes per card x {found.grid_cards}) + rest of the page {len(html) - grid_bytes:,} bytes")
+        say(
+            f"  of which: CSS + JS {static_bytes:,} bytes; HTML {len(html):,} bytes = grid {grid_bytes:,} bytes"
+            f" ({grid_bytes // max(found.grid_cards, 1):,} bytes per card x {found.grid_cards}) + rest of the page {len(html) - grid_bytes:,} bytes"
+        )
 
         heading('images in the grid (<ul class="grid">), 20 items')
         kinds: dict[str, int] = {}
@@ -273,7 +295,12 @@ def main() -> int:
         row("cards in the grid", f"{found.grid_cards}", width=48)
         row("<img> in the grid", f"{len(found.grid_images)}", width=48)
         for kind in ("preview", "stock", "input thumbnail", "other"):
-            label = {"preview": "/results/<id>/preview", "stock": "/results/<id>/stock", "input thumbnail": "/inputs/<pk>/thumbnail", "other": "anything else"}[kind]
+            label = {
+                "preview": "/results/<id>/preview",
+                "stock": "/results/<id>/stock",
+                "input thumbnail": "/inputs/<pk>/thumbnail",
+                "other": "anything else",
+            }[kind]
             row(f"  {kind} ({label})", f"{kinds.get(kind, 0)}", width=48)
         cards_without = found.grid_cards - kinds.get("preview", 0) - kinds.get("stock", 0)
         say(f"  ({cards_without} card(s) without a result image: failed or running items show a placeholder)")

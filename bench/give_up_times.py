@@ -63,8 +63,10 @@ def seconds(call: Callable[[], object]) -> tuple[float, str]:
 
 
 def report(label: str, times: list[float], outcomes: set[str], goal: str, met: bool) -> None:
-    say(f"  {label:<46} {median(times) * 1000:8.1f} ms  (max {max(times) * 1000:7.1f})"
-        f"  -> {', '.join(sorted(outcomes)):<22} goal {goal}: {'met' if met else 'MISSED'}")
+    say(
+        f"  {label:<46} {median(times) * 1000:8.1f} ms  (max {max(times) * 1000:7.1f})"
+        f"  -> {', '.join(sorted(outcomes)):<22} goal {goal}: {'met' if met else 'MISSED'}"
+    )
 
 
 def huge_png_header(width: int, height: int) -> bytes:
@@ -97,11 +99,24 @@ def main() -> int:
             sim.configure(latency_ms=latency)
             tries = [seconds(lambda: api.get(f"{sim.base_url}/generation/tools", timeout=10)) for _ in range(RUNS)]
             times = [t for t, _ in tries]
-            report(f"GET /generation/tools, latency {latency} ms", times, {o for _, o in tries},
-                   f">= {latency} ms", min(times) >= latency / 1000)
-            tries = [seconds(lambda: requests.get(f"{sim.base_url}/_simulator/health", timeout=10)) for _ in range(RUNS)]
+            report(
+                f"GET /generation/tools, latency {latency} ms",
+                times,
+                {o for _, o in tries},
+                f">= {latency} ms",
+                min(times) >= latency / 1000,
+            )
+            tries = [
+                seconds(lambda: requests.get(f"{sim.base_url}/_simulator/health", timeout=10)) for _ in range(RUNS)
+            ]
             times = [t for t, _ in tries]
-            report(f"GET /_simulator/health, latency {latency} ms", times, {o for _, o in tries}, "< 300 ms", max(times) < 0.3)
+            report(
+                f"GET /_simulator/health, latency {latency} ms",
+                times,
+                {o for _, o in tries},
+                "< 300 ms",
+                max(times) < 0.3,
+            )
         sim.configure(**MENDED)
         took, outcome = seconds(lambda: sim.seed(SEED_ITEMS))
         report(f"seed {SEED_ITEMS} items while it runs (once)", [took], {outcome}, "< 15 s", took < 15)
@@ -129,20 +144,30 @@ def main() -> int:
             short_window.append(seconds(c.tools))
             sim.configure(rate_limit=None)
         times = [t for t, _ in short_window]
-        report("short window (1/2): waited out (median of 2)", times, {o for _, o in short_window}, "< 3.5 s", max(times) < 3.5)
+        report(
+            "short window (1/2): waited out (median of 2)",
+            times,
+            {o for _, o in short_window},
+            "< 3.5 s",
+            max(times) < 3.5,
+        )
 
         sim.configure(latency_ms=1500)
         photos = {"clothes": small_jpeg(1), "person": small_jpeg(2)}
 
         def upload(c: genapi.GenApiClient) -> object:
-            files = [genapi.UploadFile(slot, f"{slot}.jpg", io.BytesIO(data), "image/jpeg") for slot, data in photos.items()]
+            files = [
+                genapi.UploadFile(slot, f"{slot}.jpg", io.BytesIO(data), "image/jpeg") for slot, data in photos.items()
+            ]
             return c.create_job("fashion_swap", files)
 
         slow_reads = [seconds(client(read_timeout=0.5, upload_timeout=0.5).tools) for _ in range(RUNS)]
         slow_uploads = [seconds(lambda: upload(client(read_timeout=0.5, upload_timeout=0.5))) for _ in range(RUNS)]
         sim.configure(**MENDED)
-        for label, tries in (("slow service (1.5 s), 0.5 s timeout: a read", slow_reads),
-                             ("slow service (1.5 s), 0.5 s timeout: an upload", slow_uploads)):
+        for label, tries in (
+            ("slow service (1.5 s), 0.5 s timeout: a read", slow_reads),
+            ("slow service (1.5 s), 0.5 s timeout: an upload", slow_uploads),
+        ):
             times = [t for t, _ in tries]
             report(label, times, {o for _, o in tries}, "< 3 s", max(times) < 3)
         nobody = f"http://127.0.0.1:{free_port()}"
@@ -169,7 +194,10 @@ def main() -> int:
             "GET /jobs/tray": lambda: stack.tray(),
             "GET /history/": lambda: session.get(stack.url("/history/"), timeout=60),
             "POST / (a job)": lambda: stack.create_job(
-                {"clothes": ("garment.jpg", photos["clothes"], "image/jpeg"), "person": ("model.jpg", photos["person"], "image/jpeg")},
+                {
+                    "clothes": ("garment.jpg", photos["clothes"], "image/jpeg"),
+                    "person": ("model.jpg", photos["person"], "image/jpeg"),
+                },
                 timeout=60,
             ),
         }

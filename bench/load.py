@@ -98,7 +98,9 @@ QUIET_JOBS = 3  # jobs the quiet pass sends one at a time (within the rate limit
 # form error on a 200; an HTTP 429 counts as the refusal too.
 RATE_LIMITED = "jobs in the last minute, the most allowed"
 # How a reused keep-alive connection fails when the server closed it at the same moment.
-STALE_CONNECTION = {f"ConnectionError ({name})" for name in ("ConnectionResetError", "RemoteDisconnected", "BrokenPipeError")}
+STALE_CONNECTION = {
+    f"ConnectionError ({name})" for name in ("ConnectionResetError", "RemoteDisconnected", "BrokenPipeError")
+}
 KINDS = ("gallery", "details", "feedback", "preview", "tray", "job creation")
 SQLITE_MODES = {
     # --sqlite: how the bench settings open the SQLite database.
@@ -175,7 +177,9 @@ def notice_in(text: str) -> str | None:
 def failure(exc: requests.RequestException) -> str:
     """The exception's class, and the innermost cause urllib3 wrapped, e.g. "ConnectionError (RemoteDisconnected)"."""
     causes = re.findall(r"(\w+)\(", str(exc))
-    cause = next((c for c in reversed(causes) if c not in ("HTTPConnectionPool", "MaxRetryError", "ProtocolError")), None)
+    cause = next(
+        (c for c in reversed(causes) if c not in ("HTTPConnectionPool", "MaxRetryError", "ProtocolError")), None
+    )
     return f"{type(exc).__name__} ({cause})" if cause else type(exc).__name__
 
 
@@ -205,7 +209,9 @@ def judge(kind: str, response: requests.Response) -> str:
 
 
 class Designer:
-    def __init__(self, n: int, session: requests.Session, base_url: str, record: Record, deadline: float, images: list[bytes]):
+    def __init__(
+        self, n: int, session: requests.Session, base_url: str, record: Record, deadline: float, images: list[bytes]
+    ):
         self.n = n
         self.session = session
         self.base_url = base_url
@@ -223,7 +229,9 @@ class Designer:
     def think(self) -> None:
         time.sleep(max(0.0, min(self.rng.uniform(*THINK_SECONDS), self.left())))
 
-    def call(self, kind: str, method: str, path: str, session: requests.Session | None = None, **kwargs) -> requests.Response | None:
+    def call(
+        self, kind: str, method: str, path: str, session: requests.Session | None = None, **kwargs
+    ) -> requests.Response | None:
         started = time.monotonic()
         for attempt in (1, 2):
             try:
@@ -239,10 +247,14 @@ class Designer:
                     with self.record.lock:
                         self.retried[kind] += 1
                     continue
-                self.record.add(Sample(kind, started - self.record.started, time.monotonic() - started, 0, failure(exc)))
+                self.record.add(
+                    Sample(kind, started - self.record.started, time.monotonic() - started, 0, failure(exc))
+                )
                 return None
         elapsed = time.monotonic() - started
-        self.record.add(Sample(kind, started - self.record.started, elapsed, response.status_code, judge(kind, response)))
+        self.record.add(
+            Sample(kind, started - self.record.started, elapsed, response.status_code, judge(kind, response))
+        )
         return response
 
     def headers(self, referer: str, **extra: str) -> dict[str, str]:
@@ -257,7 +269,11 @@ class Designer:
                 "job creation",
                 "POST",
                 "/",
-                data={"tool": "fashion_swap", "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+                data={
+                    "tool": "fashion_swap",
+                    "submission": secrets.token_urlsafe(18),
+                    "csrfmiddlewaretoken": self.session.cookies["csrftoken"],
+                },
                 files={
                     "clothes": ("garment.jpg", self.images[k % len(self.images)], "image/jpeg"),
                     "person": ("model.jpg", self.images[(k + 3) % len(self.images)], "image/jpeg"),
@@ -293,7 +309,12 @@ class Designer:
                 return
             detail = self.rng.choice(details)
             item_id = detail.split("/")[2]
-            self.call("details", "GET", detail, headers=self.headers(gallery_path, **{"HX-Request": "true", "HX-Target": "lightbox"}))
+            self.call(
+                "details",
+                "GET",
+                detail,
+                headers=self.headers(gallery_path, **{"HX-Request": "true", "HX-Target": "lightbox"}),
+            )
             self.think()
             if self.left() <= 0:
                 return
@@ -302,7 +323,9 @@ class Designer:
                 "POST",
                 f"/results/{item_id}/feedback",
                 data={"like": self.rng.choice(["true", "false"])},
-                headers=self.headers(detail, **{"HX-Request": "true", "X-CSRFToken": self.session.cookies["csrftoken"]}),
+                headers=self.headers(
+                    detail, **{"HX-Request": "true", "X-CSRFToken": self.session.cookies["csrftoken"]}
+                ),
             )
             self.think()
 
@@ -447,7 +470,9 @@ def ms(seconds: float) -> str:
 
 
 def latency_table(samples: list[Sample], duration: float) -> None:
-    say(f"  {'kind':<13} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}")
+    say(
+        f"  {'kind':<13} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+    )
     for kind in (*KINDS, "all"):
         chosen = [s for s in samples if kind == "all" or s.kind == kind]
         timed = [s.seconds for s in chosen if s.status]
@@ -463,19 +488,34 @@ def latency_table(samples: list[Sample], duration: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=None, help=f"seconds of load (default {DURATION:.0f}; with --soak {SOAK_DURATION:.0f})")
-    parser.add_argument("--soak", action="store_true", help=f"{SOAK_DURATION / 60:.0f} minutes, with per-worker memory growth")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help=f"seconds of load (default {DURATION:.0f}; with --soak {SOAK_DURATION:.0f})",
+    )
+    parser.add_argument(
+        "--soak", action="store_true", help=f"{SOAK_DURATION / 60:.0f} minutes, with per-worker memory growth"
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn -w (default 2)")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn --threads; 1 = sync workers (default 8: gthread)")
+    parser.add_argument(
+        "--threads", type=int, default=8, help="gunicorn --threads; 1 = sync workers (default 8: gthread)"
+    )
     parser.add_argument("--designers", type=int, default=DESIGNERS)
-    parser.add_argument("--sqlite", choices=sorted(SQLITE_MODES), default="app",
-                        help="app: the dashboard's own settings (default); wal / rollback: forced by the bench settings")
+    parser.add_argument(
+        "--sqlite",
+        choices=sorted(SQLITE_MODES),
+        default="app",
+        help="app: the dashboard's own settings (default); wal / rollback: forced by the bench settings",
+    )
     args = parser.parse_args()
     duration = args.duration or (SOAK_DURATION if args.soak else DURATION)
     job_seconds = max(600.0, duration + 120)
     names = [designer_name(n) for n in range(1, args.designers + 1)]
 
-    heading(f"load: {len(names)} designers browsing, rating and polling for {duration:.0f} s{' (soak)' if args.soak else ''}")
+    heading(
+        f"load: {len(names)} designers browsing, rating and polling for {duration:.0f} s{' (soak)' if args.soak else ''}"
+    )
     setup_started = time.monotonic()
     images = [photo_jpeg(seed) for seed in range(8)]
     with bench_stack(
@@ -504,9 +544,15 @@ def main() -> int:
         row("", "(catalogue, finished items, result previews and the job rate-limit counters are per worker)")
         row("database", f"SQLite, journal_mode={journal} (--sqlite {args.sqlite})")
         row("simulator", f"{SEED_ITEMS} seeded history items; job_seconds {job_seconds:.0f} (jobs stay pending)")
-        row("designers", f"{len(names)}, each its own user and session; {JOBS_PER_DESIGNER} jobs each first (~{len(images[0]) // 1000} KB images x 2)")
-        row("", f"then: gallery ?{GALLERY_QUERY}&page=1-5, {PREVIEWS_PER_PAGE} previews, details, feedback;"
-                f" think {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s")
+        row(
+            "designers",
+            f"{len(names)}, each its own user and session; {JOBS_PER_DESIGNER} jobs each first (~{len(images[0]) // 1000} KB images x 2)",
+        )
+        row(
+            "",
+            f"then: gallery ?{GALLERY_QUERY}&page=1-5, {PREVIEWS_PER_PAGE} previews, details, feedback;"
+            f" think {THINK_SECONDS[0]}-{THINK_SECONDS[1]} s",
+        )
         row("", f"tray poll every {TRAY_SECONDS:.0f} s per designer (from its first job on)")
         row("duration", f"{duration:.0f} s (set-up took {time.monotonic() - setup_started:.1f} s)")
 
@@ -517,7 +563,10 @@ def main() -> int:
 
         record = Record(started=time.monotonic())
         deadline = record.started + duration
-        designers = [Designer(n, stack.sessions[name], stack.dashboard.base_url, record, deadline, images) for n, name in enumerate(names)]
+        designers = [
+            Designer(n, stack.sessions[name], stack.dashboard.base_url, record, deadline, images)
+            for n, name in enumerate(names)
+        ]
         access_path, app_log_path = stack.tmp / "access.log", stack.tmp / "gunicorn.log"
         logs_before = size_of(access_path), size_of(app_log_path)
         cpu_before = cpu_of([*worker_pids, *([sim_pid] if sim_pid else [])])
@@ -572,21 +621,54 @@ def main() -> int:
             page = 1 + i % 5
             measure("gallery", lambda page=page: probe.call("gallery", "GET", f"/history/?{GALLERY_QUERY}&page={page}"))
         for item_id in ids[:20]:
-            measure("details", lambda item_id=item_id: probe.call("details", "GET", f"/history/{item_id}/?status=complete&page=2",
-                                                  headers={"HX-Request": "true", "HX-Target": "lightbox"}))
-            measure("feedback", lambda item_id=item_id: probe.call("feedback", "POST", f"/results/{item_id}/feedback", data={"like": "true"},
-                                                   headers=probe.headers("/history/", **{"HX-Request": "true", "X-CSRFToken": probe.session.cookies["csrftoken"]})))
+            measure(
+                "details",
+                lambda item_id=item_id: probe.call(
+                    "details",
+                    "GET",
+                    f"/history/{item_id}/?status=complete&page=2",
+                    headers={"HX-Request": "true", "HX-Target": "lightbox"},
+                ),
+            )
+            measure(
+                "feedback",
+                lambda item_id=item_id: probe.call(
+                    "feedback",
+                    "POST",
+                    f"/results/{item_id}/feedback",
+                    data={"like": "true"},
+                    headers=probe.headers(
+                        "/history/", **{"HX-Request": "true", "X-CSRFToken": probe.session.cookies["csrftoken"]}
+                    ),
+                ),
+            )
             measure("preview", lambda item_id=item_id: probe.call("preview", "GET", f"/results/{item_id}/preview"))
-        pending_upstream = int(api.get(f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10).json()["total_count"])
+        pending_upstream = int(
+            api.get(
+                f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10
+            ).json()["total_count"]
+        )
         for d in designers:
             measure("tray", lambda d=d: d.call("tray", "GET", "/jobs/tray", headers={"HX-Request": "true"}))
         for j in range(QUIET_JOBS):
-            measure("job creation", lambda j=j: probe.call(
-                "job creation", "POST", "/",
-                data={"tool": "fashion_swap", "submission": secrets.token_urlsafe(18), "csrfmiddlewaretoken": probe.session.cookies["csrftoken"]},
-                files={"clothes": ("garment.jpg", images[j], "image/jpeg"), "person": ("model.jpg", images[j + 3], "image/jpeg")},
-                headers=probe.headers("/", **{"HX-Request": "true", "HX-Target": "generate-form"}),
-            ))
+            measure(
+                "job creation",
+                lambda j=j: probe.call(
+                    "job creation",
+                    "POST",
+                    "/",
+                    data={
+                        "tool": "fashion_swap",
+                        "submission": secrets.token_urlsafe(18),
+                        "csrfmiddlewaretoken": probe.session.cookies["csrftoken"],
+                    },
+                    files={
+                        "clothes": ("garment.jpg", images[j], "image/jpeg"),
+                        "person": ("model.jpg", images[j + 3], "image/jpeg"),
+                    },
+                    headers=probe.headers("/", **{"HX-Request": "true", "HX-Target": "generate-form"}),
+                ),
+            )
 
     # ---------------------------------------------------------------- report (stack stopped)
     if not samples:
@@ -598,7 +680,10 @@ def main() -> int:
     row("requests per second", f"{total / elapsed:.1f}")
     jobs_sent = sum(d.jobs_sent for d in designers)
     refused = sum(1 for s in samples if s.outcome == "refused")
-    row("jobs sent", f"{jobs_sent} of {len(designers) * JOBS_PER_DESIGNER} ({refused} refused by the rate limit, not errors)")
+    row(
+        "jobs sent",
+        f"{jobs_sent} of {len(designers) * JOBS_PER_DESIGNER} ({refused} refused by the rate limit, not errors)",
+    )
     say("")
     latency_table(samples, elapsed)
     last_job = max((s.at + s.seconds for s in samples if s.kind == "job creation"), default=0.0)
@@ -628,8 +713,10 @@ def main() -> int:
         for kind in KINDS:
             timed = [x.seconds for x in samples if x.kind == kind and x.status]
             if timed and server.get(kind):
-                say(f"  {kind:<13} {ms(percentile(timed, 50)):>10} {ms(percentile(server[kind], 50)):>10}   "
-                    f"{ms(percentile(timed, 95)):>10} {ms(percentile(server[kind], 95)):>10}")
+                say(
+                    f"  {kind:<13} {ms(percentile(timed, 50)):>10} {ms(percentile(server[kind], 50)):>10}   "
+                    f"{ms(percentile(timed, 95)):>10} {ms(percentile(server[kind], 95)):>10}"
+                )
     if upstream_ms:
         say("")
         say("  upstream calls as the dashboard timed them (genapi log), during the run:")
@@ -642,10 +729,14 @@ def main() -> int:
         retried.update(d.retried)
     if retried:
         say("")
-        say(f"  stale keep-alive connections, GET retried once on a new connection as browsers do (not errors):"
-            f" {', '.join(f'{kind} {n}' for kind, n in retried.most_common())}")
+        say(
+            f"  stale keep-alive connections, GET retried once on a new connection as browsers do (not errors):"
+            f" {', '.join(f'{kind} {n}' for kind, n in retried.most_common())}"
+        )
         say("  (gunicorn closes an idle kept-alive connection after --keep-alive seconds, 2 by default: the tray's")
-        say(f"   {TRAY_SECONDS:.0f} s poll reuses its connection just as gunicorn closes it; --keep-alive 5+ avoids it)")
+        say(
+            f"   {TRAY_SECONDS:.0f} s poll reuses its connection just as gunicorn closes it; --keep-alive 5+ avoids it)"
+        )
 
     heading("errors by kind and status")
     errors = Counter((s.kind, s.status, s.outcome) for s in samples if s.outcome not in ("ok", "refused"))
@@ -661,7 +752,10 @@ def main() -> int:
     error_count = sum(errors.values())
     p95_all = percentile([s.seconds for s in samples if s.status], 95) * 1000
     row("zero errors", f"{error_count} error(s)  -> {'met' if error_count == 0 else 'MISSED'}")
-    row(f"p95 under {GOAL_P95_MS:.0f} ms (all requests)", f"{p95_all:.1f} ms  -> {'met' if p95_all < GOAL_P95_MS else 'MISSED'}")
+    row(
+        f"p95 under {GOAL_P95_MS:.0f} ms (all requests)",
+        f"{p95_all:.1f} ms  -> {'met' if p95_all < GOAL_P95_MS else 'MISSED'}",
+    )
     for kind in KINDS:
         timed = [s.seconds for s in samples if s.kind == kind and s.status]
         if timed:
@@ -673,7 +767,11 @@ def main() -> int:
     row("per dashboard request", f"{upstream_total / total:.2f}")
     by_path = group_calls(entries)
     statuses = Counter(e["status"] for e in entries)
-    shown = f" ({len(entries):,} of them: the simulator's log dropped some between two collections)" if len(entries) < upstream_total else ""
+    shown = (
+        f" ({len(entries):,} of them: the simulator's log dropped some between two collections)"
+        if len(entries) < upstream_total
+        else ""
+    )
     say(f"  by call{shown}:")
     for name, count in by_path.most_common():
         say(f"    {count:>7,}  {count / elapsed:6.1f}/s  {name}")
@@ -682,7 +780,9 @@ def main() -> int:
     heading("one request at a time, load stopped (quiet pass, caches as the run left them)")
     say("  what a single request costs: wall time (median), CPU of the dashboard's workers and of the")
     say("  simulator (mean per request), and its upstream calls (min / median / max, and which)")
-    say(f"  {'kind':<13} {'requests':>8} {'wall ms':>8} {'dash CPU ms':>11} {'sim CPU ms':>10} {'calls':>11}  calls seen")
+    say(
+        f"  {'kind':<13} {'requests':>8} {'wall ms':>8} {'dash CPU ms':>11} {'sim CPU ms':>10} {'calls':>11}  calls seen"
+    )
     for kind in KINDS:
         counts = quiet.get(kind, [])
         if not counts:
@@ -698,14 +798,23 @@ def main() -> int:
     tray_counts = quiet.get("tray", [])
     if tray_counts:
         heavy = sum(1 for c in tray_counts if c > 1)
-        say(f"  tray: {pending_upstream} jobs pending upstream (the whole team); the tray's one listing covers the newest"
-            f" {PENDING_LISTING_LIMIT},")
-        say(f"        so {heavy} of {len(tray_counts)} designers' trays also read each of their jobs outside it, every poll.")
+        say(
+            f"  tray: {pending_upstream} jobs pending upstream (the whole team); the tray's one listing covers the newest"
+            f" {PENDING_LISTING_LIMIT},"
+        )
+        say(
+            f"        so {heavy} of {len(tray_counts)} designers' trays also read each of their jobs outside it, every poll."
+        )
 
-    heading(f"CPU used during the run (CPU seconds; {os.cpu_count()} CPUs x {elapsed:.0f} s = {os.cpu_count() * elapsed:.0f} available)")
+    heading(
+        f"CPU used during the run (CPU seconds; {os.cpu_count()} CPUs x {elapsed:.0f} s = {os.cpu_count() * elapsed:.0f} available)"
+    )
     worker_cpu = sum(cpu_after.get(p, 0) - cpu_before.get(p, 0) for p in worker_pids)
-    row("gunicorn workers", f"{worker_cpu:7.1f} s  ({worker_cpu / elapsed * 100:5.1f} % of one CPU; "
-        f"{worker_cpu / total * 1000:.1f} ms per request on average)")
+    row(
+        "gunicorn workers",
+        f"{worker_cpu:7.1f} s  ({worker_cpu / elapsed * 100:5.1f} % of one CPU; "
+        f"{worker_cpu / total * 1000:.1f} ms per request on average)",
+    )
     for pid in worker_pids:
         if pid in cpu_after:
             row(f"  worker {pid}", f"{cpu_after[pid] - cpu_before.get(pid, 0):7.1f} s")
@@ -715,16 +824,24 @@ def main() -> int:
     row("load generator (this script)", f"{client_cpu:7.1f} s  ({client_cpu / elapsed * 100:5.1f} % of one CPU)")
     ours = worker_cpu + client_cpu + (sim_cpu if sim_pid and sim_pid in cpu_after else 0.0)
     others = max(0.0, machine_busy - ours)
-    row("everything else on the machine", f"{others:7.1f} s  ({others / elapsed * 100:5.1f} % of one CPU)"
-        + ("  <- other work competed for the CPUs: latencies are inflated" if others > 0.15 * elapsed else ""))
-    row("machine busy, all CPUs", f"{machine_busy:7.1f} s  ({machine_busy / (elapsed * (os.cpu_count() or 1)) * 100:5.1f} % of capacity)")
+    row(
+        "everything else on the machine",
+        f"{others:7.1f} s  ({others / elapsed * 100:5.1f} % of one CPU)"
+        + ("  <- other work competed for the CPUs: latencies are inflated" if others > 0.15 * elapsed else ""),
+    )
+    row(
+        "machine busy, all CPUs",
+        f"{machine_busy:7.1f} s  ({machine_busy / (elapsed * (os.cpu_count() or 1)) * 100:5.1f} % of capacity)",
+    )
     if sorted(final_pids) != sorted(worker_pids):
         say(f"  note: gunicorn workers changed during the run: {worker_pids} -> {final_pids} (a worker was restarted)")
 
     heading(f"memory: VmRSS per gunicorn worker, sampled every {RSS_EVERY:.0f} s")
     window = 60.0 if elapsed >= 180 else elapsed / 4
-    say(f"  {'worker':>8} {'samples':>7} {'first':>9} {'last':>9} {'max':>9}   "
-        + (f"{'first min':>9} {'last min':>9} {'growth':>9}" if args.soak else f"{'growth':>9}"))
+    say(
+        f"  {'worker':>8} {'samples':>7} {'first':>9} {'last':>9} {'max':>9}   "
+        + (f"{'first min':>9} {'last min':>9} {'growth':>9}" if args.soak else f"{'growth':>9}")
+    )
     growths = []
     for pid, points in sorted(watcher.rss.items()):
         values = [kib / 1024 for _, kib in points]
@@ -742,8 +859,10 @@ def main() -> int:
     if args.soak:
         say(f"  first/last min = mean of the samples in the first and the last {window:.0f} s")
         flat = bool(growths) and max(growths) < GOAL_FLAT_MB
-        say(f"  goal: flat (every worker grows under {GOAL_FLAT_MB:.0f} MB from the first minute to the last)"
-            f"  -> {'met' if flat else 'MISSED'}")
+        say(
+            f"  goal: flat (every worker grows under {GOAL_FLAT_MB:.0f} MB from the first minute to the last)"
+            f"  -> {'met' if flat else 'MISSED'}"
+        )
     else:
         say("  (a 60 s run shows warm-up, not a trend: --soak runs 10 minutes and compares the first and last minute)")
 

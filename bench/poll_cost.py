@@ -102,7 +102,9 @@ def main() -> int:
             return time.perf_counter() - started
 
         def upstream_pending() -> int:
-            body = api.get(f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10).json()
+            body = api.get(
+                f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10
+            ).json()
             return int(body["total_count"])
 
         def tick(session: requests.Session) -> dict:
@@ -117,7 +119,14 @@ def main() -> int:
             problem = re.search(r'<p class="notice notice-warning" role="status">(.*?)</p>', response.text)
             if problem:
                 failures.append(f"tray problem: {problem.group(1)}")
-            return {"calls": calls, "total": sum(calls.values()), "seconds": elapsed, "cards": cards, "running": running, "complete": complete}
+            return {
+                "calls": calls,
+                "total": sum(calls.values()),
+                "seconds": elapsed,
+                "cards": cards,
+                "running": running,
+                "complete": complete,
+            }
 
         for n in SIZES:
             session = stack.sessions[designer(n)]
@@ -134,7 +143,9 @@ def main() -> int:
             steady = [tick(session) for _ in range(STEADY_TICKS)]
             steady_window = time.monotonic() - short_sent
             if steady_window >= SHORT_SECONDS:
-                failures.append(f"N={n}: steady ticks ran {steady_window:.1f} s after the short jobs were sent (>= {SHORT_SECONDS} s)")
+                failures.append(
+                    f"N={n}: steady ticks ran {steady_window:.1f} s after the short jobs were sent (>= {SHORT_SECONDS} s)"
+                )
 
             deadline = time.monotonic() + SHORT_SECONDS + 30
             while time.monotonic() < deadline:
@@ -183,7 +194,11 @@ def main() -> int:
             )
             for label, t, note in (
                 ("steady tick", s0, f"all {STEADY_TICKS} steady ticks: {', '.join(map(str, totals))} call(s)"),
-                ("finished tick", r["finished"], f"{r['k']} job(s) just finished; tray shows {r['finished']['complete']} complete, {r['finished']['running']} running"),
+                (
+                    "finished tick",
+                    r["finished"],
+                    f"{r['k']} job(s) just finished; tray shows {r['finished']['complete']} complete, {r['finished']['running']} running",
+                ),
                 ("next tick", r["after"], f"tray shows {r['after']['running']} running"),
             ):
                 calls = ", ".join(f"{name}: {count}" for name, count in sorted(t["calls"].items())) or "none"
@@ -199,7 +214,9 @@ def main() -> int:
         say("  goal: a poll that finds nothing new costs under 1 KB (body and headers together).")
 
         heading("summary")
-        say(f"  {'pending N':>9}  {'polled':>6}  {'steady tick':>11}  {'k finished':>10}  {'finished tick':>13}  {'next tick':>9}  {'steady median':>13}")
+        say(
+            f"  {'pending N':>9}  {'polled':>6}  {'steady tick':>11}  {'k finished':>10}  {'finished tick':>13}  {'next tick':>9}  {'steady median':>13}"
+        )
         for r in rows:
             median_ms = median([t["seconds"] for t in r["steady"]]) * 1000
             steady_calls = max(t["total"] for t in r["steady"])
@@ -213,7 +230,9 @@ def main() -> int:
         say("  goal: the same small constant for every N: 1 listing call (GET /user/generation-history")
         say("        ?status=pending&limit=100) per tick, plus 1 detail read (GET /user/generation-history/{id})")
         say("        per job that just finished; 0 calls once nothing in the tray is running.")
-        say(f"  steady median: median wall time of {STEADY_TICKS} steady ticks (client-side, includes rendering the tray)")
+        say(
+            f"  steady median: median wall time of {STEADY_TICKS} steady ticks (client-side, includes rendering the tray)"
+        )
         listing = [e for e in sim.requests() if e["path"] == "/user/generation-history"]
         if listing:
             say(f"  listing query seen: ?{listing[-1]['query']}")

@@ -49,9 +49,10 @@ def measure(stack, path: str, headers: dict[str, str]) -> tuple[list[float], flo
 
 def main() -> int:
     heading("redis_outage: page times and API calls with Redis up, stopped and hung")
-    with RedisServer() as redis_server, bench_stack(
-        "redis_outage", dashboard_extra_env={"REDIS_URL": redis_server.url}, threads=4
-    ) as stack:
+    with (
+        RedisServer() as redis_server,
+        bench_stack("redis_outage", dashboard_extra_env={"REDIS_URL": redis_server.url}, threads=4) as stack,
+    ):
         results: dict[str, dict[str, tuple[list[float], float, set[int]]]] = {}
         for _, path, headers in PAGES:  # warm the caches
             for _ in range(3):

@@ -48,7 +48,17 @@ STILL_TICKS = 5
 def start_worker(env: dict[str, str], log_path) -> subprocess.Popen:
     log = open(log_path, "ab")  # noqa: SIM115 (closed with the process below)
     process = subprocess.Popen(
-        [PYTHON, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.5", "--worker-id", "bench"],
+        [
+            PYTHON,
+            "manage.py",
+            "db_worker",
+            "--no-reload",
+            "--no-startup-delay",
+            "--interval",
+            "0.5",
+            "--worker-id",
+            "bench",
+        ],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -92,7 +102,13 @@ def main() -> int:
                 started = time.perf_counter()
                 answer = session.post(
                     stack.url("/runs/new"),
-                    data={"tool": "fashion_swap", "tool_group": "fashion", "submission": token, "style": "", "csrfmiddlewaretoken": stack.csrf()},
+                    data={
+                        "tool": "fashion_swap",
+                        "tool_group": "fashion",
+                        "submission": token,
+                        "style": "",
+                        "csrfmiddlewaretoken": stack.csrf(),
+                    },
                     files=files,
                     headers={"Referer": stack.url("/runs/new")},
                     allow_redirects=False,
@@ -106,7 +122,9 @@ def main() -> int:
                 sent_at = time.perf_counter()
 
                 def sent() -> int:
-                    return stack.query("SELECT COUNT(*) FROM dashboard_runcell WHERE run_id = ? AND state = 'sent'", (run_id,))[0][0]
+                    return stack.query(
+                        "SELECT COUNT(*) FROM dashboard_runcell WHERE run_id = ? AND state = 'sent'", (run_id,)
+                    )[0][0]
 
                 page = session.get(stack.url(run_url), timeout=30).text
                 poll = re.search(r'id="run-live"[^>]*hx-get="([^"]+)"', page)
@@ -115,7 +133,9 @@ def main() -> int:
                 log_seen = 0
                 while sent() < ROWS * COLUMNS:
                     if time.perf_counter() - sent_at > 60 * ROWS * COLUMNS / args.pace + 120:
-                        raise RuntimeError(f"only {sent()} of {ROWS * COLUMNS} sent in time; see {stack.tmp / 'worker.log'}")
+                        raise RuntimeError(
+                            f"only {sent()} of {ROWS * COLUMNS} sent in time; see {stack.tmp / 'worker.log'}"
+                        )
                     time.sleep(POLL_SECONDS)
                     if poll_url is None:
                         continue
@@ -143,34 +163,61 @@ def main() -> int:
             for _ in range(STILL_TICKS + 1):
                 time.sleep(POLL_SECONDS)
                 before = len(stack.sim.requests())
-                response = session.get(stack.url(poll_url), headers={"HX-Request": "true", "Accept-Encoding": "gzip"}, timeout=30)
+                response = session.get(
+                    stack.url(poll_url), headers={"HX-Request": "true", "Accept-Encoding": "gzip"}, timeout=30
+                )
                 calls = count_calls(stack.sim.requests()[before:])
                 fresh = re.search(r'id="run-live"[^>]*hx-get="([^"]+)"', response.text)
                 if response.status_code == 200 and fresh:
                     poll_url = fresh.group(1).replace("&amp;", "&")  # the last change drawn
                     continue
-                still.append({"status": response.status_code, "bytes": len(response.content), "calls": sum(calls.values()), "what": dict(calls)})
+                still.append(
+                    {
+                        "status": response.status_code,
+                        "bytes": len(response.content),
+                        "calls": sum(calls.values()),
+                        "what": dict(calls),
+                    }
+                )
         finally:
             stop_worker(worker)
 
     heading("results")
     row("start request (POST /runs/new)", f"{start_seconds * 1000:.0f} ms (20 photos stored, 100 cells, 100 tasks)")
-    row("time to all sent", f"{all_sent_seconds:.1f} s for {ROWS * COLUMNS} jobs (pace {args.pace}/min: {60 * ROWS * COLUMNS / args.pace:.0f} s ideal)")
-    row("job creations a minute", f"{60 * (len(creations) - 1) / span:.1f} (first to last creation: {span:.1f} s)" if span else "n/a")
+    row(
+        "time to all sent",
+        f"{all_sent_seconds:.1f} s for {ROWS * COLUMNS} jobs (pace {args.pace}/min: {60 * ROWS * COLUMNS / args.pace:.0f} s ideal)",
+    )
+    row(
+        "job creations a minute",
+        f"{60 * (len(creations) - 1) / span:.1f} (first to last creation: {span:.1f} s)" if span else "n/a",
+    )
     row("upstream answers 429", str(len(throttled)))
-    row("worker RSS", f"{idle_kib / 1024:.1f} MB idle, {peak_kib / 1024:.1f} MB peak, {end_kib / 1024:.1f} MB at the end")
+    row(
+        "worker RSS",
+        f"{idle_kib / 1024:.1f} MB idle, {peak_kib / 1024:.1f} MB peak, {end_kib / 1024:.1f} MB at the end",
+    )
     running = [t for t in ticks if t["status"] in (200, 204)]
     if running:
         say()
         say(f"  run-page poll ticks while sending ({len(running)} ticks, one every {POLL_SECONDS:.0f} s):")
         counts = sorted({t["calls"] for t in running})
-        row("  upstream calls per tick", f"median {median([t['calls'] for t in running]):.0f}, max {max(t['calls'] for t in running)} (values seen: {counts})")
-        row("  answers", ", ".join(f"{status}: {sum(1 for t in running if t['status'] == status)}" for status in (200, 204)))
+        row(
+            "  upstream calls per tick",
+            f"median {median([t['calls'] for t in running]):.0f}, max {max(t['calls'] for t in running)} (values seen: {counts})",
+        )
+        row(
+            "  answers",
+            ", ".join(f"{status}: {sum(1 for t in running if t['status'] == status)}" for status in (200, 204)),
+        )
     if still:
         say()
         say(f"  run-page polls once all {ROWS * COLUMNS} are sent and running (nothing new to show):")
         for tick in still:
-            row("  poll", f"HTTP {tick['status']}, {tick['bytes']} B body, {tick['calls']} upstream call(s) {tick['what'] or ''}")
+            row(
+                "  poll",
+                f"HTTP {tick['status']}, {tick['bytes']} B body, {tick['calls']} upstream call(s) {tick['what'] or ''}",
+            )
     say("  goal: O(1) upstream calls per tick whatever N × M (one `status=pending` listing, shared by every")
     say("  poller for 1.5 s, plus a read per job that just finished); no body when nothing changed")
     return 0

@@ -345,7 +345,9 @@ def manage(env: dict[str, str], *args: str) -> str:
         [PYTHON, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+        )
     return completed.stdout
 
 
@@ -433,7 +435,9 @@ class Gunicorn:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the dashboard did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"the dashboard did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}"
+        )
 
     @property
     def description(self) -> str:
@@ -622,13 +626,21 @@ def bench_stack(
         write_settings(tmp, settings_extra)
         prepare_database(env, usernames)
         dashboard = stack.enter_context(
-            Gunicorn(env, tmp / "gunicorn.log", workers=workers, threads=threads, access_log=tmp / "access.log" if access_log else None)
+            Gunicorn(
+                env,
+                tmp / "gunicorn.log",
+                workers=workers,
+                threads=threads,
+                access_log=tmp / "access.log" if access_log else None,
+            )
         )
         with ThreadPoolExecutor(max_workers=min(8, len(usernames))) as pool:
             logged_in = list(pool.map(lambda username: login(dashboard.base_url, username), usernames))
         sessions = dict(zip(usernames, logged_in, strict=True))
         try:
-            yield Stack(tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions)
+            yield Stack(
+                tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions
+            )
         except Exception:
             tail = dashboard.log_tail()
             if tail:

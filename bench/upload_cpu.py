@@ -94,7 +94,12 @@ def run_child(path: Path, threads: int = 1, timeout: float = 300.0) -> dict[str,
     except subprocess.TimeoutExpired:
         return {"peak_mb": float("nan"), "cpu_s": float("nan"), "wall_s": timeout, "outcome": "TIMED OUT"}
     if done.returncode != 0:
-        return {"peak_mb": float("nan"), "cpu_s": float("nan"), "wall_s": float("nan"), "outcome": f"CRASHED: {done.stderr[-300:]}"}
+        return {
+            "peak_mb": float("nan"),
+            "cpu_s": float("nan"),
+            "wall_s": float("nan"),
+            "outcome": f"CRASHED: {done.stderr[-300:]}",
+        }
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -167,9 +172,15 @@ def legitimate_files(tmp: Path) -> list[tuple[str, Callable[[], bytes]]]:
         ("WebP alpha photo 4896x3264 q90", lambda: encode(photo_like((4896, 3264), 0.2, "RGBA"), "WEBP", quality=90)),
         ("WebP lossless photo 2400x1800", lambda: encode(photo_like((2400, 1800), 0.3), "WEBP", lossless=True)),
         ("PNG RGBA 7300x5450 (40 MP)", lambda: encode(photo_like((7300, 5450), 0.0, "RGBA"), "PNG")),
-        ("JPEG progressive 7300x5450 q85 444", lambda: encode(photo_like((7300, 5450), 0.02), "JPEG", quality=85, progressive=True, subsampling=0)),
+        (
+            "JPEG progressive 7300x5450 q85 444",
+            lambda: encode(photo_like((7300, 5450), 0.02), "JPEG", quality=85, progressive=True, subsampling=0),
+        ),
         ("WebP lossy 7300x5450 (40 MP)", lambda: encode(photo_like((7300, 5450), 0.1), "WEBP", quality=80)),
-        ("WebP lossless flat 6300x6300", lambda: encode(Image.new("RGB", (6300, 6300), (40, 90, 160)), "WEBP", lossless=True)),
+        (
+            "WebP lossless flat 6300x6300",
+            lambda: encode(Image.new("RGB", (6300, 6300), (40, 90, 160)), "WEBP", lossless=True),
+        ),
     ]
 
 

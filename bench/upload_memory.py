@@ -56,7 +56,10 @@ def main() -> int:
         row("worker RSS after start-up", f"{mb(rss_kib(pid)):8.1f} MB")
 
         warm = stack.create_job(
-            {"clothes": ("garment.jpg", small_jpeg(1), "image/jpeg"), "person": ("model.jpg", small_jpeg(2), "image/jpeg")}
+            {
+                "clothes": ("garment.jpg", small_jpeg(1), "image/jpeg"),
+                "person": ("model.jpg", small_jpeg(2), "image/jpeg"),
+            }
         )
         if warm.status_code != 302:
             say(f"  warm-up job failed: HTTP {warm.status_code}\n{warm.text[:2000]}")
@@ -105,10 +108,15 @@ def main() -> int:
             heading(f"run {r['run']} of {RUNS}")
             row("idle RSS before the request", f"{mb(r['idle']):8.1f} MB")
             row("peak RSS during the request", f"{mb(r['peak']):8.1f} MB   ({r['method']})")
-            row("  cross-check: sampled VmRSS max", f"{mb(r['sampled']):8.1f} MB   ({r['samples']} samples, 5 ms apart)")
+            row(
+                "  cross-check: sampled VmRSS max", f"{mb(r['sampled']):8.1f} MB   ({r['samples']} samples, 5 ms apart)"
+            )
             row("peak above idle", f"{mb(r['peak'] - r['idle']):8.1f} MB")
             row("request duration", f"{r['duration']:8.2f} s")
-            row("status code", f"{r['status']:>8}   ({'302 = job sent, redirect to /' if r['status'] == 302 else 'NOT sent'})")
+            row(
+                "status code",
+                f"{r['status']:>8}   ({'302 = job sent, redirect to /' if r['status'] == 302 else 'NOT sent'})",
+            )
             row("job created", f"{'yes' if r['created'] else 'NO':>8}   (upstream: {r['upstream']})")
             if r["body"]:
                 say(f"  response body (first 1500 chars):\n{r['body'][:1500]}")
@@ -116,7 +124,9 @@ def main() -> int:
         worst = max(results, key=lambda r: r["peak"] - r["idle"])
         above = mb(worst["peak"] - worst["idle"])
         heading("summary")
-        say(f"  {'run':>4} {'idle MB':>9} {'peak MB':>9} {'above MB':>9} {'vs warm MB':>11} {'time s':>8} {'status':>7} {'job':>5}")
+        say(
+            f"  {'run':>4} {'idle MB':>9} {'peak MB':>9} {'above MB':>9} {'vs warm MB':>11} {'time s':>8} {'status':>7} {'job':>5}"
+        )
         for r in results:
             say(
                 f"  {r['run']:>4} {mb(r['idle']):>9.1f} {mb(r['peak']):>9.1f} {mb(r['peak'] - r['idle']):>9.1f}"

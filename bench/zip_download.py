@@ -104,7 +104,9 @@ def main() -> int:
             with RssSampler(pid) as sampler:
                 figures = download(stack, ids)
             peak = hwm_kib(pid) if reset_ok else sampler.max_kib
-            results.append({**figures, "run": run, "idle": idle, "peak": peak, "sampled": sampler.max_kib, "reset": reset_ok})
+            results.append(
+                {**figures, "run": run, "idle": idle, "peak": peak, "sampled": sampler.max_kib, "reset": reset_ok}
+            )
 
         for r in results:
             heading(f"run {r['run']} of {RUNS}")

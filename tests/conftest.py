@@ -55,7 +55,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-SIMULATOR_DEFAULTS = {"job_seconds": 1.0, "fail_rate": 0.0, "latency_ms": 0, "error_rate": 0.0, "error_body": "json", "rate_limit": None, "bad_body": None, "log_delay_ms": 0, "fail_next": 0}
+SIMULATOR_DEFAULTS = {
+    "job_seconds": 1.0,
+    "fail_rate": 0.0,
+    "latency_ms": 0,
+    "error_rate": 0.0,
+    "error_body": "json",
+    "rate_limit": None,
+    "bad_body": None,
+    "log_delay_ms": 0,
+    "fail_next": 0,
+}
 
 
 @pytest.fixture(scope="session")

@@ -101,13 +101,19 @@ def unliked_run(designer, seeded_simulator, settings):
         owner=designer, file="inputs/a.png", thumbnail="thumbnails/a.webp", original_name="a.png",
         content_type="image/png", size=1, width=1, height=1,
     )  # fmt: skip
-    run = Run.objects.create(designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment")
-    job = Job.objects.create(history_item_id=item_id, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
+    run = Run.objects.create(
+        designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment"
+    )
+    job = Job.objects.create(
+        history_item_id=item_id, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run
+    )
     RunCell.objects.create(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
     return run
 
 
-def test_a_liked_download_of_a_run_nobody_liked_explains_itself(gallery_page, live_server, unliked_run, browser, client, designer):
+def test_a_liked_download_of_a_run_nobody_liked_explains_itself(
+    gallery_page, live_server, unliked_run, browser, client, designer
+):
     page = gallery_page
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/runs/{unliked_run.pk}/download?liked=1&next=/history/")

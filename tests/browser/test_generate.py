@@ -54,8 +54,12 @@ class TestGenerate:
 
         page.get_by_label("Garment").set_input_files(photos["garment"])
         page.get_by_label("Model photo").set_input_files(photos["person"])
-        expect(slot(page, "clothes").locator("[data-file-meta]")).to_have_text(re.compile(r"red-dress\.png · [\d.]+ KB · 400 × 460 px"))
-        expect(slot(page, "person").locator("[data-file-meta]")).to_have_text(re.compile(r"model\.jpg · [\d.]+ KB · 480 × 640 px"))
+        expect(slot(page, "clothes").locator("[data-file-meta]")).to_have_text(
+            re.compile(r"red-dress\.png · [\d.]+ KB · 400 × 460 px")
+        )
+        expect(slot(page, "person").locator("[data-file-meta]")).to_have_text(
+            re.compile(r"model\.jpg · [\d.]+ KB · 480 × 640 px")
+        )
 
         page.get_by_role("button", name="Generate").click()
         card = page.locator(".job-card").first
@@ -106,7 +110,9 @@ class TestGenerate:
         expect(slot(page, "clothes").locator("[data-file-meta]")).to_contain_text("400 × 460 px")
 
         pasted = file_transfer(page, person_photo(fmt="PNG"), "image.png", "image/png")
-        page.evaluate("transfer => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer }))", pasted)
+        page.evaluate(
+            "transfer => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer }))", pasted
+        )
         expect(slot(page, "person").locator("[data-file-meta]")).to_contain_text("480 × 640 px")
 
         page.get_by_role("button", name="Generate").click()
@@ -151,10 +157,16 @@ class TestGenerate:
         focused = []
         for _ in range(30):
             page.keyboard.press("Tab")
-            focused.append(page.evaluate("document.activeElement.getAttribute('name') || document.activeElement.textContent.trim()"))
+            focused.append(
+                page.evaluate(
+                    "document.activeElement.getAttribute('name') || document.activeElement.textContent.trim()"
+                )
+            )
         assert "furniture" in focused and "room" in focused and "Generate" in focused
 
-    def test_focus_goes_to_the_new_tray_card_after_generate_and_to_the_error_when_refused(self, signed_in_page, live_app, photos):
+    def test_focus_goes_to_the_new_tray_card_after_generate_and_to_the_error_when_refused(
+        self, signed_in_page, live_app, photos
+    ):
         page = signed_in_page
         page.goto(live_app.url + "/")
         page.get_by_label("Garment").set_input_files(photos["garment"])
@@ -193,7 +205,15 @@ class TestGenerate:
 
         client.force_login(designer)
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_app.url}])
+        context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": live_app.url,
+                }
+            ]
+        )
         page = context.new_page()
         page.goto(live_app.url + "/")
         page.get_by_label("Garment").set_input_files(photos["garment"])
@@ -203,6 +223,8 @@ class TestGenerate:
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         assert axe_violations(page) == []
         screenshot(page, "generate-pending-390")
-        expect(page.locator(".job-card").first.get_by_role("img", name=re.compile("Result"))).to_be_visible(timeout=15_000)
+        expect(page.locator(".job-card").first.get_by_role("img", name=re.compile("Result"))).to_be_visible(
+            timeout=15_000
+        )
         screenshot(page, "generate-result-390")
         context.close()

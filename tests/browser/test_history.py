@@ -39,7 +39,9 @@ def upstream_ids(simulator, **params) -> list[str]:
 
 
 class TestGallery:
-    def test_filters_live_in_the_url_and_back_restores_the_previous_view(self, gallery_page, live_server, seeded_simulator):
+    def test_filters_live_in_the_url_and_back_restores_the_previous_view(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         page.goto(live_server.url + "/history/")
         expect(page.locator(".result-card")).to_have_count(20)
@@ -84,7 +86,9 @@ class TestGallery:
         page.reload()
         expect(page.locator(".pagination [aria-current=page]")).to_have_text("Page 3")
 
-    def test_the_lightbox_moves_with_the_keyboard_across_a_page_boundary(self, gallery_page, live_server, seeded_simulator):
+    def test_the_lightbox_moves_with_the_keyboard_across_a_page_boundary(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         first_page, second_page = upstream_ids(seeded_simulator, page=1), upstream_ids(seeded_simulator, page=2)
         page.goto(live_server.url + "/history/")
@@ -109,9 +113,14 @@ class TestGallery:
         expect(page.locator(f"#card-{second_page[0]}")).to_be_visible()
         expect(page.locator(f"#card-{second_page[0]} .result-media")).to_be_focused()  # the one last shown
 
-    def test_the_lightbox_keeps_the_filters_and_page_it_was_opened_from(self, gallery_page, live_server, seeded_simulator):
+    def test_the_lightbox_keeps_the_filters_and_page_it_was_opened_from(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
-        done_one, done_two = upstream_ids(seeded_simulator, page=1, status="complete"), upstream_ids(seeded_simulator, page=2, status="complete")
+        done_one, done_two = (
+            upstream_ids(seeded_simulator, page=1, status="complete"),
+            upstream_ids(seeded_simulator, page=2, status="complete"),
+        )
         page.goto(live_server.url + "/history/?status=complete&page=2")
         card = page.locator(f"#card-{done_two[0]} .result-media")
         card.click()
@@ -138,7 +147,9 @@ class TestGallery:
         expect(dialog).to_have_count(0)
         expect(page.locator(f"#card-{following} .result-media")).to_be_focused()
 
-    def test_escape_returns_to_the_gallery_at_the_same_scroll_position(self, gallery_page, live_server, seeded_simulator):
+    def test_escape_returns_to_the_gallery_at_the_same_scroll_position(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         ids = upstream_ids(seeded_simulator, page=1)
         page.goto(live_server.url + "/history/")
@@ -153,7 +164,9 @@ class TestGallery:
         assert page.evaluate("window.scrollY") == scrolled
         expect(page).to_have_url(live_server.url + "/history/")
 
-    def test_a_like_pressed_from_the_keyboard_keeps_focus_on_the_button(self, gallery_page, live_server, seeded_simulator):
+    def test_a_like_pressed_from_the_keyboard_keeps_focus_on_the_button(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         page.goto(live_server.url + "/history/?status=complete")
         card = page.locator(".result-card:has([data-feedback=like][aria-pressed=false])").first
@@ -166,7 +179,9 @@ class TestGallery:
         page.keyboard.press("Tab")
         expect(page.locator(f"#{card_id} [data-feedback=dislike]")).to_be_focused()
 
-    def test_after_deleting_in_the_lightbox_focus_is_on_the_next_result(self, gallery_page, live_server, seeded_simulator):
+    def test_after_deleting_in_the_lightbox_focus_is_on_the_next_result(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         ids = upstream_ids(seeded_simulator, page=1)
         page.goto(live_server.url + "/history/")
@@ -179,7 +194,9 @@ class TestGallery:
         expect(page.locator(f"#card-{ids[8]} .result-media")).to_be_focused()
         assert not page.evaluate("document.documentElement.classList.contains('has-lightbox')")
 
-    def test_every_focus_stop_shows_a_ring_and_every_target_is_at_least_24_px(self, gallery_page, live_server, seeded_simulator):
+    def test_every_focus_stop_shows_a_ring_and_every_target_is_at_least_24_px(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         page = gallery_page
         page.goto(live_server.url + "/history/")
         expect(page.locator(".result-card").first).to_be_visible()
@@ -224,7 +241,9 @@ class TestGallery:
         for item_id in chosen:
             expect(page.locator(f"#card-{item_id}")).to_have_count(1)
 
-    def test_bulk_delete_asks_first_even_when_the_clicked_button_does_not_take_focus(self, gallery_page, live_server, seeded_simulator):
+    def test_bulk_delete_asks_first_even_when_the_clicked_button_does_not_take_focus(
+        self, gallery_page, live_server, seeded_simulator
+    ):
         # Safari and Firefox on macOS do not focus a clicked button: element.click() does
         # the same here (a real click event, the form submitted, focus left where it was).
         page = gallery_page
@@ -253,7 +272,15 @@ class TestGallery:
         settings.GENAPI_API_KEY = seeded_simulator.api_key
         client.force_login(designer)
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
+        context.add_cookies(
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
         page = context.new_page()
         page.goto(live_server.url + "/history/")
         expect(page.locator(".result-card").first).to_be_visible()

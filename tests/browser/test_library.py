@@ -154,7 +154,9 @@ class TestTheLibrary:
 
 
 class TestEditAndRunAgain:
-    def test_the_lightbox_link_loads_the_inputs_and_style_and_one_can_be_changed(self, signed_in_page, live_app, photos):
+    def test_the_lightbox_link_loads_the_inputs_and_style_and_one_can_be_changed(
+        self, signed_in_page, live_app, photos
+    ):
         page = signed_in_page
         page.goto(live_app.url + "/")
         page.get_by_label("Garment").set_input_files(photos["dress"])
@@ -180,7 +182,9 @@ class TestEditAndRunAgain:
         page.get_by_label("Model photo").set_input_files(photos["other_person"])
         page.get_by_role("button", name="Generate").click()
         expect(page.get_by_text("Job sent.")).to_be_visible()
-        again = wait_until(lambda: Job.objects.exclude(pk=job.pk).first(), timeout=10, message="the second job was not recorded")
+        again = wait_until(
+            lambda: Job.objects.exclude(pk=job.pk).first(), timeout=10, message="the second job was not recorded"
+        )
         again_inputs = {entry.slot: entry.image_id for entry in again.inputs.all()}
         assert again_inputs["clothes"] == inputs["clothes"] and again_inputs["person"] != inputs["person"]
         assert again.style_title == style_title

@@ -60,7 +60,9 @@ def unrated_id(simulator) -> str:
 
 
 class TestReview:
-    def test_dislike_opens_reasons_chosen_by_key_and_a_note_then_pressing_again_clears(self, sized_page, review_app, seeded_simulator):
+    def test_dislike_opens_reasons_chosen_by_key_and_a_note_then_pressing_again_clears(
+        self, sized_page, review_app, seeded_simulator
+    ):
         page = sized_page
         item_id = unrated_id(seeded_simulator)
         page.goto(f"{review_app.url}/history/{item_id}/")
@@ -91,7 +93,9 @@ class TestReview:
         expect(dialog.get_by_text("Rating cleared by ada")).to_be_visible()
         page.reload()
         expect(page.locator("dialog[data-lightbox] [data-feedback=dislike]")).to_have_attribute("aria-pressed", "false")
-        expect(page.locator("dialog[data-lightbox]").get_by_label("Note")).to_have_value("Hem too short; keys typed here are text: d")
+        expect(page.locator("dialog[data-lightbox]").get_by_label("Note")).to_have_value(
+            "Hem too short; keys typed here are text: d"
+        )
 
 
 class TestTrash:
@@ -159,13 +163,17 @@ class TestTrash:
 
 
 class TestRatingFilter:
-    def test_choosing_a_rating_and_a_reason_filters_the_gallery_in_the_url(self, sized_page, review_app, seeded_simulator):
+    def test_choosing_a_rating_and_a_reason_filters_the_gallery_in_the_url(
+        self, sized_page, review_app, seeded_simulator
+    ):
         page = sized_page
         item_id = unrated_id(seeded_simulator)
         page.goto(f"{review_app.url}/history/{item_id}/")
         page.keyboard.press("d")
         page.keyboard.press("4")
-        expect(page.locator("dialog[data-lightbox]").get_by_role("button", name="Artefacts")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("dialog[data-lightbox]").get_by_role("button", name="Artefacts")).to_have_attribute(
+            "aria-pressed", "true"
+        )
         page.goto(f"{review_app.url}/history/")
         page.get_by_label("Dislike reason").select_option("artefacts")
         expect(page).to_have_url(re.compile(r"/history/\?reason=artefacts$"))

@@ -18,14 +18,21 @@ from tests.support.worker import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-GARMENT_COLOURS = {"red-dress": (200, 40, 60), "blue-shirt": (40, 80, 190), "green-coat": (40, 140, 80), "ochre-top": (200, 150, 40)}
+GARMENT_COLOURS = {
+    "red-dress": (200, 40, 60),
+    "blue-shirt": (40, 80, 190),
+    "green-coat": (40, 140, 80),
+    "ochre-top": (200, 150, 40),
+}
 MODEL_SHADES = {"ines": (60, 70, 90), "tom": (90, 60, 50), "mika": (40, 40, 40)}
 
 
 def garment(colour) -> bytes:
     image = Image.new("RGB", (400, 460), (245, 245, 245))
     draw = ImageDraw.Draw(image)
-    draw.polygon([(100, 46), (300, 46), (380, 138), (300, 161), (300, 437), (100, 437), (100, 161), (20, 138)], fill=colour)
+    draw.polygon(
+        [(100, 46), (300, 46), (380, 138), (300, 161), (300, 437), (100, 437), (100, 161), (20, 138)], fill=colour
+    )
     for y in range(60, 430, 24):  # a woven stripe: textured, like a real garment photo
         draw.line([(100, y), (300, y)], fill=tuple(max(0, part - 40) for part in colour), width=3)
     return encode(image, "PNG")
@@ -154,7 +161,9 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
     with page.expect_download() as started:
         page.get_by_role("link", name="Download liked (ZIP)").click()
     archive = zipfile.ZipFile(started.value.path())
-    liked_cells = {cell.job.history_item_id: cell for cell in run.cells.select_related("job", "row_image", "column_image")}
+    liked_cells = {
+        cell.job.history_item_id: cell for cell in run.cells.select_related("job", "row_image", "column_image")
+    }
     expected = sorted(
         f"fashion-swap__{liked_cells[item_id].row_image.name}__{liked_cells[item_id].column_image.name}__{item_id}.png"
         for item_id in (first_id, second_id)

@@ -32,12 +32,16 @@ def bob(django_user_model):
 
 def finished_job(client, simulator) -> Job:
     simulator.configure(job_seconds=0)
-    client.post(reverse("home"), {
-        "tool": "fashion_swap",
-        "submission": new_token(),
-        "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-        "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-    }, headers=HTMX)
+    client.post(
+        reverse("home"),
+        {
+            "tool": "fashion_swap",
+            "submission": new_token(),
+            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+        },
+        headers=HTMX,
+    )
     job = Job.objects.order_by("-id").first()
     deadline = time.monotonic() + 10
     while job.is_pending and time.monotonic() < deadline:
@@ -53,7 +57,10 @@ def activity(client, item_id: str) -> list[str]:
     html = client.get(reverse("history_item", args=[item_id]), headers=LIGHTBOX).content.decode()
     section = re.search(r'<section aria-label="Activity">(.*?)</section>', html, re.S)
     assert section, "the lightbox shows no activity"
-    return [" ".join(re.sub(r"<[^>]+>", "", entry).split()) for entry in re.findall(r"<li[^>]*>(.*?)</li>", section.group(1), re.S)]
+    return [
+        " ".join(re.sub(r"<[^>]+>", "", entry).split())
+        for entry in re.findall(r"<li[^>]*>(.*?)</li>", section.group(1), re.S)
+    ]
 
 
 class TestTheLightboxSaysWhoDidWhat:

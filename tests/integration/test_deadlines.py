@@ -110,7 +110,11 @@ def test_an_image_larger_than_the_cap_is_refused_while_it_is_copied(monkeypatch,
     monkeypatch.setattr(transport, "MAX_IMAGE_BYTES", 64 * 1024)
     api = genapi.GenApiClient("http://genapi.test", "key", read_retries=0)
     with responses.RequestsMock() as api_stub, open(tmp_path / "copy", "wb") as into:
-        api_stub.get("http://genapi.test/image/generation_result/x.png", body=b"\x89PNG" + b"\0" * 70_000, content_type="image/png")
+        api_stub.get(
+            "http://genapi.test/image/generation_result/x.png",
+            body=b"\x89PNG" + b"\0" * 70_000,
+            content_type="image/png",
+        )
         with pytest.raises(genapi.TooLarge, match="larger than the dashboard accepts"):
             api.download_image("/image/generation_result/x.png", into)
         # Copied up to the cap, never past it, and never whole in memory.
@@ -120,7 +124,12 @@ def test_an_image_larger_than_the_cap_is_refused_while_it_is_copied(monkeypatch,
 def test_an_image_off_the_upstreams_origin_is_never_fetched(tmp_path):
     api = genapi.GenApiClient("http://genapi.test", "key", read_retries=0)
     with responses.RequestsMock() as api_stub, open(tmp_path / "copy", "wb") as into:
-        for path in ("http://evil.example/x.png", "//evil.example/x.png", "https://genapi.test/x.png", "http://genapi.test:8080/x.png"):
+        for path in (
+            "http://evil.example/x.png",
+            "//evil.example/x.png",
+            "https://genapi.test/x.png",
+            "http://genapi.test:8080/x.png",
+        ):
             with pytest.raises(genapi.NotFound):
                 api.download_image(path, into)
         assert len(api_stub.calls) == 0

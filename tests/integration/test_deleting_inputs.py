@@ -89,7 +89,9 @@ class TestDeletingKeepsLibraryInputs:
 
     def test_an_input_run_again_stays_with_both_jobs_gone(self, client, designer, settings):
         job = send(client)
-        again_body = client.post(reverse("rerun", args=[job.history_item_id]), {"submission": new_token()}, headers=HTMX)
+        again_body = client.post(
+            reverse("rerun", args=[job.history_item_id]), {"submission": new_token()}, headers=HTMX
+        )
         assert again_body.status_code == 200
         again = Job.objects.exclude(pk=job.pk).get()
         inputs = set(InputImage.objects.values_list("pk", flat=True))

@@ -71,7 +71,9 @@ def upstream_jobs(sim) -> list[str]:
 
 
 def stock_image(process: SimulatorProcess, item_id: str) -> bytes:
-    response = requests.get(f"{process.base_url}/image/generation_result/{item_id}.png", headers=process.headers, timeout=10)
+    response = requests.get(
+        f"{process.base_url}/image/generation_result/{item_id}.png", headers=process.headers, timeout=10
+    )
     response.raise_for_status()
     return response.content
 

@@ -65,7 +65,9 @@ class Fault:
 
 def use_up_the_rate_limit(simulator: SimulatorProcess) -> None:
     """The one request "1/60" allows: everything after it gets 429 with Retry-After ~60."""
-    assert requests.get(f"{simulator.base_url}/generation/tools", headers=simulator.headers, timeout=5).status_code == 200
+    assert (
+        requests.get(f"{simulator.base_url}/generation/tools", headers=simulator.headers, timeout=5).status_code == 200
+    )
 
 
 FAULTS = [
@@ -111,13 +113,17 @@ def send(client):
 
 
 def upstream_status(simulator: SimulatorProcess, item_id: str) -> str:
-    response = requests.get(f"{simulator.base_url}/user/generation-history/{item_id}", headers=simulator.headers, timeout=5)
+    response = requests.get(
+        f"{simulator.base_url}/user/generation-history/{item_id}", headers=simulator.headers, timeout=5
+    )
     assert response.status_code == 200, response.text
     return response.json()["status"]
 
 
 def upstream_exists(simulator: SimulatorProcess, item_id: str) -> bool:
-    response = requests.get(f"{simulator.base_url}/user/generation-history/{item_id}", headers=simulator.headers, timeout=5)
+    response = requests.get(
+        f"{simulator.base_url}/user/generation-history/{item_id}", headers=simulator.headers, timeout=5
+    )
     assert response.status_code in (200, 404), response.text
     return response.status_code == 200
 
@@ -130,8 +136,12 @@ def finished_job(client, designer, simulator) -> Job:
     assert client.get(reverse("home")).status_code == 200  # the page they submit from
     assert send(client).status_code == 200
     job = Job.objects.get(designer=designer)
-    wait_until(lambda: upstream_status(simulator, job.history_item_id) == "complete", timeout=5, interval=0.05,
-               message="the simulator did not finish the job")
+    wait_until(
+        lambda: upstream_status(simulator, job.history_item_id) == "complete",
+        timeout=5,
+        interval=0.05,
+        message="the simulator did not finish the job",
+    )
     Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING)
     return job
 
@@ -169,7 +179,9 @@ def creations(simulator: SimulatorProcess) -> int:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)
-def test_pages_explain_the_fault_keep_uploads_and_recover(client, designer, simulator, finished_job, fault, sleeps, settings):
+def test_pages_explain_the_fault_keep_uploads_and_recover(
+    client, designer, simulator, finished_job, fault, sleeps, settings
+):
     # A delete that timed out may still have happened upstream ("slow"): the job is then
     # dropped once the grace for missing jobs is over, which here is at once.
     settings.MISSING_JOB_GRACE_SECONDS = 0
@@ -200,9 +212,20 @@ def test_pages_explain_the_fault_keep_uploads_and_recover(client, designer, simu
             assert creations(simulator) <= 1
 
         # Sending again with the kept photos (what the form now carries) stays one try each.
-        again = answered(fault, sleeps, lambda: client.post(
-            reverse("home"), {"tool": "fashion_swap", "submission": new_token(), "person__kept": kept["person"], "clothes__kept": kept["clothes"]}, headers=HTMX
-        ))
+        again = answered(
+            fault,
+            sleeps,
+            lambda: client.post(
+                reverse("home"),
+                {
+                    "tool": "fashion_swap",
+                    "submission": new_token(),
+                    "person__kept": kept["person"],
+                    "clothes__kept": kept["clothes"],
+                },
+                headers=HTMX,
+            ),
+        )
         assert again.status_code == 200
         explains(fault, text(again))
         assert dict(KEPT.findall(text(again))) == kept
@@ -217,7 +240,9 @@ def test_pages_explain_the_fault_keep_uploads_and_recover(client, designer, simu
         detail = answered(fault, sleeps, lambda: client.get(reverse("history_item", args=[item_id])))
         assert detail.status_code == 200
         explains(fault, text(detail))
-        rated = answered(fault, sleeps, lambda: client.post(reverse("feedback", args=[item_id]), {"like": "true"}, headers=HTMX))
+        rated = answered(
+            fault, sleeps, lambda: client.post(reverse("feedback", args=[item_id]), {"like": "true"}, headers=HTMX)
+        )
         assert rated.status_code == 200
         explains(fault, text(rated))
         deleted = answered(fault, sleeps, lambda: client.post(reverse("history_delete", args=[item_id]), headers=HTMX))
@@ -279,11 +304,15 @@ def assert_recovered(client, designer, simulator: SimulatorProcess, item_id: str
 
 
 @pytest.mark.parametrize("fault", [FAULTS[1], FAULTS[4]], ids=lambda fault: fault.name)
-def test_without_javascript_a_failed_rating_or_delete_is_said_after_the_redirect(client, designer, simulator, finished_job, fault):
+def test_without_javascript_a_failed_rating_or_delete_is_said_after_the_redirect(
+    client, designer, simulator, finished_job, fault
+):
     item_id = finished_job.history_item_id
     fault.start(simulator)
     try:
-        rated = client.post(reverse("feedback", args=[item_id]), {"like": "true", "next": reverse("history")}, follow=True)
+        rated = client.post(
+            reverse("feedback", args=[item_id]), {"like": "true", "next": reverse("history")}, follow=True
+        )
         assert rated.status_code == 200
         explains(fault, text(rated))
         deleted = client.post(reverse("history_delete", args=[item_id]), follow=True)

@@ -121,8 +121,14 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def fashion_job(client: genapi.GenApiClient, uploads: Uploads, images: dict[str, Path], *,
-                person: str = "person", generation_type: str | None = None) -> genapi.JobCreated:
+def fashion_job(
+    client: genapi.GenApiClient,
+    uploads: Uploads,
+    images: dict[str, Path],
+    *,
+    person: str = "person",
+    generation_type: str | None = None,
+) -> genapi.JobCreated:
     files = [
         uploads.upload("clothes", images["garment"], "image/jpeg"),
         uploads.upload("person", images[person], "image/png"),
@@ -151,7 +157,9 @@ class TestToolCatalogue:
     def test_the_nine_seed_tools_are_offered_in_order_with_titles_and_groups(self, simulator):
         tools = make_client(simulator).tools()
 
-        assert [(t.name, t.title, t.group) for t in tools] == [(tool["tool"], tool["title"], tool["group_tool"]) for tool in SEED_TOOLS]
+        assert [(t.name, t.title, t.group) for t in tools] == [
+            (tool["tool"], tool["title"], tool["group_tool"]) for tool in SEED_TOOLS
+        ]
 
 
 class TestStyles:
@@ -523,13 +531,18 @@ class TestSlowOrUnreachableService:
         assert upstream_calls(simulator) == [], "the read waited for the slow answer"
         with pytest.raises(genapi.UpstreamUnavailable):
             fashion_job(client, uploads, images)
-        assert not [call for call in upstream_calls(simulator) if call[0] == "POST"], "the upload waited for the slow answer"
+        assert not [call for call in upstream_calls(simulator) if call[0] == "POST"], (
+            "the upload waited for the slow answer"
+        )
         assert client.last_problem == genapi.UpstreamUnavailable.default_message
 
         # Control: both abandoned requests did reach the service and were answered late
         # (and they are waited for here so they do not land in a later test's log).
-        logged = wait_until(lambda: len(upstream_calls(simulator)) >= 2 and upstream_calls(simulator), timeout=10,
-                            message="the abandoned requests never showed in the simulator's log")
+        logged = wait_until(
+            lambda: len(upstream_calls(simulator)) >= 2 and upstream_calls(simulator),
+            timeout=10,
+            message="the abandoned requests never showed in the simulator's log",
+        )
         assert sorted(method for method, _, _ in logged) == ["GET", "POST"]
 
     def test_a_read_that_timed_out_is_not_tried_again(self, simulator):

@@ -63,7 +63,9 @@ class TestTrayPollsThatChangeNothing:
         job = Job.objects.get()
         response = wait_until(
             lambda: (answer := client.get(url, headers=HTMX)).status_code != 204 and answer,
-            timeout=15, interval=0.3, message="the tray never brought the finished job",
+            timeout=15,
+            interval=0.3,
+            message="the tray never brought the finished job",
         )
         assert response.status_code == 200
         body = response.content.decode()
@@ -113,7 +115,9 @@ class TestGenerateAgainstTheSimulator:
         failed = Job.objects.get()
         tick_until_finished(client, failed)
         simulator.clear_requests()
-        body = client.post(reverse("rerun", args=[failed.history_item_id]), {"submission": new_token()}, headers=HTMX).content.decode()
+        body = client.post(
+            reverse("rerun", args=[failed.history_item_id]), {"submission": new_token()}, headers=HTMX
+        ).content.decode()
         again = Job.objects.exclude(pk=failed.pk).get()
         assert again.history_item_id != failed.history_item_id
         assert [(e.slot, e.image_id) for e in again.inputs.all()] == [(e.slot, e.image_id) for e in failed.inputs.all()]

@@ -32,7 +32,14 @@ SEEDED = 250
 HTMX = {"HX-Request": "true"}
 GALLERY = {**HTMX, "HX-Target": "gallery"}
 LIGHTBOX = {**HTMX, "HX-Target": "lightbox"}
-KNOB_DEFAULTS = {"job_seconds": 1.0, "fail_rate": 0.0, "latency_ms": 0, "error_rate": 0.0, "error_body": "json", "rate_limit": None}
+KNOB_DEFAULTS = {
+    "job_seconds": 1.0,
+    "fail_rate": 0.0,
+    "latency_ms": 0,
+    "error_rate": 0.0,
+    "error_body": "json",
+    "rate_limit": None,
+}
 CARD = re.compile(r'<li class="result-card status-(\w+)" id="card-([^"]+)"(.*?)</li>', re.S)
 
 
@@ -73,7 +80,9 @@ class Upstream:
         return f"{self.process.base_url}/{path.lstrip('/')}"
 
     def listing(self, page: int = 1, limit: int = 20, **params) -> dict:
-        response = self.http.get(self.url("user/generation-history"), params={"page": page, "limit": limit, **params}, timeout=10)
+        response = self.http.get(
+            self.url("user/generation-history"), params={"page": page, "limit": limit, **params}, timeout=10
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -109,7 +118,10 @@ class Upstream:
             response = self.http.post(
                 self.url("generation/generate_image_v2/"),
                 data={"tool": "fashion_swap"},
-                files={"clothes": ("c.png", garment_png(), "image/png"), "person": ("p.png", person_png(), "image/png")},
+                files={
+                    "clothes": ("c.png", garment_png(), "image/png"),
+                    "person": ("p.png", person_png(), "image/png"),
+                },
                 timeout=30,
             )
         finally:
@@ -136,7 +148,11 @@ class Upstream:
 
     def first(self, status: str = "complete", page: int = 1, exclude: tuple[str, ...] = (), **where) -> dict:
         for item in self.listing(page, 20)["items"]:
-            if item["status"] == status and item["id"] not in exclude and all(item.get(k) == v for k, v in where.items()):
+            if (
+                item["status"] == status
+                and item["id"] not in exclude
+                and all(item.get(k) == v for k, v in where.items())
+            ):
                 return item
         raise AssertionError(f"no {status} item on page {page}")
 
@@ -282,7 +298,9 @@ class TestFilters:
         assert "?status=complete&amp;status=error&amp;page=2" in html
 
     def test_a_style_shows_only_cards_of_that_style(self, client, designer, upstream):
-        counts = {gt["id"]: (upstream.total(generation_type=gt["id"]), gt["title"]) for gt in upstream.types("fashion_swap")}
+        counts = {
+            gt["id"]: (upstream.total(generation_type=gt["id"]), gt["title"]) for gt in upstream.types("fashion_swap")
+        }
         type_id, (total, title) = max(counts.items(), key=lambda entry: entry[1][0])
         assert total > 0
         html = text(gallery(client, f"style={type_id}"))
@@ -375,7 +393,9 @@ class TestMadeByMe:
         job.refresh_from_db()
         assert job.status == "complete"
 
-    def test_another_designer_does_not_see_my_jobs_under_made_by_me(self, client, designer, upstream, django_user_model):
+    def test_another_designer_does_not_see_my_jobs_under_made_by_me(
+        self, client, designer, upstream, django_user_model
+    ):
         job = self.send(client, upstream)
         client.force_login(django_user_model.objects.create_user(username="grace"))
         mine = text(gallery(client, "mine=1"))
@@ -425,7 +445,9 @@ class TestFeedback:
 class TestDelete:
     """Deleting moves a result to the dashboard's trash: hidden at once, still upstream."""
 
-    def test_deleting_a_card_hides_it_offers_undo_and_refills_the_grid_from_the_next_page(self, client, designer, upstream):
+    def test_deleting_a_card_hides_it_offers_undo_and_refills_the_grid_from_the_next_page(
+        self, client, designer, upstream
+    ):
         item_id = upstream.create()
         before = upstream.ids(1, 20)
         assert before[0] == item_id
@@ -444,7 +466,7 @@ class TestDelete:
         assert upstream.item(item_id).status_code == 200  # deleted upstream only when the trash is emptied
         assert TrashedResult.objects.filter(history_item_id=item_id).exists()
 
-        undone = text(client.post(reverse("trash_restore") , {"ids": [item_id]}, headers=GALLERY))
+        undone = text(client.post(reverse("trash_restore"), {"ids": [item_id]}, headers=GALLERY))
         assert "Restored." in undone
         assert card_ids(undone)[0] == item_id
         assert not TrashedResult.objects.exists()
@@ -531,11 +553,16 @@ class TestBulk:
         upstream.process.configure(rate_limit=None)
         assert "1 moved to the trash; 2 failed." in html and "notice-error" in html
         for item_id in ids[1:]:
-            assert re.search(rf"<li><code>{item_id}</code>: The generation service is busy[^<]*try again in about \d+ seconds?\)</li>", html)
+            assert re.search(
+                rf"<li><code>{item_id}</code>: The generation service is busy[^<]*try again in about \d+ seconds?\)</li>",
+                html,
+            )
         assert f"<code>{ids[0]}</code>" not in html
         assert list(TrashedResult.objects.values_list("history_item_id", flat=True)) == [ids[0]]
 
-    def test_a_like_on_a_hostile_or_deleted_id_fails_with_a_message_and_the_rest_stand_done(self, client, designer, upstream):
+    def test_a_like_on_a_hostile_or_deleted_id_fails_with_a_message_and_the_rest_stand_done(
+        self, client, designer, upstream
+    ):
         good = upstream.first("complete")["id"]
         gone = upstream.create()
         assert upstream.delete(gone) == 204
@@ -546,10 +573,14 @@ class TestBulk:
         assert f"<li><code>{gone}</code>: This item no longer exists.</li>" in html
         assert upstream.item(good).json()["like"] is True
         # Only ids the upstream could have issued reached it; the hostile one never did.
-        requested = {r["path"].rsplit("/", 1)[-1] for r in upstream.api_requests() if "/generation-history/" in r["path"]}
+        requested = {
+            r["path"].rsplit("/", 1)[-1] for r in upstream.api_requests() if "/generation-history/" in r["path"]
+        }
         assert good in requested and requested <= {good, gone}
         # Control: the log holds the calls that were made, the like included.
-        assert ("PATCH", f"/user/generation-history/feedback/{good}") in [(r["method"], r["path"]) for r in upstream.api_requests()]
+        assert ("PATCH", f"/user/generation-history/feedback/{good}") in [
+            (r["method"], r["path"]) for r in upstream.api_requests()
+        ]
 
     def test_liking_skips_failed_and_running_results_and_says_why(self, client, designer, upstream):
         done = [item["id"] for item in upstream.listing(1, 20, status="complete")["items"][:2]]
@@ -559,7 +590,11 @@ class TestBulk:
         html = self.bulk(client, "like", [*done, failed["id"]])
         assert "2 liked; 1 skipped: failed results cannot be rated." in html and "notice-ok" in html
         html = self.bulk(client, "dislike", [done[0], failed["id"], running])
-        assert "1 disliked; 2 skipped: failed results cannot be rated, running results cannot be rated until they finish." in html
+        assert (
+            "1 disliked; 2 skipped: failed results cannot be rated, running results cannot be rated until they finish."
+            in html
+        )
+
         def ratings_sent() -> list[str]:
             return [r["path"] for r in upstream.api_requests() if r["method"] == "PATCH"]
 
@@ -570,7 +605,9 @@ class TestBulk:
 
     def test_without_htmx_the_skipped_ones_are_said_on_the_page_the_redirect_leads_to(self, client, designer, upstream):
         failed = upstream.listing(1, 20, status="error")["items"][0]["id"]
-        response = client.post(reverse("history_bulk") + "?status=error", {"action": "like", "ids": [failed]}, follow=True)
+        response = client.post(
+            reverse("history_bulk") + "?status=error", {"action": "like", "ids": [failed]}, follow=True
+        )
         assert response.redirect_chain == [("/history/?status=error", 302)]
         assert "0 liked; 1 skipped: failed results cannot be rated." in text(response)
 
@@ -579,7 +616,9 @@ class TestBulk:
         assert "1 moved to the trash." in self.bulk(client, "delete", [running])
         assert TrashedResult.objects.filter(history_item_id=running).exists()
 
-    @pytest.mark.parametrize(("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)])
+    @pytest.mark.parametrize(
+        ("action", "with_ids"), [("delete", False), ("like", False), ("archive", True), (None, True)]
+    )
     def test_no_selection_or_an_unknown_action_changes_nothing(self, client, designer, upstream, action, with_ids):
         item_id = upstream.create()
         upstream.process.clear_requests()
@@ -622,7 +661,10 @@ class TestResultImages:
         assert upstream.api_requests() == []
         # A different item's etag does not match, and that image is asked for upstream.
         other = upstream.first("complete", exclude=(item_id,))["id"]
-        assert client.get(reverse("result_image", args=[other, "preview"]), headers={"If-None-Match": etag}).status_code == 200
+        assert (
+            client.get(reverse("result_image", args=[other, "preview"]), headers={"If-None-Match": etag}).status_code
+            == 200
+        )
         assert any(other in r["path"] for r in upstream.api_requests())
 
     def test_a_second_grid_view_serves_previews_without_upstream_requests(self, client, designer, upstream):
@@ -632,13 +674,16 @@ class TestResultImages:
         upstream.process.clear_requests()
         for url in previews:
             assert client.get(url).status_code == 200
+
         def image_requests() -> list[dict]:
             return [r for r in upstream.api_requests() if r["path"].startswith("/image/")]
 
         # Control: the first time, the images were fetched upstream (and logged). The
         # simulator logs a request after it has answered, so the last entry may trail the
         # answer by a moment: wait for it (also so it cannot land after the clear below).
-        wait_until(lambda: len(image_requests()) >= len(previews) or None, timeout=5, message="image requests not all logged")
+        wait_until(
+            lambda: len(image_requests()) >= len(previews) or None, timeout=5, message="image requests not all logged"
+        )
         assert len(image_requests()) == len(previews)
         upstream.process.clear_requests()
         for url in previews:
@@ -713,22 +758,33 @@ class TestDetails:
         assert re.search(rf'href="/history/{page[index - 1]["id"]}/\??" data-nav="previous"', lightbox)
         assert re.search(rf'href="/history/{page[index + 1]["id"]}/\??" data-nav="next"', lightbox)
 
-    def test_the_details_read_as_a_designer_speaks_with_the_raw_fields_behind_a_disclosure(self, client, designer, upstream):
+    def test_the_details_read_as_a_designer_speaks_with_the_raw_fields_behind_a_disclosure(
+        self, client, designer, upstream
+    ):
         # Older than a minute, so its age reads "... ago" (not "just now", as a seeded job
         # that finished moments ago would).
-        item = next(it for it in upstream.listing(1, 20, status="complete")["items"] if made_at(it) < timezone.now() - timedelta(hours=1))
-        tool_title = next(t["title"] for t in upstream.http.get(upstream.url("generation/tools"), timeout=10).json() if t["tool"] == item["tool"])
+        item = next(
+            it
+            for it in upstream.listing(1, 20, status="complete")["items"]
+            if made_at(it) < timezone.now() - timedelta(hours=1)
+        )
+        tool_title = next(
+            t["title"]
+            for t in upstream.http.get(upstream.url("generation/tools"), timeout=10).json()
+            if t["tool"] == item["tool"]
+        )
         html = text(client.get(reverse("history_item", args=[item["id"]]), headers=LIGHTBOX))
         details = html.split('aria-label="Details"', 1)[1]
         plain, technical = details.split('<details class="technical">', 1)
         assert f"<dt>Tool</dt><dd>{tool_title}</dd>" in plain
         made = made_at(item)
         assert re.search(
-            rf'<dt>Made</dt><dd><time datetime="{re.escape(made.isoformat())}" title="{re.escape(display.exact_time(made))}">[^<]+ ago</time></dd>', plain
+            rf'<dt>Made</dt><dd><time datetime="{re.escape(made.isoformat())}" title="{re.escape(display.exact_time(made))}">[^<]+ ago</time></dd>',
+            plain,
         )
         took = round((datetime.fromisoformat(item["finished_at"].replace("Z", "+00:00")) - made).total_seconds())
         assert f"<dt>Took</dt><dd>{took} s</dd>" in plain  # the simulator takes 3 to 30 s
-        assert "<dt>Made by</dt><dd><span class=\"muted\">outside the dashboard</span></dd>" in plain
+        assert '<dt>Made by</dt><dd><span class="muted">outside the dashboard</span></dd>' in plain
         assert "<summary>Technical details</summary>" in technical
         assert f"<dt>id</dt><dd>{item['id']}</dd>" in technical and "<dt>id</dt>" not in plain
 
@@ -803,7 +859,9 @@ class TestLightboxKeepsTheGallerysPlace:
         assert nav_href(html, "previous") == f"/history/{first_page[-1]}/"
         assert 'data-close-url="/history/?page=2"' in html
 
-    def test_walking_failed_results_never_lands_on_another_status_and_crosses_pages_both_ways(self, client, designer, upstream):
+    def test_walking_failed_results_never_lands_on_another_status_and_crosses_pages_both_ways(
+        self, client, designer, upstream
+    ):
         failed = [item["id"] for item in upstream.all_items() if item["status"] == "error"]
         assert len(failed) > 20  # two pages of them
         walked, href = [], f"/history/{failed[0]}/?status=error"
@@ -890,7 +948,9 @@ class TestToolAndDateFilters:
     def test_custom_dates_include_both_whole_days(self, client, designer, upstream):
         today = timezone.localdate()
         first, last = today - timedelta(days=12), today - timedelta(days=4)
-        expected = [item["id"] for item in upstream.all_items() if first <= timezone.localtime(made_at(item)).date() <= last]
+        expected = [
+            item["id"] for item in upstream.all_items() if first <= timezone.localtime(made_at(item)).date() <= last
+        ]
         assert expected
         html = text(gallery(client, f"when=custom&from={first}&to={last}&limit=100"))
         assert card_ids(html) == expected[:100]
@@ -908,7 +968,9 @@ class TestToolAndDateFilters:
         html = text(gallery(client, "when=today"))
         assert listing_calls(upstream, at_least=1) == 1
         start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-        assert card_ids(html) == [item["id"] for item in upstream.listing(1, 100)["items"] if made_at(item) >= start][:20]
+        assert (
+            card_ids(html) == [item["id"] for item in upstream.listing(1, 100)["items"] if made_at(item) >= start][:20]
+        )
 
     def test_a_scan_stops_at_its_call_limit_and_says_how_far_it_looked(self, client, designer, upstream, monkeypatch):
         monkeypatch.setattr(history, "SCAN_MAX_CALLS", 2)
@@ -1006,4 +1068,3 @@ class TestPoll:
         # Control: a well-formed id that no record has does cost calls (and they are logged).
         _, calls = self.poll(client, upstream, "0123456789abcdef01234567")
         assert calls
-

@@ -57,7 +57,13 @@ def run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
         cwd=ROOT,
-        env={**clean, "DEBUG": "true", "SECRET_KEY": "pool-test", "DJANGO_SETTINGS_MODULE": "dashboard.settings", **env},
+        env={
+            **clean,
+            "DEBUG": "true",
+            "SECRET_KEY": "pool-test",
+            "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -90,7 +96,10 @@ class TestConnectionPool:
         assert result.stdout.split() == ["None", "60"], result.stderr
 
     def test_a_pool_on_sqlite_is_refused_with_a_clear_message(self, tmp_path):
-        result = run("from django.conf import settings; settings.DATABASES", {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "DATABASE_POOL_MAX": "4"})
+        result = run(
+            "from django.conf import settings; settings.DATABASES",
+            {"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", "DATABASE_POOL_MAX": "4"},
+        )
         assert result.returncode != 0
         assert "DATABASE_POOL_MAX needs PostgreSQL" in result.stderr
 
@@ -106,7 +115,9 @@ class TestConnectionPool:
             "    return value\n"
             "first = pid()\n"
             "import psycopg\n"
-            "with psycopg.connect(" + repr(postgres_url.replace("postgres://", "postgresql://")) + ", autocommit=True) as admin:\n"
+            "with psycopg.connect("
+            + repr(postgres_url.replace("postgres://", "postgresql://"))
+            + ", autocommit=True) as admin:\n"
             "    admin.execute('SELECT pg_terminate_backend(%s)', [first])\n"
             "print(first, pid())\n"
         )

@@ -108,7 +108,13 @@ class TestHealthzReportsTheCache:
         redis_server.stop()
         response = client.get(reverse("healthz"))
         assert response.status_code == 503
-        assert response.json() == {"status": "degraded", "database": "ok", "upstream": "ok", "cache": "unavailable", "worker": "ok"}
+        assert response.json() == {
+            "status": "degraded",
+            "database": "ok",
+            "upstream": "ok",
+            "cache": "unavailable",
+            "worker": "ok",
+        }
 
 
 class TestRedisIsNotAskedAgainAtOnce:

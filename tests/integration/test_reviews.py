@@ -42,7 +42,9 @@ def ada(django_user_model, client, upstream):
 
 
 def upstream_item(process, item_id: str) -> dict:
-    return requests.get(f"{process.base_url}/user/generation-history/{item_id}", headers=process.headers, timeout=5).json()
+    return requests.get(
+        f"{process.base_url}/user/generation-history/{item_id}", headers=process.headers, timeout=5
+    ).json()
 
 
 def set_upstream_like(process, item_id: str, like: bool) -> None:
@@ -52,7 +54,10 @@ def set_upstream_like(process, item_id: str, like: bool) -> None:
 
 def unrated_ids(process) -> list[str]:
     body = requests.get(
-        f"{process.base_url}/user/generation-history", params={"limit": 100, "status": "complete"}, headers=process.headers, timeout=5
+        f"{process.base_url}/user/generation-history",
+        params={"limit": 100, "status": "complete"},
+        headers=process.headers,
+        timeout=5,
     ).json()
     return [item["id"] for item in body["items"] if item.get("like") is None]
 
@@ -90,7 +95,9 @@ def item_id(upstream):
 
 
 class TestToggle:
-    def test_pressing_the_shown_like_again_clears_it_and_the_upstream_keeps_its_value(self, client, ada, upstream, item_id):
+    def test_pressing_the_shown_like_again_clears_it_and_the_upstream_keeps_its_value(
+        self, client, ada, upstream, item_id
+    ):
         assert pressed(rate(client, item_id, "true"), "like") == "true"
         cleared = rate(client, item_id, "true")
         assert pressed(cleared, "like") == "false" and pressed(cleared, "dislike") == "false"
@@ -116,7 +123,9 @@ class TestToggle:
 
     def test_bulk_like_sets_the_like_even_when_it_is_already_shown(self, client, ada, upstream, item_id):
         rate(client, item_id, "true")
-        client.post(reverse("history_bulk"), {"action": "like", "ids": [item_id]}, headers={**HTMX, "HX-Target": "gallery"})
+        client.post(
+            reverse("history_bulk"), {"action": "like", "ids": [item_id]}, headers={**HTMX, "HX-Target": "gallery"}
+        )
         assert upstream_item(upstream, item_id)["like"] is True
         assert pressed(lightbox(client, item_id), "like") == "true"
         assert not Review.objects.get(history_item_id=item_id).cleared

@@ -36,7 +36,9 @@ runs.start_run(ada, tool=tool, style=None, rows=(garment, rows), columns=(model,
 
 
 def manage(env: dict[str, str], *args: str) -> None:
-    completed = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -49,12 +51,16 @@ print(runs.revive(Run.objects.get()))
 
 def ready_tasks(url: str) -> int:
     with psycopg.connect(url.replace("postgres://", "postgresql://"), connect_timeout=2) as db:
-        return db.execute("SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY'").fetchone()[0]
+        return db.execute("SELECT COUNT(*) FROM django_tasks_database_dbtaskresult WHERE status = 'READY'").fetchone()[
+            0
+        ]
 
 
 def age_running_tasks(url: str) -> None:
     with psycopg.connect(url.replace("postgres://", "postgresql://"), connect_timeout=2) as db:
-        db.execute("UPDATE django_tasks_database_dbtaskresult SET started_at = started_at - interval '1 hour' WHERE status = 'RUNNING'")
+        db.execute(
+            "UPDATE django_tasks_database_dbtaskresult SET started_at = started_at - interval '1 hour' WHERE status = 'RUNNING'"
+        )
 
 
 def cell_states(url: str) -> dict[str, int]:
@@ -64,7 +70,9 @@ def cell_states(url: str) -> dict[str, int]:
 
 def recorded_ids(url: str) -> list[str]:
     with psycopg.connect(url.replace("postgres://", "postgresql://"), connect_timeout=2) as db:
-        rows = db.execute("SELECT j.history_item_id FROM dashboard_runcell c JOIN dashboard_job j ON j.id = c.job_id").fetchall()
+        rows = db.execute(
+            "SELECT j.history_item_id FROM dashboard_runcell c JOIN dashboard_job j ON j.id = c.job_id"
+        ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -104,7 +112,9 @@ def test_a_database_outage_mid_run_neither_doubles_nor_loses_a_job(settings, on_
                 wait_until(
                     lambda: not cell_states(postgres.url).get("queued", 0),
                     timeout=90,
-                    message=lambda: f"cells still waiting: {cell_states(postgres.url)}; worker said:\n{settled.output()[-4000:]}",
+                    message=lambda: (
+                        f"cells still waiting: {cell_states(postgres.url)}; worker said:\n{settled.output()[-4000:]}"
+                    ),
                 )
                 wait_until(lambda: not ready_tasks(postgres.url), timeout=30, message="the revived tasks run")
                 time.sleep(1)  # a send under way when the last cell left the queue

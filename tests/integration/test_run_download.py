@@ -25,7 +25,9 @@ FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fas
 GARMENT, MODEL = slots_for("fashion_swap", "fashion")
 
 
-def test_a_run_sent_by_the_worker_downloads_whole_and_liked(settings, simulator, on_simulator, django_user_model, client):
+def test_a_run_sent_by_the_worker_downloads_whole_and_liked(
+    settings, simulator, on_simulator, django_user_model, client
+):
     designer = django_user_model.objects.create_user(username="ada")
     client.force_login(designer)
     garments = [library_image(designer, "clothes", name) for name in ("Red dress", "Linen shirt")]
@@ -46,12 +48,16 @@ def test_a_run_sent_by_the_worker_downloads_whole_and_liked(settings, simulator,
     expected = [
         f"fashion-swap__{garment}__{model}__{item_id}.png"
         for (garment, model), item_id in zip(
-            [("red-dress", "anna"), ("red-dress", "zoe"), ("linen-shirt", "anna"), ("linen-shirt", "zoe")], ids, strict=True
+            [("red-dress", "anna"), ("red-dress", "zoe"), ("linen-shirt", "anna"), ("linen-shirt", "zoe")],
+            ids,
+            strict=True,
         )
     ]
     assert zipped.namelist() == [*expected, "manifest.csv"]
     for name, item_id in zip(expected, ids, strict=True):
-        stock = requests.get(f"{simulator.base_url}/image/generation_result/{item_id}.png", headers=simulator.headers, timeout=10)
+        stock = requests.get(
+            f"{simulator.base_url}/image/generation_result/{item_id}.png", headers=simulator.headers, timeout=10
+        )
         assert zipped.read(name) == stock.content
 
     assert client.post(reverse("feedback", args=[ids[2]]), {"like": "true"}).status_code == 302

@@ -60,7 +60,10 @@ def test_two_workers_under_the_rate_limit_send_every_cell_once(settings, simulat
     simulator.configure(rate_limit="3/2")
     simulator.clear_requests()
     run = start(designer, 4, 3)
-    with WorkerProcess(settings, sends_per_minute=600) as first, WorkerProcess(settings, sends_per_minute=600) as second:
+    with (
+        WorkerProcess(settings, sends_per_minute=600) as first,
+        WorkerProcess(settings, sends_per_minute=600) as second,
+    ):
         wait_until(lambda: all_sent(run), timeout=120, message="every cell of the run sent")
         wait_until(tasks_settled, timeout=30, message="no task left to run")
 
@@ -97,7 +100,9 @@ def test_cancel_stops_the_cells_not_yet_sent(settings, simulator, designer):
     simulator.clear_requests()
     run = start(designer, 5, 2)
     with WorkerProcess(settings, sends_per_minute=60):
-        wait_until(lambda: run.cells.filter(state=RunCell.State.SENT).count() >= 2, timeout=60, message="two cells sent")
+        wait_until(
+            lambda: run.cells.filter(state=RunCell.State.SENT).count() >= 2, timeout=60, message="two cells sent"
+        )
         cancelled = runs.cancel(run, designer)
         wait_until(tasks_settled, timeout=60, message="the worker went through every task")
 
@@ -153,12 +158,18 @@ def test_a_cell_whose_worker_died_while_sending_is_not_sent_again_by_itself(sett
     run = start(designer, 1, 1)
     cell = run.cells.get()
     with WorkerProcess(settings) as worker:
-        wait_until(lambda: RunCell.objects.get(pk=cell.pk).state == RunCell.State.SENDING, timeout=30, message="the cell claimed")
+        wait_until(
+            lambda: RunCell.objects.get(pk=cell.pk).state == RunCell.State.SENDING,
+            timeout=30,
+            message="the cell claimed",
+        )
         worker.kill()
     simulator.configure(latency_ms=0)
     with WorkerProcess(settings):
         # The dead worker's task is left RUNNING; nothing else may send this cell.
-        wait_until(lambda: not DBTaskResult.objects.filter(status="READY").exists(), timeout=30, message="ready tasks taken")
+        wait_until(
+            lambda: not DBTaskResult.objects.filter(status="READY").exists(), timeout=30, message="ready tasks taken"
+        )
     cell.refresh_from_db()
     assert cell.state == RunCell.State.SENDING and cell.job is None
     assert runs.cell_status(cell) == "sending"

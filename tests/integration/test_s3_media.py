@@ -43,15 +43,17 @@ def on_s3(settings, s3_server, bucket):
     _, name = bucket
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": media_storage_settings({
-            "MEDIA_STORAGE": "s3",
-            "AWS_STORAGE_BUCKET_NAME": name,
-            "AWS_S3_ENDPOINT_URL": s3_server.endpoint_url,
-            "AWS_S3_REGION_NAME": s3_server.region,
-            "AWS_ACCESS_KEY_ID": s3_server.access_key,
-            "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
-            "AWS_LOCATION": "media",
-        }),
+        "default": media_storage_settings(
+            {
+                "MEDIA_STORAGE": "s3",
+                "AWS_STORAGE_BUCKET_NAME": name,
+                "AWS_S3_ENDPOINT_URL": s3_server.endpoint_url,
+                "AWS_S3_REGION_NAME": s3_server.region,
+                "AWS_ACCESS_KEY_ID": s3_server.access_key,
+                "AWS_SECRET_ACCESS_KEY": s3_server.secret_key,
+                "AWS_LOCATION": "media",
+            }
+        ),
     }
     return bucket
 
@@ -68,7 +70,9 @@ def stored_keys(s3, bucket: str) -> list[str]:
 
 
 class TestInputsOnS3:
-    def test_an_upload_through_the_generate_form_lands_in_the_bucket_and_is_served_back(self, client, designer, on_s3, settings):
+    def test_an_upload_through_the_generate_form_lands_in_the_bucket_and_is_served_back(
+        self, client, designer, on_s3, settings
+    ):
         s3, name = on_s3
         response = client.post(
             reverse("home"),

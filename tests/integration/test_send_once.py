@@ -39,19 +39,22 @@ def job_creations(simulator) -> int:
 def token_in(html: str, action: str | None = None) -> str:
     """The one-time token of the page's form (the one posting to `action`, if given)."""
     if action is not None:
-        html = html[html.index(f'action="{action}"'):]
+        html = html[html.index(f'action="{action}"') :]
     found = re.search(r'name="submission" value="([^"]*)"', html)
     return found.group(1) if found else ""
 
 
 def generate_body(token: str) -> bytes:
     """One multipart body, exactly as a browser would send it, to be sent more than once."""
-    return encode_multipart(BOUNDARY, {
-        "tool": "fashion_swap",
-        "submission": token,
-        "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-        "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-    })
+    return encode_multipart(
+        BOUNDARY,
+        {
+            "tool": "fashion_swap",
+            "submission": token,
+            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+        },
+    )
 
 
 def post_body(client, body: bytes, **headers):
@@ -101,7 +104,9 @@ class TestTheGenerateFormIsSentOnce:
         page = post_body(client, generate_body(""), **HTMX).content.decode()
         assert "This form is out of date" in page
         assert job_creations(simulator) == 0
-        assert re.search(r'name="person__kept" value="\d+"', page) and re.search(r'name="clothes__kept" value="\d+"', page)
+        assert re.search(r'name="person__kept" value="\d+"', page) and re.search(
+            r'name="clothes__kept" value="\d+"', page
+        )
         assert token_in(page)  # a fresh token: sending it again now works
 
 

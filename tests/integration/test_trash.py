@@ -59,7 +59,9 @@ def exists_upstream(process, item_id: str) -> bool:
 
 def trash(client, *item_ids: str) -> None:
     response = client.post(reverse("history_bulk"), {"action": "delete", "ids": list(item_ids)}, headers=GALLERY)
-    assert response.status_code == 200 and TrashedResult.objects.filter(history_item_id__in=item_ids).count() == len(item_ids)
+    assert response.status_code == 200 and TrashedResult.objects.filter(history_item_id__in=item_ids).count() == len(
+        item_ids
+    )
 
 
 def age(item_id: str, days: float) -> None:

@@ -170,7 +170,5 @@ API_PATH = re.compile(
 
 def stray_paths(entries: list[dict[str, Any]]) -> list[str]:
     return [
-        entry["path"]
-        for entry in entries
-        if not API_PATH.fullmatch(entry["path"]) or ".." in entry["path"].split("/")
+        entry["path"] for entry in entries if not API_PATH.fullmatch(entry["path"]) or ".." in entry["path"].split("/")
     ]

@@ -35,7 +35,15 @@ pytestmark = pytest.mark.django_db
 ROUTES = routes()
 ITEM = "0123456789abcdef01234567"
 # Enough for any form to be read: what a real submission would carry.
-FORM = {"like": "true", "action": "delete", "ids": [ITEM], "tool": "fashion_swap", "next": "/", "username": "ada", "password": "pw"}
+FORM = {
+    "like": "true",
+    "action": "delete",
+    "ids": [ITEM],
+    "tool": "fashion_swap",
+    "next": "/",
+    "username": "ada",
+    "password": "pw",
+}
 
 
 @pytest.fixture
@@ -43,13 +51,27 @@ def someone_elses_work(django_user_model):
     """A Job and an input of another designer: what a refused request must not touch."""
     owner = django_user_model.objects.create_user(username="grace", password="pw")
     image = InputImage.objects.create(
-        owner=owner, file="inputs/a.png", thumbnail="thumbnails/a.webp", original_name="a.png",
-        content_type="image/png", size=1, width=1, height=1,
+        owner=owner,
+        file="inputs/a.png",
+        thumbnail="thumbnails/a.webp",
+        original_name="a.png",
+        content_type="image/png",
+        size=1,
+        width=1,
+        height=1,
     )
     job = Job.objects.create(history_item_id=ITEM, designer=owner, tool="fashion_swap")
-    run = Run.objects.create(designer=owner, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment")
+    run = Run.objects.create(
+        designer=owner, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment"
+    )
     RunCell.objects.create(run=run, row=0, column=0, row_image=image)
-    return Ids(items=[job.history_item_id], input_pks=[image.pk], tool="fashion_swap", style_id="aaaaaaaaaaaaaaaaaaaaaaaa", run_ids=[run.pk])
+    return Ids(
+        items=[job.history_item_id],
+        input_pks=[image.pk],
+        tool="fashion_swap",
+        style_id="aaaaaaaaaaaaaaaaaaaaaaaa",
+        run_ids=[run.pk],
+    )
 
 
 def snapshot() -> tuple:
@@ -64,7 +86,9 @@ def assert_no_upstream_call(no_upstream) -> None:
     health check asks for the tool list) does show in the mock's record."""
     assert [call.request.url for call in no_upstream.calls] == []
     Client().get(reverse("healthz"))
-    assert [urlsplit(call.request.url).path for call in no_upstream.calls] == ["/generation/tools"], "the mock records no call"
+    assert [urlsplit(call.request.url).path for call in no_upstream.calls] == ["/generation/tools"], (
+        "the mock records no call"
+    )
 
 
 @pytest.fixture
@@ -147,7 +171,9 @@ class TestCsrf:
                 for headers in ({}, HTMX):
                     browser.force_login(designer)
                     response = getattr(browser, method)(url, FORM if method == "post" else "", headers=headers)
-                    assert response.status_code == 403, f"{method.upper()} {url} without a CSRF token: {response.status_code}"
+                    assert response.status_code == 403, (
+                        f"{method.upper()} {url} without a CSRF token: {response.status_code}"
+                    )
                     refused.add(name)
         assert CHANGING <= refused
         assert_no_upstream_call(no_upstream)

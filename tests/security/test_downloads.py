@@ -29,8 +29,12 @@ def graces_run(django_user_model):
         owner=grace, file="inputs/a.png", thumbnail="thumbnails/a.webp", original_name="a.png",
         content_type="image/png", size=1, width=1, height=1,
     )  # fmt: skip
-    run = Run.objects.create(designer=grace, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment")
-    job = Job.objects.create(history_item_id=ITEM, designer=grace, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
+    run = Run.objects.create(
+        designer=grace, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment"
+    )
+    job = Job.objects.create(
+        history_item_id=ITEM, designer=grace, tool="fashion_swap", status=Job.Status.COMPLETE, run=run
+    )
     RunCell.objects.create(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
     return run
 
@@ -61,7 +65,10 @@ def test_a_teammate_may_download_anothers_run(django_user_model, client, graces_
     client.force_login(django_user_model.objects.create_user(username="ada"))
     base = "http://genapi.test"
     no_upstream.get(f"{base}/generation/tools", json=[])
-    no_upstream.get(f"{base}/user/generation-history/{ITEM}", json={"id": ITEM, "status": "complete", "stock_url": f"/image/generation_result/{ITEM}.png"})
+    no_upstream.get(
+        f"{base}/user/generation-history/{ITEM}",
+        json={"id": ITEM, "status": "complete", "stock_url": f"/image/generation_result/{ITEM}.png"},
+    )
     no_upstream.get(f"{base}/image/generation_result/{ITEM}.png", body=flat_photo(), content_type="image/png")
 
     response = client.get(reverse("run_download", args=[graces_run.pk]))

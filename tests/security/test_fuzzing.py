@@ -31,11 +31,56 @@ FUZZ = hypothesis_settings(
 )
 
 HOSTILE = [
-    "..", "../", "../../../etc/passwd", "..%2F..%2Fadmin", "..%2f", "%2e%2e", "%2e%2e%2f", "%252e%252e%252f",
-    ".%2e/", "a/../b", "a%2Fb", "a%5Cb", "..\\..\\", "#", "#frag", "?", "?x=1", "a?page=2", ";", "a;b", ";jsessionid=1",
-    "\x00", "a\x00b", "%00", " ", "\t", "\n", "\r\n", " abc ", "é", "ｆｕｌｌ", "\u202e", "😀", "%", "%zz", "%ff%fe",
-    "&", "=", "+", "~", ".", "...", "//", "http://evil.example/x", "//evil.example", "a" * 129,
-    "0123456789abcdef01234567", "-_-_", "0", "9" * 40,
+    "..",
+    "../",
+    "../../../etc/passwd",
+    "..%2F..%2Fadmin",
+    "..%2f",
+    "%2e%2e",
+    "%2e%2e%2f",
+    "%252e%252e%252f",
+    ".%2e/",
+    "a/../b",
+    "a%2Fb",
+    "a%5Cb",
+    "..\\..\\",
+    "#",
+    "#frag",
+    "?",
+    "?x=1",
+    "a?page=2",
+    ";",
+    "a;b",
+    ";jsessionid=1",
+    "\x00",
+    "a\x00b",
+    "%00",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    " abc ",
+    "é",
+    "ｆｕｌｌ",
+    "\u202e",
+    "😀",
+    "%",
+    "%zz",
+    "%ff%fe",
+    "&",
+    "=",
+    "+",
+    "~",
+    ".",
+    "...",
+    "//",
+    "http://evil.example/x",
+    "//evil.example",
+    "a" * 129,
+    "0123456789abcdef01234567",
+    "-_-_",
+    "0",
+    "9" * 40,
 ]
 ids = st.one_of(
     st.sampled_from(HOSTILE),
@@ -43,7 +88,11 @@ ids = st.one_of(
     st.builds(lambda a, b: a + b, st.sampled_from(HOSTILE), st.text(max_size=12)),
     st.builds(lambda a, b: a + b, st.from_regex(r"[A-Za-z0-9_-]{1,24}", fullmatch=True), st.sampled_from(HOSTILE)),
     # Long ones: a 10 000-character id must be refused as calmly as a short one.
-    st.builds(lambda chunk, n: (chunk * n)[:10_000], st.sampled_from(["a", "../", "%2e", "é", "\x00", "/"]), st.integers(1_000, 10_000)),
+    st.builds(
+        lambda chunk, n: (chunk * n)[:10_000],
+        st.sampled_from(["a", "../", "%2e", "é", "\x00", "/"]),
+        st.integers(1_000, 10_000),
+    ),
     # Well-formed ids do reach the API (and are unknown there).
     st.from_regex(r"[A-Za-z0-9_-]{1,128}", fullmatch=True),
     st.integers(min_value=0, max_value=10**30).map(str),
@@ -74,7 +123,11 @@ def id_urls(value: str) -> list[tuple[str, str, str]]:
         free = [name for name, c in route.converters.items() if type(c) in (StringConverter, IntConverter)]
         fixed = {name: FIXED[name] for name in route.converters if name not in free}
         for name in free:
-            others = {other: ("fashion_swap" if other == "tool" else "0123456789abcdef01234567") for other in free if other != name}
+            others = {
+                other: ("fashion_swap" if other == "tool" else "0123456789abcdef01234567")
+                for other in free
+                if other != name
+            }
             url = url_with(route, {name: quoted}, {**fixed, **others})
             for method in sorted(route.methods - {"PUT"}):
                 found.append((route.name, method, url))
@@ -90,7 +143,10 @@ class NulWatch:
     def __call__(self, execute, sql, params, many, context):
         rows = params if many else [params]
         self.sent.extend(
-            repr(value)[:80] for row in rows or [] for value in (row or []) if isinstance(value, str) and "\x00" in value
+            repr(value)[:80]
+            for row in rows or []
+            for value in (row or [])
+            if isinstance(value, str) and "\x00" in value
         )
         return execute(sql, params, many, context)
 
@@ -112,8 +168,21 @@ def send(browser: Client, method: str, url: str, headers: dict):
 class TestHostileIds:
     def test_every_view_taking_an_id_is_fuzzed(self):
         assert {route.name for route in ID_ROUTES} == {
-            "rerun", "feedback", "review", "result_image", "input_image", "style_preview", "history_item", "history_delete",
-            "trash_delete", "run_download", "library_image", "run", "run_poll", "run_cancel", "run_retry",
+            "rerun",
+            "feedback",
+            "review",
+            "result_image",
+            "input_image",
+            "style_preview",
+            "history_item",
+            "history_delete",
+            "trash_delete",
+            "run_download",
+            "library_image",
+            "run",
+            "run_poll",
+            "run_cancel",
+            "run_retry",
         }
 
     @FUZZ
@@ -122,9 +191,9 @@ class TestHostileIds:
         simulator.clear_requests()
         for name, method, url in id_urls(value):
             response = send(browser, method, url, HTMX if htmx else {})
-            assert response.status_code < 500 or (name in ("result_image", "style_preview") and response.status_code in (502, 503)), (
-                f"{method} {url[:200]!r}: {response.status_code}"
-            )
+            assert response.status_code < 500 or (
+                name in ("result_image", "style_preview") and response.status_code in (502, 503)
+            ), f"{method} {url[:200]!r}: {response.status_code}"
             if name in ("result_image", "style_preview", "input_image") and response.status_code != 200:
                 assert not response.get("Cache-Control", "").endswith("immutable")
         assert stray_paths(simulator.requests()) == []
@@ -159,7 +228,9 @@ class TestHostileIds:
         simulator.clear_requests()
         response = browser.get(reverse("history_item", args=["x"]).replace("/x/", "/..%2Fgeneration%2Ftools/"))
         assert response.status_code == 404
-        response = browser.get(reverse("result_image", args=["x", "preview"]).replace("/x/", "/..%2F..%2Fopenapi.json/"))
+        response = browser.get(
+            reverse("result_image", args=["x", "preview"]).replace("/x/", "/..%2F..%2Fopenapi.json/")
+        )
         assert response.status_code == 404
         assert simulator.requests() == []
         assert_the_log_records_a_well_formed_id(browser, simulator)
@@ -169,14 +240,68 @@ class TestHostileIds:
 
 # The generate page's `?person=`/`?clothes=` (a kept image's number) are checked by
 # `test_a_kept_image_number_that_is_no_number_is_ignored` below, deterministically.
-PARAMS = ["page", "limit", "status", "type", "mine", "tool", "ids", "q", "next", "download", "action", "like",
-          "person__kept", "clothes__kept",
-          # The library, the run form and the run page.
-          "clothes__library", "person__library", "clothes__q", "person__q", "edit", "slot", "kind", "name", "tags",
-          "note", "all", "archived", "cell", "run", "liked", "style"]
+PARAMS = [
+    "page",
+    "limit",
+    "status",
+    "type",
+    "mine",
+    "tool",
+    "ids",
+    "q",
+    "next",
+    "download",
+    "action",
+    "like",
+    "person__kept",
+    "clothes__kept",
+    # The library, the run form and the run page.
+    "clothes__library",
+    "person__library",
+    "clothes__q",
+    "person__q",
+    "edit",
+    "slot",
+    "kind",
+    "name",
+    "tags",
+    "note",
+    "all",
+    "archived",
+    "cell",
+    "run",
+    "liked",
+    "style",
+]
 values = st.one_of(
-    st.sampled_from(HOSTILE + ["\u00b2", "1\u00b2", "co\x00at", "-5", "0", "-1", "1e9", "99999999999999999999999", "1.5", "NaN", "true", "pending", "complete,error", "", "20", "100",
-                     "/", "/login/", "/logout/", "/history/", "https://evil.example/", "//evil.example", "javascript:alert(1)"]),
+    st.sampled_from(
+        HOSTILE
+        + [
+            "\u00b2",
+            "1\u00b2",
+            "co\x00at",
+            "-5",
+            "0",
+            "-1",
+            "1e9",
+            "99999999999999999999999",
+            "1.5",
+            "NaN",
+            "true",
+            "pending",
+            "complete,error",
+            "",
+            "20",
+            "100",
+            "/",
+            "/login/",
+            "/logout/",
+            "/history/",
+            "https://evil.example/",
+            "//evil.example",
+            "javascript:alert(1)",
+        ]
+    ),
     st.text(max_size=30),
     st.integers(min_value=-(10**25), max_value=10**25).map(str),
     st.builds(lambda chunk, n: chunk * n, st.sampled_from(["a", "9", ",", "%", "é"]), st.integers(1_000, 10_000)),
@@ -184,8 +309,25 @@ values = st.one_of(
 queries = st.dictionaries(st.sampled_from(PARAMS), st.lists(values, min_size=1, max_size=3), max_size=5)
 # Raw query strings that no encoder would produce: broken percent escapes, bare keys.
 raw_queries = st.lists(
-    st.sampled_from(["page=%", "limit=%zz", "status=%ff%fe", "type=%00", "ids=%2C%2C", "q=%", "next=%0d%0aLocation:%20http://evil",
-                     "page", "=1", "&&", "limit=-5", "page=0", "mine=%00", "tool=%2e%2e%2f", "download=%ff"]),
+    st.sampled_from(
+        [
+            "page=%",
+            "limit=%zz",
+            "status=%ff%fe",
+            "type=%00",
+            "ids=%2C%2C",
+            "q=%",
+            "next=%0d%0aLocation:%20http://evil",
+            "page",
+            "=1",
+            "&&",
+            "limit=-5",
+            "page=0",
+            "mine=%00",
+            "tool=%2e%2e%2f",
+            "download=%ff",
+        ]
+    ),
     max_size=4,
 ).map("&".join)
 
@@ -230,8 +372,10 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("new_run", "POST"): (frozenset({200, 400}), frozenset({200, 400})),
     ("run_picker", "GET"): (frozenset({200}), frozenset({200})),
     # Run 1 does not exist.
-    **{(name, method): (frozenset({404}), frozenset({404})) for name, method in
-       (("run", "GET"), ("run_poll", "GET"), ("run_cancel", "POST"), ("run_retry", "POST"))},
+    **{
+        (name, method): (frozenset({404}), frozenset({404}))
+        for name, method in (("run", "GET"), ("run_poll", "GET"), ("run_cancel", "POST"), ("run_retry", "POST"))
+    },
 }
 
 
@@ -239,9 +383,12 @@ def route_urls(known_item: str) -> list[tuple[str, str, str]]:
     found = []
     for route in QUERY_ROUTES:
         kwargs = {
-            name: {"kind": "preview", "variant": "file", "tool": "fashion_swap", "style_id": "0123456789abcdef01234567"}.get(
-                name, 1 if type(c) is IntConverter else known_item
-            )
+            name: {
+                "kind": "preview",
+                "variant": "file",
+                "tool": "fashion_swap",
+                "style_id": "0123456789abcdef01234567",
+            }.get(name, 1 if type(c) is IntConverter else known_item)
             for name, c in route.converters.items()
         }
         url = reverse(route.name, kwargs=kwargs)
@@ -252,7 +399,9 @@ def route_urls(known_item: str) -> list[tuple[str, str, str]]:
 
 def on_site(location: str) -> bool:
     parts = urlsplit(location)
-    return parts.scheme in ("", "http") and parts.netloc in ("", "testserver") and not location.startswith(("//", "/\\"))
+    return (
+        parts.scheme in ("", "http") and parts.netloc in ("", "testserver") and not location.startswith(("//", "/\\"))
+    )
 
 
 class TestHostileQueryStrings:
@@ -263,7 +412,17 @@ class TestHostileQueryStrings:
     @given(query=queries, raw=raw_queries, htmx=st.booleans())
     @example(query={"next": ["//"]}, raw="", htmx=False)  # found by this test: was a redirect to "//"
     # Found by hand (500s): "²" is a digit int() refuses; PostgreSQL refuses NUL.
-    @example(query={"tool": ["fashion_swap"], "clothes__library": ["\u00b2"], "clothes__q": ["co\x00at"], "edit": ["\u00b2"], "q": ["co\x00at"]}, raw="", htmx=False)
+    @example(
+        query={
+            "tool": ["fashion_swap"],
+            "clothes__library": ["\u00b2"],
+            "clothes__q": ["co\x00at"],
+            "edit": ["\u00b2"],
+            "q": ["co\x00at"],
+        },
+        raw="",
+        htmx=False,
+    )
     def test_no_query_crashes_a_view_or_redirects_off_site(self, browser, designer, simulator, query, raw, htmx):
         simulator.clear_requests()
         browser.force_login(designer)  # a POST to login or logout may have changed the session
@@ -278,7 +437,9 @@ class TestHostileQueryStrings:
                     form = dict(query)
                     response = browser.post(target, form, headers=HTMX if htmx else {})
             expected = ANSWERS_TO_HOSTILE_QUERIES[name, method][htmx]
-            assert response.status_code in expected, f"{method} {target[:300]!r}: {response.status_code}, expected {set(expected)}"
+            assert response.status_code in expected, (
+                f"{method} {target[:300]!r}: {response.status_code}, expected {set(expected)}"
+            )
             assert watch.sent == [], f"{method} {target[:300]!r} sent a NUL to the database"
             if 300 <= response.status_code < 400:
                 assert on_site(response["Location"]), f"{method} {target[:200]!r} -> {response['Location'][:200]!r}"
@@ -291,7 +452,8 @@ class TestHostileQueryStrings:
 def listing_params(simulator) -> dict[str, list[str]]:
     """The query of the gallery's listing request to the API."""
     listings = [
-        entry for entry in simulator.requests()
+        entry
+        for entry in simulator.requests()
         if entry["path"] == "/user/generation-history" and "status=pending" not in entry["query"]
     ]
     assert len(listings) == 1, listings
@@ -349,9 +511,14 @@ class TestValuesAreClampedOrRefused:
         assert stray_paths(simulator.requests()) == []
         assert any(entry["path"] == f"/user/generation-history/{job.history_item_id}" for entry in simulator.requests())
 
-    @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "http:evil.example", "javascript:alert(1)"])
+    @pytest.mark.parametrize(
+        "target",
+        ["https://evil.example/", "//evil.example/", "/\\evil.example", "http:evil.example", "javascript:alert(1)"],
+    )
     def test_after_feedback_the_designer_stays_on_the_site(self, browser, simulator, target):
-        response = browser.post(reverse("feedback", args=["0123456789abcdef01234567"]), {"like": "true", "next": target})
+        response = browser.post(
+            reverse("feedback", args=["0123456789abcdef01234567"]), {"like": "true", "next": target}
+        )
         assert response.status_code == 302
         assert response["Location"] == "/"
 
@@ -366,7 +533,9 @@ class TestValuesAreClampedOrRefused:
         if method == "GET":
             response = browser.get(reverse("home"), {"tool": "fashion_swap", "person": value, "clothes": value})
         else:
-            response = browser.post(reverse("home"), {"tool": "fashion_swap", "person__kept": value, "clothes__kept": value})
+            response = browser.post(
+                reverse("home"), {"tool": "fashion_swap", "person__kept": value, "clothes__kept": value}
+            )
         assert response.status_code == 200, f"{method} with {value[:20]!r}: {response.status_code}"
 
     @pytest.mark.parametrize("target", ["/login/", "/login/?next=/login/", "/"])

@@ -64,7 +64,11 @@ class TestInputsOfOtherDesigners:
     def test_counting_up_the_ids_finds_nothing_of_anyone_else(self, client, api, ada, bob):
         drafted_photo(client, ada)
         client.force_login(bob)
-        found = [pk for pk in range(1, InputImage.objects.order_by("-pk").first().pk + 5) if client.get(reverse("input_image", args=[pk, "thumbnail"])).status_code == 200]
+        found = [
+            pk
+            for pk in range(1, InputImage.objects.order_by("-pk").first().pk + 5)
+            if client.get(reverse("input_image", args=[pk, "thumbnail"])).status_code == 200
+        ]
         assert found == []
 
     def test_a_designers_own_draft_can_be_kept_in_her_form_but_not_in_anyone_elses(self, client, api, ada, bob):

@@ -139,7 +139,10 @@ def upload_directly(sim: SimulatorProcess, person: bytes) -> str:
 
 def item_ids(sim: SimulatorProcess, status: str) -> list[str]:
     response = requests.get(
-        f"{sim.base_url}/user/generation-history", headers=sim.headers, params={"status": status, "limit": 100}, timeout=10
+        f"{sim.base_url}/user/generation-history",
+        headers=sim.headers,
+        params={"status": status, "limit": 100},
+        timeout=10,
     )
     response.raise_for_status()
     return [item["id"] for item in response.json()["items"]]
@@ -197,13 +200,23 @@ def world(canary_sim, settings, client, designer) -> Ids:
         rows=(Slot("clothes", "Garment"), [entry.image for entry in running.inputs.filter(slot="clothes")]),
         columns=(Slot("person", "Model photo"), [entry.image for entry in running.inputs.filter(slot="person")]),
     )
-    tools = requests.get(f"{canary_sim.base_url}/generation/generationTypes", headers=canary_sim.headers,
-                         params={"tool": "fashion_swap"}, timeout=10).json()
+    tools = requests.get(
+        f"{canary_sim.base_url}/generation/generationTypes",
+        headers=canary_sim.headers,
+        params={"tool": "fashion_swap"},
+        timeout=10,
+    ).json()
     complete = one_item(canary_sim, "complete")
     # A run of one cell whose result is that complete item (its ZIP carries the image).
-    run = Run.objects.create(designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment")
-    finished = Job.objects.create(history_item_id=complete, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run)
-    RunCell.objects.create(run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT)
+    run = Run.objects.create(
+        designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment"
+    )
+    finished = Job.objects.create(
+        history_item_id=complete, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run
+    )
+    RunCell.objects.create(
+        run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT
+    )
     return Ids(
         items=[
             complete,
@@ -236,25 +249,31 @@ def _served_image(response, body: bytes, world: Ids) -> bool:
 
 
 SHOWN_BY_THE_VIEW = {
-    **dict.fromkeys(["home", "tray", "history", "history_item", "feedback", "review", "history_delete", "rerun"],
-                    _page_with_upstream_items),
+    **dict.fromkeys(
+        ["home", "tray", "history", "history_item", "feedback", "review", "history_delete", "rerun"],
+        _page_with_upstream_items,
+    ),
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
     "history_bulk": lambda response, body, world: response.status_code == 200 and re.search(rb"\b[1-9]\d* liked", body),
     **dict.fromkeys(["result_image", "input_image", "style_preview"], _served_image),
     # A ZIP (of the run's result, of the selection's complete item) with an image in it.
     **dict.fromkeys(
         ["run_download", "history_download"],
-        lambda response, body, world: response.status_code == 200
-        and response["Content-Type"] == "application/zip"
-        and b"\x89PNG" in body,
+        lambda response, body, world: (
+            response.status_code == 200 and response["Content-Type"] == "application/zip" and b"\x89PNG" in body
+        ),
     ),
     "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
-    "login": lambda response, body, world: response.status_code == 302 and not response["Location"].startswith("/login/"),
+    "login": lambda response, body, world: (
+        response.status_code == 302 and not response["Location"].startswith("/login/")
+    ),
     "logout": lambda response, body, world: response.status_code == 302,
     "trash": lambda response, body, world: response.status_code == 200 and b"<h1>Trash</h1>" in body,
     # Changes made in the trash answer with the Trash page (or the gallery) to go back to.
-    **dict.fromkeys(["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302),
+    **dict.fromkeys(
+        ["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302
+    ),
     # The job sent above filed its inputs in the library.
     "library": lambda response, body, world: response.status_code == 200 and b'class="library-card' in body,
     "library_add": lambda response, body, world: response.status_code == 200 and b'id="library-browse"' in body,
@@ -272,7 +291,15 @@ SHOWN_BY_THE_VIEW = {
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
-POST_DATA = {"like": "true", "note": "Looks right", "action": "like", "tool": "fashion_swap", "next": "/history/", "username": "ada", "password": "wrong"}
+POST_DATA = {
+    "like": "true",
+    "note": "Looks right",
+    "action": "like",
+    "tool": "fashion_swap",
+    "next": "/history/",
+    "username": "ada",
+    "password": "wrong",
+}
 
 
 class TestEveryPageWithTheRealSimulator:
@@ -301,7 +328,9 @@ class TestEveryPageWithTheRealSimulator:
                         if logged_in and shown(response, body, world):
                             answered += 1
         assert requests_made >= 8
-        assert answered, f"{route.name}: no request of the walk got the view's own answer, so the pages checked were empty or errors"
+        assert answered, (
+            f"{route.name}: no request of the walk got the view's own answer, so the pages checked were empty or errors"
+        )
 
     def test_the_walk_really_talks_to_the_simulator_with_the_key(self, world, client, canary_sim):
         canary_sim.clear_requests()
@@ -383,8 +412,10 @@ def echoing_bodies() -> dict[str, dict]:
             }
         },
         "message": {"json": {"message": f"api_key={CANARY}", "error": bearer}},
-        "html": {"body": f"<html><body><h1>Bad gateway</h1><pre>{bearer}\nkey={CANARY}</pre></body></html>",
-                 "content_type": "text/html"},
+        "html": {
+            "body": f"<html><body><h1>Bad gateway</h1><pre>{bearer}\nkey={CANARY}</pre></body></html>",
+            "content_type": "text/html",
+        },
         "text": {"body": f"upstream said: {bearer}", "content_type": "text/plain"},
     }
 
@@ -414,8 +445,14 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
     client.force_login(designer)
     stored = default_storage.save("inputs/x.png", ContentFile(garment_photo()))
     image = InputImage.objects.create(
-        owner=designer, file=stored, thumbnail=stored, original_name="x.png",
-        content_type="image/png", size=1, width=400, height=500,
+        owner=designer,
+        file=stored,
+        thumbnail=stored,
+        original_name="x.png",
+        content_type="image/png",
+        size=1,
+        width=400,
+        height=500,
     )
     Job.objects.get_or_create(history_item_id=ITEM_ID, defaults={"designer": designer, "tool": "fashion_swap"})
     gallery = [("GET /history/", {}), ("GET /history/ (htmx)", {**HTMX, "HX-Target": "gallery"})]
@@ -426,7 +463,10 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
         shown.append((f"GET detail {headers}", client.get(f"/history/{ITEM_ID}/", headers=headers)))
     shown += [
         ("GET /", client.get("/")),
-        ("GET /?tool=fashion_swap (htmx workspace)", client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"})),
+        (
+            "GET /?tool=fashion_swap (htmx workspace)",
+            client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"}),
+        ),
         ("GET tray", client.get("/jobs/tray", headers=HTMX)),
         ("GET poll", client.get(f"/history/poll?ids={ITEM_ID}", headers=HTMX)),
         ("GET healthz", client.get("/healthz")),
@@ -435,21 +475,63 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
         ("GET style preview", client.get(reverse("style_preview", args=["fashion_swap", TYPES[0]["id"]]))),
     ]
     for headers in ({}, HTMX):
-        shown.append((f"POST generate {headers}", client.post("/", {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-            "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-        }, headers=headers)))
-        shown.append((f"POST generate kept {headers}", client.post("/", {
-            "tool": "fashion_swap", "submission": new_token(), "clothes__kept": image.pk, "person__kept": image.pk}, headers=headers)))
-        shown.append((f"POST feedback {headers}", client.post(f"/results/{ITEM_ID}/feedback", {"like": "true", "next": "/history/"}, headers=headers)))
+        shown.append(
+            (
+                f"POST generate {headers}",
+                client.post(
+                    "/",
+                    {
+                        "tool": "fashion_swap",
+                        "submission": new_token(),
+                        "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+                        "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+                    },
+                    headers=headers,
+                ),
+            )
+        )
+        shown.append(
+            (
+                f"POST generate kept {headers}",
+                client.post(
+                    "/",
+                    {
+                        "tool": "fashion_swap",
+                        "submission": new_token(),
+                        "clothes__kept": image.pk,
+                        "person__kept": image.pk,
+                    },
+                    headers=headers,
+                ),
+            )
+        )
+        shown.append(
+            (
+                f"POST feedback {headers}",
+                client.post(f"/results/{ITEM_ID}/feedback", {"like": "true", "next": "/history/"}, headers=headers),
+            )
+        )
         shown.append((f"POST delete {headers}", client.post(f"/history/{ITEM_ID}/delete", headers=headers)))
-        shown.append((f"POST delete gallery {headers}", client.post(f"/history/{ITEM_ID}/delete", headers={**headers, "HX-Target": "gallery"})))
+        shown.append(
+            (
+                f"POST delete gallery {headers}",
+                client.post(f"/history/{ITEM_ID}/delete", headers={**headers, "HX-Target": "gallery"}),
+            )
+        )
         for action in ("like", "dislike", "delete"):
-            shown.append((f"POST bulk {action} {headers}", client.post("/history/bulk", {"action": action, "ids": [ITEM_ID, "b" * 24]}, headers=headers)))
+            shown.append(
+                (
+                    f"POST bulk {action} {headers}",
+                    client.post("/history/bulk", {"action": action, "ids": [ITEM_ID, "b" * 24]}, headers=headers),
+                )
+            )
         Job.objects.get_or_create(history_item_id=ITEM_ID, defaults={"designer": designer, "tool": "fashion_swap"})
-        shown.append((f"POST rerun {headers}", client.post(f"/jobs/{ITEM_ID}/rerun", {"submission": new_token()}, headers=headers)))
+        shown.append(
+            (
+                f"POST rerun {headers}",
+                client.post(f"/jobs/{ITEM_ID}/rerun", {"submission": new_token()}, headers=headers),
+            )
+        )
         if not headers:
             # Whatever was put in the session (messages) is shown on the next full page.
             shown.append(("GET / after the redirects", client.get("/")))
@@ -482,7 +564,9 @@ class TestAnUpstreamThatEchoesTheKey:
     @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429, 500, 502])
     @pytest.mark.parametrize("shape", list(echoing_bodies()))
     @pytest.mark.parametrize("catalogue_fails", [False, True], ids=["actions-fail", "everything-fails"])
-    def test_its_error_bodies_never_reach_a_page(self, status, shape, catalogue_fails, echoing_api, client, designer, settings):
+    def test_its_error_bodies_never_reach_a_page(
+        self, status, shape, catalogue_fails, echoing_api, client, designer, settings
+    ):
         with echoing_api(status, echoing_bodies()[shape], catalogue_fails=catalogue_fails) as api:
             shown = pages_against_a_failing_upstream(client, designer)
             assert api.calls, "no upstream call was made: the stubs were not exercised"
@@ -494,12 +578,16 @@ class TestAnUpstreamThatEchoesTheKey:
         body = {"json": {"detail": f"The garment photo is too dark (Authorization: Bearer {CANARY})"}}
         with echoing_api(400, body, catalogue_fails=False):
             client.force_login(designer)
-            response = client.post("/", {
-                "tool": "fashion_swap",
-                "submission": new_token(),
-                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-                "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
-            }, headers=HTMX)
+            response = client.post(
+                "/",
+                {
+                    "tool": "fashion_swap",
+                    "submission": new_token(),
+                    "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+                    "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
+                },
+                headers=HTMX,
+            )
         page = response.content.decode()
         assert "The garment photo is too dark" in page
         assert CANARY not in page
@@ -510,7 +598,9 @@ class TestAFailedJobWhoseMessageCarriesTheKey:
 
     def test_the_tray_gallery_and_detail_never_show_it(self, echoing_api, client, designer):
         item = {
-            "id": ITEM_ID, "status": "error", "created_at": "2025-01-01T10:00:00Z",
+            "id": ITEM_ID,
+            "status": "error",
+            "created_at": "2025-01-01T10:00:00Z",
             "error": f"Calling the renderer failed: Authorization: Bearer {CANARY}",
             "debug": {"headers": {"Authorization": f"Bearer {CANARY}"}, "key": CANARY},
             "note": f"key={CANARY}",
@@ -520,10 +610,14 @@ class TestAFailedJobWhoseMessageCarriesTheKey:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
             api.get(f"{FAKE_API}/generation/tools", json=TOOLS)
             api.get(re.compile(rf"{re.escape(FAKE_API)}/generation/generationTypes\?.*"), json=TYPES)
-            api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*status=pending.*"),
-                    json={"page": 1, "pages": 0, "total_count": 0, "items": []})
-            api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*"),
-                    json={"page": 1, "pages": 1, "total_count": 1, "items": [item]})
+            api.get(
+                re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*status=pending.*"),
+                json={"page": 1, "pages": 0, "total_count": 0, "items": []},
+            )
+            api.get(
+                re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*"),
+                json={"page": 1, "pages": 1, "total_count": 1, "items": [item]},
+            )
             api.get(f"{FAKE_API}/user/generation-history/{ITEM_ID}", json=item)
             shown = [
                 ("tray", client.get("/jobs/tray", headers=HTMX)),
@@ -548,8 +642,11 @@ def key_forms(key: str) -> list[bytes]:
     import base64
 
     forms = {key, key.upper(), key.title()}
-    forms |= {base64.b64encode(key.encode()).decode().rstrip("="), base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")}
-    forms |= {key[start:start + 12] for start in range(len(key) - 11)}  # any 12 characters of it
+    forms |= {
+        base64.b64encode(key.encode()).decode().rstrip("="),
+        base64.urlsafe_b64encode(key.encode()).decode().rstrip("="),
+    }
+    forms |= {key[start : start + 12] for start in range(len(key) - 11)}  # any 12 characters of it
     return [form.encode() for form in forms]
 
 
@@ -592,11 +689,23 @@ class TestAnUpstreamThatPlantsTheKeyInItsData:
             ],
             "good_style": good_style,
             "items": [
-                {"id": CANARY, "status": "complete", "generation_type": "fashion_swap",
-                 "preview_url": "/image/a.png", "stock_url": "/image/a.png"},
-                {"id": ITEM_ID, "status": "complete", "generation_type": CANARY, "generation_type_id": CANARY,
-                 "created_at": "2026-01-01T10:00:00Z", "preview_url": f"/image/{CANARY}/p.png",
-                 "stock_url": f"/image/{CANARY}/s.png", "note": f"token {b64} / {CANARY[:20]}..."},
+                {
+                    "id": CANARY,
+                    "status": "complete",
+                    "generation_type": "fashion_swap",
+                    "preview_url": "/image/a.png",
+                    "stock_url": "/image/a.png",
+                },
+                {
+                    "id": ITEM_ID,
+                    "status": "complete",
+                    "generation_type": CANARY,
+                    "generation_type_id": CANARY,
+                    "created_at": "2026-01-01T10:00:00Z",
+                    "preview_url": f"/image/{CANARY}/p.png",
+                    "stock_url": f"/image/{CANARY}/s.png",
+                    "note": f"token {b64} / {CANARY[:20]}...",
+                },
                 {"id": "e" * 24, "status": "error", "error": f"Renderer refused key {CANARY.upper()} ({b64})"},
             ],
         }
@@ -615,8 +724,11 @@ class TestAnUpstreamThatPlantsTheKeyInItsData:
             api.get(re.compile(rf"{re.escape(FAKE_API)}/user/generation-history\?.*"), json=listing)
             for item in data["items"]:
                 api.get(f"{FAKE_API}/user/generation-history/{item['id']}", json=item)
-            api.get(re.compile(rf"{re.escape(FAKE_API)}/image/.*"), body=png_with_text(f"made with {CANARY}"),
-                    content_type="image/png")
+            api.get(
+                re.compile(rf"{re.escape(FAKE_API)}/image/.*"),
+                body=png_with_text(f"made with {CANARY}"),
+                content_type="image/png",
+            )
             shown = [
                 ("home", client.get("/")),
                 ("workspace", client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"})),

@@ -38,19 +38,26 @@ def job_creations(simulator) -> list[dict]:
 
 
 class TestRefusedUploads:
-    @pytest.mark.parametrize(("name", "filename", "make", "message"), REFUSED_UPLOADS, ids=[r[0] for r in REFUSED_UPLOADS])
+    @pytest.mark.parametrize(
+        ("name", "filename", "make", "message"), REFUSED_UPLOADS, ids=[r[0] for r in REFUSED_UPLOADS]
+    )
     @pytest.mark.parametrize("slot", ["person", "clothes"])
     @pytest.mark.parametrize("htmx", [False, True], ids=["page", "htmx"])
     def test_each_refused_file_gets_its_message_and_no_job_reaches_the_api(
         self, client, designer, simulator, name, filename, make, message, slot, htmx
     ):
-        good = {"person": ("model.jpg", person_photo(), "image/jpeg"), "clothes": ("dress.png", garment_photo(), "image/png")}
+        good = {
+            "person": ("model.jpg", person_photo(), "image/jpeg"),
+            "clothes": ("dress.png", garment_photo(), "image/png"),
+        }
         files = {
             field: SimpleUploadedFile(*(((filename, contents(name), "image/png")) if field == slot else good[field]))
             for field in ("person", "clothes")
         }
         simulator.clear_requests()
-        response = client.post(reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **files}, headers=HTMX if htmx else {})
+        response = client.post(
+            reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **files}, headers=HTMX if htmx else {}
+        )
         body = response.content.decode()
         assert response.status_code == 200
         assert message in body
@@ -60,15 +67,20 @@ class TestRefusedUploads:
         assert ("GET", "/generation/tools") in [(entry["method"], entry["path"]) for entry in simulator.requests()]
         assert not Job.objects.exists()
         # Only the good photo was kept; the refused file was not stored at all.
-        assert list(InputImage.objects.values_list("original_name", flat=True)) == [good["clothes" if slot == "person" else "person"][0]]
+        assert list(InputImage.objects.values_list("original_name", flat=True)) == [
+            good["clothes" if slot == "person" else "person"][0]
+        ]
 
     def test_the_control_a_good_pair_does_reach_the_api(self, client, designer, simulator):
         simulator.clear_requests()
-        response = client.post(reverse("home"), {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "person": SimpleUploadedFile("model.jpg", person_photo(), "image/jpeg"),
-            "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
-        })
+        response = client.post(
+            reverse("home"),
+            {
+                "tool": "fashion_swap",
+                "submission": new_token(),
+                "person": SimpleUploadedFile("model.jpg", person_photo(), "image/jpeg"),
+                "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
+            },
+        )
         assert response.status_code == 302
         assert [entry["path"] for entry in job_creations(simulator)] == ["/generation/generate_image_v2/"]

@@ -36,7 +36,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 HEX24 = set("0123456789abcdef")
 
 
-
 # --- Fixtures and helpers --------------------------------------------------------------
 
 
@@ -79,7 +78,9 @@ def person_photo(image_format: str = "PNG") -> bytes:
 
 def garment_photo() -> bytes:
     image = Image.new("RGB", (240, 240), "white")
-    ImageDraw.Draw(image).polygon([(60, 20), (180, 20), (230, 80), (180, 100), (180, 220), (60, 220), (60, 100), (10, 80)], fill=(200, 30, 60))
+    ImageDraw.Draw(image).polygon(
+        [(60, 20), (180, 20), (230, 80), (180, 100), (180, 220), (60, 220), (60, 100), (10, 80)], fill=(200, 30, 60)
+    )
     return encode(image, "PNG")
 
 
@@ -108,7 +109,10 @@ class Api:
         return self.session.delete(self.base + path, timeout=10, **kwargs)
 
     def create(self, tool: str = "fashion_swap", person: bytes | None = None, **data: str) -> str:
-        files = {"clothes": ("clothes.png", garment_photo(), "image/png"), "person": ("person.png", person or person_photo(), "image/png")}
+        files = {
+            "clothes": ("clothes.png", garment_photo(), "image/png"),
+            "person": ("person.png", person or person_photo(), "image/png"),
+        }
         response = self.post("/generation/generate_image_v2/", data={"tool": tool, **data}, files=files)
         assert response.status_code == 200, response.text
         item_id: str = response.json()["history_item_id"]
@@ -183,7 +187,9 @@ def test_unknown_tool(api: Api) -> None:
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["loc"] == ["query", "tool"]
 
-    create = api.post("/generation/generate_image_v2/", data={"tool": "jetpack"}, files={"image": ("a.png", person_photo())})
+    create = api.post(
+        "/generation/generate_image_v2/", data={"tool": "jetpack"}, files={"image": ("a.png", person_photo())}
+    )
     assert create.status_code == 400
     assert create.json() == {"detail": "Unknown tool: jetpack"}
 
@@ -204,7 +210,9 @@ def test_auth_missing_wrong_and_readonly(sim: SimulatorProcess, api: Api) -> Non
     assert readonly.get("/user/generation-history").status_code == 200
     item_id = api.create()
     forbidden = {"detail": "This API key's plan does not allow this operation"}
-    create = readonly.post("/generation/generate_image_v2/", data={"tool": "default"}, files={"image": ("a.png", person_photo())})
+    create = readonly.post(
+        "/generation/generate_image_v2/", data={"tool": "default"}, files={"image": ("a.png", person_photo())}
+    )
     assert (create.status_code, create.json()) == (403, forbidden)
     like = readonly.patch(f"/user/generation-history/feedback/{item_id}", json={"like": True})
     assert (like.status_code, like.json()) == (403, forbidden)
@@ -264,7 +272,9 @@ def test_fashion_swap_job_completes_with_real_images(api: Api) -> None:
 
 def test_flat_person_photo_ends_in_error(api: Api) -> None:
     files = {"clothes": ("c.png", garment_photo()), "person": ("p.jpg", flat_photo())}
-    item_id = api.post("/generation/generate_image_v2/", data={"tool": "fashion_swap"}, files=files).json()["history_item_id"]
+    item_id = api.post("/generation/generate_image_v2/", data={"tool": "fashion_swap"}, files=files).json()[
+        "history_item_id"
+    ]
     item = api.wait_final(item_id, timeout=8)
     assert item["status"] == "error"
     assert item["error"] == "No person was found in the model photo"
@@ -309,7 +319,9 @@ def test_corrupt_stored_input_fails_the_job_not_the_worker(sim: SimulatorProcess
 
 
 def test_missing_slots_are_all_listed(api: Api) -> None:
-    response = api.post("/generation/generate_image_v2/", data={"tool": "fashion_swap"}, files={"other": ("x.png", person_photo())})
+    response = api.post(
+        "/generation/generate_image_v2/", data={"tool": "fashion_swap"}, files={"other": ("x.png", person_photo())}
+    )
     assert response.status_code == 422
     assert response.json() == {
         "detail": [
@@ -331,7 +343,11 @@ def test_invalid_image_and_foreign_generation_type(api: Api) -> None:
     )
     assert response.status_code == 422
     errors = response.json()["detail"]
-    assert {"loc": ["body", "generation_type"], "msg": "Unknown generation type for this tool", "type": "value_error"} in errors
+    assert {
+        "loc": ["body", "generation_type"],
+        "msg": "Unknown generation type for this tool",
+        "type": "value_error",
+    } in errors
     invalid = [e["loc"] for e in errors if e["msg"] == "Not a valid image (PNG, JPEG or WebP expected)"]
     assert invalid == [["body", "clothes"], ["body", "person"]]
 

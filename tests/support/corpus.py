@@ -23,9 +23,16 @@ def garment_photo(size: tuple[int, int] = (400, 460), fmt: str = "PNG") -> bytes
     width, height = size
     image = Image.new("RGB", size, (245, 245, 245))
     ImageDraw.Draw(image).polygon(
-        [(width * 0.25, height * 0.1), (width * 0.75, height * 0.1), (width * 0.95, height * 0.3),
-         (width * 0.75, height * 0.35), (width * 0.75, height * 0.95), (width * 0.25, height * 0.95),
-         (width * 0.25, height * 0.35), (width * 0.05, height * 0.3)],
+        [
+            (width * 0.25, height * 0.1),
+            (width * 0.75, height * 0.1),
+            (width * 0.95, height * 0.3),
+            (width * 0.75, height * 0.35),
+            (width * 0.75, height * 0.95),
+            (width * 0.25, height * 0.95),
+            (width * 0.25, height * 0.35),
+            (width * 0.05, height * 0.3),
+        ],
         fill=(200, 40, 60),
     )
     return encode(image, fmt)
@@ -48,7 +55,12 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 def huge_png(width: int = 30000, height: int = 30000) -> bytes:
     """A tiny file announcing an enormous image: refused from its header alone."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def noisy_png(size=(400, 400)) -> bytes:
@@ -59,8 +71,18 @@ def noisy_png(size=(400, 400)) -> bytes:
 REFUSED_UPLOADS = [
     ("text-named-png", "notes.png", lambda: b"These are my notes, not a picture.\n" * 20, "not an image we can read"),
     ("truncated-png", "cut.png", lambda: noisy_png()[: len(noisy_png()) // 2], "damaged or incomplete"),
-    ("html-with-png-header", "page.png", lambda: b"\x89PNG\r\n\x1a\n<html><body><script>alert(1)</script></body></html>", "damaged or incomplete"),
-    ("svg", "drawing.svg", lambda: b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>', "SVG drawings are not supported"),
+    (
+        "html-with-png-header",
+        "page.png",
+        lambda: b"\x89PNG\r\n\x1a\n<html><body><script>alert(1)</script></body></html>",
+        "damaged or incomplete",
+    ),
+    (
+        "svg",
+        "drawing.svg",
+        lambda: b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>',
+        "SVG drawings are not supported",
+    ),
     ("gif", "anim.gif", lambda: encode(Image.new("P", (64, 64)), "GIF"), "GIF images are not supported"),
     ("empty", "empty.png", lambda: b"", "empty"),
     ("one-pixel", "dot.png", lambda: encode(Image.new("RGB", (1, 1)), "PNG"), "only 1 × 1 pixels"),
@@ -187,6 +209,8 @@ def large_flat_png(width: int, height: int, color_type: int = 6) -> bytes:
     stream += [deflate.compress(row * (height % 64)), deflate.flush()]
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     return (
-        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", b"".join(stream)) + _png_chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", b"".join(stream))
+        + _png_chunk(b"IEND", b"")
     )

@@ -41,7 +41,9 @@ class ServiceError(RuntimeError):
 
 
 def _missing(program: str) -> ServiceError:
-    return ServiceError(f"{program} is not installed: run the tests through `make test` (scripts/ensure-services installs it).")
+    return ServiceError(
+        f"{program} is not installed: run the tests through `make test` (scripts/ensure-services installs it)."
+    )
 
 
 # --- Redis ----------------------------------------------------------------------------
@@ -77,8 +79,21 @@ class RedisServer:
         self._output = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
             [
-                program, "--port", str(self.port), "--bind", "127.0.0.1", "--requirepass", self.password,
-                "--save", "", "--appendonly", "no", "--dir", self._dir.name, "--daemonize", "no",
+                program,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                self.password,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+                "--daemonize",
+                "no",
             ],
             stdout=self._output,
             stderr=subprocess.STDOUT,
@@ -119,7 +134,9 @@ class RedisServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
 
@@ -168,8 +185,12 @@ class PostgresServer:
     def _run(self, *args: str) -> None:
         completed = subprocess.run([*self._run_as, *args], capture_output=True, text=True, timeout=120)
         if completed.returncode != 0:
-            log = (self._dir / "postgres.log").read_text() if self._dir and (self._dir / "postgres.log").exists() else ""
-            raise ServiceError(f"{' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}{log}")
+            log = (
+                (self._dir / "postgres.log").read_text() if self._dir and (self._dir / "postgres.log").exists() else ""
+            )
+            raise ServiceError(
+                f"{' '.join(args[:2])} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}{log}"
+            )
 
     def start(self) -> Self:
         self._dir = Path(tempfile.mkdtemp(prefix="nextry-postgres-"))
@@ -186,19 +207,35 @@ class PostgresServer:
             try:
                 owner = pwd.getpwnam("postgres")
             except KeyError:
-                raise ServiceError("running as root, PostgreSQL needs the `postgres` user (Debian's package creates it)") from None
+                raise ServiceError(
+                    "running as root, PostgreSQL needs the `postgres` user (Debian's package creates it)"
+                ) from None
             os.chown(self._dir, owner.pw_uid, owner.pw_gid)
             os.chown(self._dir / "password", owner.pw_uid, owner.pw_gid)
             runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
             self._run_as = [runuser, "-u", "postgres", "--"]
         self._run(
-            str(self._bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(self._dir / "password"),
-            "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C", "--no-sync",
+            str(self._bindir / "initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
+            "--pwfile",
+            str(self._dir / "password"),
+            "--auth",
+            "scram-sha-256",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
+            "--no-sync",
         )
         self.resume()
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f"CREATE DATABASE {self.database}")
         return self
 
@@ -212,7 +249,19 @@ class PostgresServer:
             f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections={self.max_connections}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        self._run(str(self._bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self._dir / "postgres.log"), "-o", options, "-w", "-t", str(int(START_TIMEOUT)), "start")
+        self._run(
+            str(self._bindir / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self._dir / "postgres.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT)),
+            "start",
+        )
 
     def stop(self) -> None:
         if self._dir is None:
@@ -227,7 +276,9 @@ class PostgresServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -280,7 +331,9 @@ class S3Server:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -305,7 +358,10 @@ def main(argv: list[str]) -> int:
             "REDIS_URL": redis_server.url,
             REDIS_RUN_ID_ENV: redis_server.run_id,
         }
-        print(f"PostgreSQL on 127.0.0.1:{postgres.port}, Redis on 127.0.0.1:{redis_server.port} (private, stopped afterwards)", flush=True)
+        print(
+            f"PostgreSQL on 127.0.0.1:{postgres.port}, Redis on 127.0.0.1:{redis_server.port} (private, stopped afterwards)",
+            flush=True,
+        )
         try:
             return subprocess.run(argv, env=env, cwd=PROJECT_ROOT).returncode
         except KeyboardInterrupt:

@@ -122,7 +122,9 @@ class SimulatorProcess:
                 pass
             time.sleep(0.05)
         self.stop()
-        raise SimulatorError(f"simulator did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.output()}")
+        raise SimulatorError(
+            f"simulator did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.output()}"
+        )
 
     def output(self) -> str:
         """Everything the process wrote to stdout/stderr so far."""

@@ -84,20 +84,36 @@ class TestHeadersUnderHttps:
 
     def test_the_production_settings_module_turns_it_all_on(self):
         result = manage(
-            "shell", "--no-imports", "-c",
+            "shell",
+            "--no-imports",
+            "-c",
             "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)",
             env=PRODUCTION_ENV,
         )
-        assert result.stdout.split() == ["True", "True", "True", "31536000", "('HTTP_X_FORWARDED_PROTO',", "'https')"], result.stderr
+        assert result.stdout.split() == [
+            "True",
+            "True",
+            "True",
+            "31536000",
+            "('HTTP_X_FORWARDED_PROTO',",
+            "'https')",
+        ], result.stderr
 
 
 class TestStorageFromTheEnvironment:
     def test_media_on_s3_and_static_root_are_read_from_the_environment(self):
         result = manage(
-            "shell", "--no-imports", "-c",
+            "shell",
+            "--no-imports",
+            "-c",
             "from django.conf import settings as s; from django.core.files.storage import storages; d = storages['default']; "
             "print(s.STATIC_ROOT, type(d).__name__, d.bucket_name, d.location)",
-            env={**PRODUCTION_ENV, "STATIC_ROOT": "/srv/nextry/static", "MEDIA_STORAGE": "s3",
-                 "AWS_STORAGE_BUCKET_NAME": "studio-inputs", "AWS_LOCATION": "inputs"},
+            env={
+                **PRODUCTION_ENV,
+                "STATIC_ROOT": "/srv/nextry/static",
+                "MEDIA_STORAGE": "s3",
+                "AWS_STORAGE_BUCKET_NAME": "studio-inputs",
+                "AWS_LOCATION": "inputs",
+            },
         )
         assert result.stdout.split() == ["/srv/nextry/static", "S3Storage", "studio-inputs", "inputs"], result.stderr

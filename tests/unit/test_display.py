@@ -9,9 +9,7 @@ from dashboard import display, genapi, history
 START = datetime(2026, 3, 3, 14, 5, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    ("seconds", "reads"), [(0, "0 s"), (12.4, "12 s"), (185, "3 min 5 s"), (3840, "1 h 4 min")]
-)
+@pytest.mark.parametrize(("seconds", "reads"), [(0, "0 s"), (12.4, "12 s"), (185, "3 min 5 s"), (3840, "1 h 4 min")])
 def test_a_duration_reads_like_the_running_timer(seconds, reads):
     assert display.duration(START, START + timedelta(seconds=seconds)) == reads
 
@@ -22,8 +20,17 @@ def test_a_duration_with_an_unknown_end_is_not_shown():
 
 def item(**extra) -> genapi.HistoryItem:
     return genapi.HistoryItem(
-        id="a1", status=genapi.Status.COMPLETE, raw_status="complete", tool="fashion_swap", style_id=None,
-        created_at=START, preview_path=None, stock_path=None, like=None, error_message=None, extra=extra,
+        id="a1",
+        status=genapi.Status.COMPLETE,
+        raw_status="complete",
+        tool="fashion_swap",
+        style_id=None,
+        created_at=START,
+        preview_path=None,
+        stock_path=None,
+        like=None,
+        error_message=None,
+        extra=extra,
     )
 
 

@@ -51,7 +51,10 @@ def item_json(item_id: str, *, status: str = "complete", like: bool | None = Non
 @pytest.fixture
 def rsps():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{BASE}/generation/tools", json=[{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}])
+        mock.get(
+            f"{BASE}/generation/tools",
+            json=[{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}],
+        )
         mock.get(f"{BASE}/generation/generationTypes", json=[])
         yield mock
 
@@ -76,7 +79,9 @@ def library_image(owner, name: str, kind: str) -> InputImage:
     )  # fmt: skip
 
 
-def job_of(designer, item_id: str, *, garment: InputImage, person: InputImage, status=Job.Status.COMPLETE, run=None) -> Job:
+def job_of(
+    designer, item_id: str, *, garment: InputImage, person: InputImage, status=Job.Status.COMPLETE, run=None
+) -> Job:
     job = Job.objects.create(
         history_item_id=item_id, designer=designer, tool="fashion_swap", tool_title="Fashion Swap",
         style_title="Studio", status=status, run=run,
@@ -91,10 +96,20 @@ def run_of_three(ada):
     """A run of one garment on three models; its jobs' ids are item1..item3."""
     garment = library_image(ada, "Red dress", "clothes")
     models = [library_image(ada, name, "person") for name in ("Anna", "Béa", "Chloé")]
-    run = Run.objects.create(designer=ada, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment", column_slot="person", column_label="Model photo")
+    run = Run.objects.create(
+        designer=ada,
+        designer_name="ada",
+        tool="fashion_swap",
+        row_slot="clothes",
+        row_label="Garment",
+        column_slot="person",
+        column_label="Model photo",
+    )
     for column, person in enumerate(models):
         job = job_of(ada, f"item{column + 1}", garment=garment, person=person, run=run)
-        RunCell.objects.create(run=run, row=0, column=column, row_image=garment, column_image=person, state=RunCell.State.SENT, job=job)
+        RunCell.objects.create(
+            run=run, row=0, column=column, row_image=garment, column_image=person, state=RunCell.State.SENT, job=job
+        )
     return run
 
 
@@ -144,11 +159,29 @@ def test_the_manifest_has_a_row_per_result_and_a_column_per_input():
         empty_message="",
         entries=[
             entry("a1", inputs=[("Garment", "Red dress"), ("Model photo", "Anna")], like=True, file_name="a.png"),
-            entry("b2", tool="furniture", tool_title="Furniture", inputs=[("Room", "=HYPERLINK(1)")], missing="deleted upstream"),
+            entry(
+                "b2",
+                tool="furniture",
+                tool_title="Furniture",
+                inputs=[("Room", "=HYPERLINK(1)")],
+                missing="deleted upstream",
+            ),
         ],
     )
     rows = list(csv.reader(io.StringIO(downloads.manifest(plan).decode("utf-8-sig"))))
-    assert rows[0] == ["file", "result id", "tool", "style", "input: Garment", "input: Model photo", "input: Room", "status", "liked", "made by", "created at"]
+    assert rows[0] == [
+        "file",
+        "result id",
+        "tool",
+        "style",
+        "input: Garment",
+        "input: Model photo",
+        "input: Room",
+        "status",
+        "liked",
+        "made by",
+        "created at",
+    ]
     assert rows[1][:7] == ["a.png", "a1", "Fashion Swap", "", "Red dress", "Anna", ""]
     assert rows[1][8] == "liked"
     # What is not in the archive says why; a name a spreadsheet would run is kept as text.

@@ -64,7 +64,9 @@ class TestDraftsAreBounded:
         assert sorted(left.values_list("original_name", flat=True)) == ["photo-3.jpg", "photo-4.jpg"]
         assert stored_files(settings) == files_of(left)
 
-    def test_inputs_of_jobs_and_other_designers_drafts_are_not_counted(self, client, designer, api, settings, django_user_model):
+    def test_inputs_of_jobs_and_other_designers_drafts_are_not_counted(
+        self, client, designer, api, settings, django_user_model
+    ):
         settings.DRAFTS_PER_DESIGNER = 1
         used, _ = draft(client, "used.jpg")
         job = Job.objects.create(history_item_id="job00000000000000000000b", designer=designer, tool="fashion_swap")
@@ -128,9 +130,14 @@ class TestTwoMachinesPruneAtOnce:
         owner = django_user_model.objects.create_user(username="ada")
         for index in range(40):
             InputImage.objects.create(
-                owner=owner, file=default_storage.save(f"inputs/d{index}.png", ContentFile(b"x" * 100)),
+                owner=owner,
+                file=default_storage.save(f"inputs/d{index}.png", ContentFile(b"x" * 100)),
                 thumbnail=default_storage.save(f"thumbnails/d{index}.webp", ContentFile(b"y")),
-                original_name=f"d{index}.png", content_type="image/png", size=100, width=1, height=1,
+                original_name=f"d{index}.png",
+                content_type="image/png",
+                size=100,
+                width=1,
+                height=1,
             )
         InputImage.objects.update(created_at=timezone.now() - timedelta(days=30))
 

@@ -102,7 +102,9 @@ def body_bytes(request) -> bytes:
 
 
 def upload(slot: str, data: bytes, filename: str | None = None) -> genapi.UploadFile:
-    return genapi.UploadFile(slot=slot, filename=filename or f"{slot}.png", fileobj=io.BytesIO(data), content_type="image/png")
+    return genapi.UploadFile(
+        slot=slot, filename=filename or f"{slot}.png", fileobj=io.BytesIO(data), content_type="image/png"
+    )
 
 
 # --- 1. GET /generation/tools ---------------------------------------------------------
@@ -121,7 +123,12 @@ class TestTools:
         assert genapi.Tool(name="fabric", title="Fabric", group="textile") in tools
         assert tools[-1] == genapi.Tool(name="default", title="Default", group="default")
         assert [t.name for t in tools if t.group == "fashion"] == [
-            "lego_clothes", "mamasfit", "lengerie", "fashion_card", "fashion_swap", "fashion_swap_half",
+            "lego_clothes",
+            "mamasfit",
+            "lengerie",
+            "fashion_card",
+            "fashion_swap",
+            "fashion_swap_half",
         ]
 
     def test_tools_without_title_or_group_are_tolerated(self, rsps, api):
@@ -135,7 +142,10 @@ class TestTools:
         assert tools[0].group == "default"
 
     def test_entries_without_a_tool_name_are_skipped(self, rsps, api):
-        rsps.get(TOOLS_URL, json=[{"title": "Nameless"}, "junk", 3, {"tool": "fabric", "title": "Fabric", "group_tool": "textile"}])
+        rsps.get(
+            TOOLS_URL,
+            json=[{"title": "Nameless"}, "junk", 3, {"tool": "fabric", "title": "Fabric", "group_tool": "textile"}],
+        )
 
         assert [t.name for t in api.tools()] == ["fabric"]
 
@@ -302,7 +312,9 @@ class TestHistoryListing:
             [("page", "3"), ("limit", "20"), ("generation_type", "65f1c0ffee0ddba11ca7f00d"), ("status", "complete")]
         )
 
-    @pytest.mark.parametrize(("asked", "sent"), [(500, "100"), (101, "100"), (0, "1"), (-5, "1"), (100, "100"), (1, "1")])
+    @pytest.mark.parametrize(
+        ("asked", "sent"), [(500, "100"), (101, "100"), (0, "1"), (-5, "1"), (100, "100"), (1, "1")]
+    )
     def test_limit_is_clamped_to_1_to_100(self, rsps, api, asked, sent):
         rsps.get(HISTORY_URL, json=[])
 
@@ -346,7 +358,9 @@ class TestHistoryItemIds:
 
     def test_items_without_an_id_are_skipped(self, rsps, api):
         items = listing_of(
-            rsps, api, [{"status": "complete"}, {**DOCUMENTED_ITEM, "id": None}, {**DOCUMENTED_ITEM, "id": ""}, DOCUMENTED_ITEM]
+            rsps,
+            api,
+            [{"status": "complete"}, {**DOCUMENTED_ITEM, "id": None}, {**DOCUMENTED_ITEM, "id": ""}, DOCUMENTED_ITEM],
         )
 
         assert [item.id for item in items] == ["5f8d0d55b54764421b7156c5"]
@@ -389,14 +403,18 @@ class TestHistoryItemFields:
 
         assert item.status == "pending"
 
-    @pytest.mark.parametrize(("raw_status", "expected"), [("COMPLETE", "complete"), ("Error", "error"), ("PENDING", "pending")])
+    @pytest.mark.parametrize(
+        ("raw_status", "expected"), [("COMPLETE", "complete"), ("Error", "error"), ("PENDING", "pending")]
+    )
     def test_statuses_are_case_insensitive(self, rsps, api, raw_status, expected):
         (item,) = listing_of(rsps, api, [{**DOCUMENTED_ITEM, "status": raw_status}])
 
         assert item.status == expected
         assert item.raw_status == raw_status
 
-    @pytest.mark.parametrize("stamp", ["2026-03-24T10:15:00Z", "2026-03-24T10:15:00+00:00", "2026-03-24T12:15:00+02:00"])
+    @pytest.mark.parametrize(
+        "stamp", ["2026-03-24T10:15:00Z", "2026-03-24T10:15:00+00:00", "2026-03-24T12:15:00+02:00"]
+    )
     def test_created_at_is_parsed_timezone_aware(self, rsps, api, stamp):
         (item,) = listing_of(rsps, api, [{**DOCUMENTED_ITEM, "created_at": stamp}])
 
@@ -424,7 +442,9 @@ class TestHistoryItemFields:
         assert item.tool is None
 
     def test_extra_fields_are_kept(self, rsps, api):
-        (item,) = listing_of(rsps, api, [{**DOCUMENTED_ITEM, "seed": 42, "prompt": {"text": "red dress"}, "model": "v2"}])
+        (item,) = listing_of(
+            rsps, api, [{**DOCUMENTED_ITEM, "seed": 42, "prompt": {"text": "red dress"}, "model": "v2"}]
+        )
 
         assert item.extra == {"seed": 42, "prompt": {"text": "red dress"}, "model": "v2"}
 
@@ -705,8 +725,13 @@ class TestDelete:
 @pytest.mark.parametrize(
     "kwargs",
     [
-        pytest.param({"body": "<html><body><h1>Welcome to nginx!</h1></body></html>", "content_type": "text/html"}, id="html-page"),
-        pytest.param({"body": '{"items": [{"id": "abc", "sta', "content_type": "application/json"}, id="truncated-json"),
+        pytest.param(
+            {"body": "<html><body><h1>Welcome to nginx!</h1></body></html>", "content_type": "text/html"},
+            id="html-page",
+        ),
+        pytest.param(
+            {"body": '{"items": [{"id": "abc", "sta', "content_type": "application/json"}, id="truncated-json"
+        ),
     ],
 )
 def test_a_change_answered_by_something_other_than_the_api_is_not_taken_as_done(rsps, api, kwargs):
@@ -911,7 +936,9 @@ class TestErrors:
         assert len(rsps.calls) == 2
 
     def test_502_with_an_html_body_gives_a_clear_message(self, rsps, api):
-        rsps.get(TOOLS_URL, status=502, body="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+        rsps.get(
+            TOOLS_URL, status=502, body="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"
+        )
 
         with pytest.raises(genapi.UpstreamError) as excinfo:
             api.tools()
@@ -1119,7 +1146,9 @@ OPENAPI_DOC = {
                     "200": {
                         "description": "OK",
                         "content": {
-                            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}}
+                            "application/json": {
+                                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Tool"}}
+                            }
                         },
                     }
                 }
@@ -1139,7 +1168,9 @@ OPENAPI_DOC = {
                 }
             }
         },
-        "/generation/generate_image_v2/": {"post": {"responses": {"201": _json_response("#/components/schemas/JobCreated")}}},
+        "/generation/generate_image_v2/": {
+            "post": {"responses": {"201": _json_response("#/components/schemas/JobCreated")}}
+        },
         "/user/generation-history/{history_id}": {
             "get": {"responses": {"200": _json_response("#/components/schemas/HistoryItem")}},
             "delete": {"responses": {"204": {"description": "Deleted"}}},
@@ -1153,7 +1184,11 @@ OPENAPI_DOC = {
         "schemas": {
             "Tool": {
                 "type": "object",
-                "properties": {"tool": {"type": "string"}, "title": {"type": "string"}, "group_tool": {"type": "string"}},
+                "properties": {
+                    "tool": {"type": "string"},
+                    "title": {"type": "string"},
+                    "group_tool": {"type": "string"},
+                },
             },
             "GenerationType": {
                 "type": "object",

@@ -35,7 +35,10 @@ def api():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{API}/generation/tools", json=TOOLS)
         mock.get(re.compile(rf"{API}/generation/generationTypes\?tool=\w+"), json=TYPES)
-        mock.get(re.compile(rf"{API}/user/generation-history\?.*"), json={"page": 1, "pages": 0, "total_count": 0, "items": []})
+        mock.get(
+            re.compile(rf"{API}/user/generation-history\?.*"),
+            json={"page": 1, "pages": 0, "total_count": 0, "items": []},
+        )
         yield mock
 
 
@@ -53,7 +56,9 @@ def job_posts(api) -> list:
 def post_job(client, files: dict, htmx: bool = True, **data):
     headers = {"HX-Request": "true", "HX-Target": "generate-form"} if htmx else {}
     """The generate form as a browser sends it, with the one-time token its page carried."""
-    return client.post(reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **data, **files}, headers=headers)
+    return client.post(
+        reverse("home"), {"tool": "fashion_swap", "submission": new_token(), **data, **files}, headers=headers
+    )
 
 
 @pytest.mark.django_db
@@ -70,7 +75,9 @@ class TestThePage:
         assert "Studio white" in page
 
     def test_choosing_a_tool_with_htmx_returns_only_the_workspace(self, client, designer, api):
-        response = client.get(reverse("home") + "?tool=default", headers={"HX-Request": "true", "HX-Target": "generate-workspace"})
+        response = client.get(
+            reverse("home") + "?tool=default", headers={"HX-Request": "true", "HX-Target": "generate-workspace"}
+        )
         body = response.content.decode()
         assert body.lstrip().startswith('<section class="workspace" id="generate-workspace"')
         assert "<html" not in body
@@ -95,9 +102,15 @@ class TestThePage:
 
 @pytest.mark.django_db
 class TestRefusedInputs:
-    @pytest.mark.parametrize(("name", "filename", "make", "message"), REFUSED_UPLOADS, ids=[r[0] for r in REFUSED_UPLOADS])
-    def test_each_refused_file_gets_its_own_message_and_no_job_is_sent(self, client, designer, api, name, filename, make, message):
-        response = post_job(client, {"clothes": upload(filename, make()), "person": upload("me.jpg", person_photo(), "image/jpeg")})
+    @pytest.mark.parametrize(
+        ("name", "filename", "make", "message"), REFUSED_UPLOADS, ids=[r[0] for r in REFUSED_UPLOADS]
+    )
+    def test_each_refused_file_gets_its_own_message_and_no_job_is_sent(
+        self, client, designer, api, name, filename, make, message
+    ):
+        response = post_job(
+            client, {"clothes": upload(filename, make()), "person": upload("me.jpg", person_photo(), "image/jpeg")}
+        )
         body = response.content.decode()
         assert response.status_code == 200
         assert message in body
@@ -119,8 +132,19 @@ class TestRefusedInputs:
 
     def test_a_kept_image_of_another_designer_cannot_be_used(self, client, designer, api, django_user_model):
         other = django_user_model.objects.create_user(username="bob")
-        stolen = InputImage.objects.create(owner=other, file="x.png", thumbnail="x.webp", original_name="x.png", content_type="image/png", size=1, width=1, height=1)
-        body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(stolen.pk)).content.decode()
+        stolen = InputImage.objects.create(
+            owner=other,
+            file="x.png",
+            thumbnail="x.webp",
+            original_name="x.png",
+            content_type="image/png",
+            size=1,
+            width=1,
+            height=1,
+        )
+        body = post_job(
+            client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(stolen.pk)
+        ).content.decode()
         assert "The model photo chosen is not available to you" in body
         assert job_posts(api) == []
 
@@ -128,10 +152,16 @@ class TestRefusedInputs:
 @pytest.mark.django_db
 class TestSendingAJob:
     def test_a_job_is_sent_once_remembered_and_the_model_photo_stays_attached(self, client, designer, api):
-        api.post(JOB_URL, json={"preview_image": "p.webp", "stock_image": "s.png", "history_item_id": "job000000000000000000001"})
+        api.post(
+            JOB_URL,
+            json={"preview_image": "p.webp", "stock_image": "s.png", "history_item_id": "job000000000000000000001"},
+        )
         response = post_job(
             client,
-            {"clothes": upload("red-dress.png", garment_photo()), "person": upload("model.jpg", person_photo(), "image/jpeg")},
+            {
+                "clothes": upload("red-dress.png", garment_photo()),
+                "person": upload("model.jpg", person_photo(), "image/jpeg"),
+            },
             style=TYPES[0]["id"],
         )
         body = response.content.decode()
@@ -144,7 +174,11 @@ class TestSendingAJob:
 
         job = Job.objects.get()
         assert (job.history_item_id, job.designer, job.tool, job.style_title) == (
-            "job000000000000000000001", designer, "fashion_swap", "Studio white")
+            "job000000000000000000001",
+            designer,
+            "fashion_swap",
+            "Studio white",
+        )
         assert [entry.slot for entry in job.inputs.all()] == ["clothes", "person"]
 
         person = job.inputs.get(slot="person").image
@@ -158,7 +192,11 @@ class TestSendingAJob:
 
     def test_without_javascript_a_job_redirects_back_with_the_model_photo_in_the_url(self, client, designer, api):
         api.post(JOB_URL, json={"history_item_id": "job2"})
-        response = post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}, htmx=False)
+        response = post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+            htmx=False,
+        )
         person = Job.objects.get().inputs.get(slot="person").image
         assert response.status_code == 302
         assert response["Location"] == f"/?tool=fashion_swap&person={person.pk}"
@@ -167,14 +205,26 @@ class TestSendingAJob:
 
     def test_the_model_photo_stays_after_a_reload_and_on_another_tool(self, client, designer, api):
         api.post(JOB_URL, json={"history_item_id": "job3"})
-        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        )
         person = Job.objects.get().inputs.get(slot="person").image
         for address in ("/", "/?tool=mamasfit"):
             page = client.get(address).content.decode()
             assert f'name="person__kept" value="{person.pk}"' in page, address
             assert 'name="clothes__kept" value=""' in page, "the garment is not kept: the next one is another"
         # A photo named in the address wins over the one remembered.
-        other = InputImage.objects.create(owner=designer, file="inputs/x.png", thumbnail="thumbnails/x.webp", original_name="x.png", content_type="image/png", size=1, width=1, height=1)
+        other = InputImage.objects.create(
+            owner=designer,
+            file="inputs/x.png",
+            thumbnail="thumbnails/x.webp",
+            original_name="x.png",
+            content_type="image/png",
+            size=1,
+            width=1,
+            height=1,
+        )
         page = client.get(f"/?person={other.pk}").content.decode()
         assert f'name="person__kept" value="{other.pk}"' in page
 
@@ -193,7 +243,10 @@ class TestSendingAJob:
         photo = io.BytesIO()
         Image.open(io.BytesIO(person_photo())).save(photo, "JPEG", exif=exif)
         api.post(JOB_URL, json={"history_item_id": "job3"})
-        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", photo.getvalue(), "image/jpeg")})
+        post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", photo.getvalue(), "image/jpeg")},
+        )
         stored = Job.objects.get().inputs.get(slot="person").image
         with stored.file.open("rb") as handle:
             data = handle.read()
@@ -202,7 +255,14 @@ class TestSendingAJob:
 
 
 UPSTREAM_FAILURES = [
-    ("422-on-a-field", {"status": 422, "json": {"detail": [{"loc": ["body", "person"], "msg": "No face found", "type": "value_error"}]}}, "No face found"),
+    (
+        "422-on-a-field",
+        {
+            "status": 422,
+            "json": {"detail": [{"loc": ["body", "person"], "msg": "No face found", "type": "value_error"}]},
+        },
+        "No face found",
+    ),
     ("400", {"status": 400, "json": {"detail": "Tool is paused"}}, "Tool is paused"),
     ("401", {"status": 401, "json": {"detail": "bad key"}}, "administrator needs to check GENAPI_API_KEY"),
     ("403", {"status": 403, "json": {"detail": "Upgrade needed"}}, "plan does not allow"),
@@ -216,9 +276,14 @@ UPSTREAM_FAILURES = [
 @pytest.mark.django_db
 class TestUpstreamRefusals:
     @pytest.mark.parametrize(("name", "reply", "message"), UPSTREAM_FAILURES, ids=[f[0] for f in UPSTREAM_FAILURES])
-    def test_each_failure_is_explained_on_the_form_and_the_images_stay_attached(self, client, designer, api, name, reply, message):
+    def test_each_failure_is_explained_on_the_form_and_the_images_stay_attached(
+        self, client, designer, api, name, reply, message
+    ):
         api.post(JOB_URL, **reply)
-        response = post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        response = post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        )
         body = response.content.decode()
         assert response.status_code == 200
         assert message in body
@@ -229,13 +294,23 @@ class TestUpstreamRefusals:
         assert InputImage.objects.filter(owner=designer).count() == 2
 
     def test_a_422_on_a_field_lands_on_that_field(self, client, designer, api):
-        api.post(JOB_URL, status=422, json={"detail": [{"loc": ["body", "person"], "msg": "No face found", "type": "value_error"}]})
-        body = post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}).content.decode()
+        api.post(
+            JOB_URL,
+            status=422,
+            json={"detail": [{"loc": ["body", "person"], "msg": "No face found", "type": "value_error"}]},
+        )
+        body = post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        ).content.decode()
         assert re.search(r'id="person-errors"[^>]*>\s*<p>No face found</p>', body)
 
     def test_resending_after_a_failure_uses_the_kept_images(self, client, designer, api):
         api.post(JOB_URL, status=503, json={"detail": "busy"})
-        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        )
         kept = {image.original_name: image.pk for image in InputImage.objects.filter(owner=designer)}
         api.replace(responses.POST, JOB_URL, json={"history_item_id": "job4"})
         post_job(client, {}, clothes__kept=kept["g.png"], person__kept=kept["m.jpg"])
@@ -245,7 +320,10 @@ class TestUpstreamRefusals:
 class TestSlotTable:
     def test_fashion_tools_take_a_garment_and_a_model_photo_which_stays(self, settings):
         slots = slots_for("fashion_swap", "fashion")
-        assert [(slot.name, slot.label, slot.keep) for slot in slots] == [("clothes", "Garment", False), ("person", "Model photo", True)]
+        assert [(slot.name, slot.label, slot.keep) for slot in slots] == [
+            ("clothes", "Garment", False),
+            ("person", "Model photo", True),
+        ]
 
     def test_every_group_has_slots_and_unknown_groups_fall_back_to_default(self, settings):
         assert slots_for("furniture", "interior") == DEFAULT_SLOTS["interior"]
@@ -253,11 +331,16 @@ class TestSlotTable:
         assert slots_for("new_tool", "new_group") == DEFAULT_SLOTS["default"]
 
     def test_a_deployment_overrides_a_tool_in_settings(self, settings):
-        settings.GENAPI_TOOL_SLOTS_JSON = json.dumps({"mamasfit": [{"name": "belly", "label": "Bump photo", "keep": True}]})
+        settings.GENAPI_TOOL_SLOTS_JSON = json.dumps(
+            {"mamasfit": [{"name": "belly", "label": "Bump photo", "keep": True}]}
+        )
         assert [(s.name, s.label, s.keep) for s in slots_for("mamasfit", "fashion")] == [("belly", "Bump photo", True)]
         assert slots_for("fashion_swap", "fashion") == DEFAULT_SLOTS["fashion"]
 
-    @pytest.mark.parametrize("raw", ["{not json", "[]", '{"x": []}', '{"x": [{"label": "no name"}]}', '{"x": [{"name": "a"}, {"name": "a"}]}'])
+    @pytest.mark.parametrize(
+        "raw",
+        ["{not json", "[]", '{"x": []}', '{"x": [{"label": "no name"}]}', '{"x": [{"name": "a"}, {"name": "a"}]}'],
+    )
     def test_a_broken_override_is_refused_clearly(self, settings, raw):
         settings.GENAPI_TOOL_SLOTS_JSON = raw
         with pytest.raises(ImproperlyConfigured):
@@ -269,23 +352,41 @@ class TestJobRateLimit:
     def test_a_designer_over_the_limit_is_told_to_wait_and_keeps_the_images(self, client, designer, api, settings):
         settings.JOB_RATE_LIMIT_PER_MINUTE = 2
         ids = iter(["jobrate1", "jobrate2", "jobrate3"])
-        api.add_callback(responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)})))
-        files = lambda: {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}  # noqa: E731
+        api.add_callback(
+            responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)}))
+        )
+
+        def files():
+            return {
+                "clothes": upload("g.png", garment_photo()),
+                "person": upload("m.jpg", person_photo(), "image/jpeg"),
+            }
+
         post_job(client, files())
         post_job(client, files())
         body = post_job(client, files()).content.decode()
         assert "You have sent 2 jobs in the last minute" in body
         assert re.search(r"Please wait \d+ seconds?", body)
-        assert re.search(r'name="person__kept" value="\d+"', body) and re.search(r'name="clothes__kept" value="\d+"', body)
+        assert re.search(r'name="person__kept" value="\d+"', body) and re.search(
+            r'name="clothes__kept" value="\d+"', body
+        )
         assert len(job_posts(api)) == 2
 
     def test_the_limit_is_per_designer(self, client, designer, api, settings, django_user_model):
         settings.JOB_RATE_LIMIT_PER_MINUTE = 1
         ids = iter(["jobrate4", "jobrate5"])
-        api.add_callback(responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)})))
-        post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")})
+        api.add_callback(
+            responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)}))
+        )
+        post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        )
         client.force_login(django_user_model.objects.create_user(username="bob"))
-        body = post_job(client, {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")}).content.decode()
+        body = post_job(
+            client,
+            {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
+        ).content.decode()
         assert "jobs in the last minute" not in body
         assert len(job_posts(api)) == 2
 
@@ -304,6 +405,8 @@ class TestRequestSizeLimit:
     def test_htmx_requests_also_get_the_message_as_an_event(self, client, designer, api, settings):
         settings.REQUEST_MAX_BYTES = 1024 * 1024
         big = upload("huge.png", b"\0" * (2 * 1024 * 1024))
-        response = client.post(reverse("home"), {"tool": "fashion_swap", "clothes": big}, headers={"HX-Request": "true"})
+        response = client.post(
+            reverse("home"), {"tool": "fashion_swap", "clothes": big}, headers={"HX-Request": "true"}
+        )
         assert response.status_code == 413
         assert "showMessage" in response["HX-Trigger"]

@@ -26,8 +26,15 @@ HTMX = {"HX-Request": "true"}
 
 
 def item(item_id: str, status: str = "complete", **extra) -> dict:
-    return {"id": item_id, "status": status, "generation_type": "fashion_swap", "created_at": "2026-11-25T10:00:00Z",
-            "preview_url": "/image/p.png", "stock_url": "/image/s.png", **extra}
+    return {
+        "id": item_id,
+        "status": status,
+        "generation_type": "fashion_swap",
+        "created_at": "2026-11-25T10:00:00Z",
+        "preview_url": "/image/p.png",
+        "stock_url": "/image/s.png",
+        **extra,
+    }
 
 
 def listing(*items: dict) -> dict:
@@ -103,7 +110,9 @@ class TestProblemsBelongToTheRequestThatMetThem:
 class TestADeleteIsADeleteOnlyWhenTheUpstreamSaysSo:
     """Deleting for good (from the trash) is the one upstream delete."""
 
-    @pytest.mark.parametrize(("status", "body"), [(202, {"status": "queued"}), (200, {"success": False}), (200, {"deleted": False})])
+    @pytest.mark.parametrize(
+        ("status", "body"), [(202, {"status": "queued"}), (200, {"success": False}), (200, {"deleted": False})]
+    )
     def test_an_unconfirmed_delete_keeps_the_result_and_says_so(self, client, designer, api, status, body):
         item_id = "d" * 24
         Job.objects.create(history_item_id=item_id, designer=designer, tool="fashion_swap")
@@ -119,7 +128,9 @@ class TestADeleteIsADeleteOnlyWhenTheUpstreamSaysSo:
         item_id = "d" * 24
         Job.objects.create(history_item_id=item_id, designer=designer, tool="fashion_swap")
         TrashedResult.objects.create(history_item_id=item_id, trashed_by_name="ada", trashed_at=timezone.now())
-        api.delete(f"{API}/user/generation-history/{item_id}", status=status, **({"json": body} if body is not None else {}))
+        api.delete(
+            f"{API}/user/generation-history/{item_id}", status=status, **({"json": body} if body is not None else {})
+        )
         html = client.post(reverse("trash_delete", args=[item_id]), follow=True).content.decode()
         assert "Deleted for good." in html
         assert not Job.objects.filter(history_item_id=item_id).exists()
@@ -184,7 +195,9 @@ class TestPollsStayCheapWhateverTheyAskAbout:
         from dashboard.genapi import cached
 
         now = [1_000_000.0]
-        clock = type("Clock", (), {"time": staticmethod(lambda: now[0]), "monotonic": time.monotonic, "sleep": time.sleep})
+        clock = type(
+            "Clock", (), {"time": staticmethod(lambda: now[0]), "monotonic": time.monotonic, "sleep": time.sleep}
+        )
         monkeypatch.setattr(cached, "time", clock)
         api.get(PENDING_LISTING, json=listing(item("e" * 24, "pending")))
 

@@ -336,9 +336,7 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(("make_data", "limits", "message"), REFUSALS)
-def test_inspect_image_refuses(
-    make_data: Callable[[], bytes], limits: dict[str, int], message: str
-) -> None:
+def test_inspect_image_refuses(make_data: Callable[[], bytes], limits: dict[str, int], message: str) -> None:
     fileobj = io.BytesIO(make_data())
     with pytest.raises(ImageRejected) as excinfo:
         inspect_image(fileobj, max_bytes=MAX_BYTES, max_pixels=MAX_PIXELS, **limits)
@@ -382,15 +380,11 @@ ACCEPTED = [
     pytest.param(lambda: encode(grey16_image(40000), "PNG"), "PNG", id="png-16-bit-grey"),
     pytest.param(lambda: interlaced_png(400, 300), "PNG", id="png-interlaced"),
     pytest.param(lambda: encode(noise_image(), "JPEG", quality=90), "JPEG", id="jpeg"),
-    pytest.param(
-        lambda: encode(noise_image(), "JPEG", progressive=True), "JPEG", id="jpeg-progressive"
-    ),
+    pytest.param(lambda: encode(noise_image(), "JPEG", progressive=True), "JPEG", id="jpeg-progressive"),
     pytest.param(lambda: encode(noise_image(mode="L"), "JPEG"), "JPEG", id="jpeg-greyscale"),
     pytest.param(cmyk_jpeg, "JPEG", id="jpeg-cmyk"),
     pytest.param(lambda: encode(noise_image(), "WEBP", quality=80), "WEBP", id="webp-lossy"),
-    pytest.param(
-        lambda: encode(noise_image(mode="RGBA"), "WEBP", lossless=True), "WEBP", id="webp-lossless"
-    ),
+    pytest.param(lambda: encode(noise_image(mode="RGBA"), "WEBP", lossless=True), "WEBP", id="webp-lossless"),
 ]
 
 
@@ -422,9 +416,7 @@ def test_interlaced_png_missing_one_byte_of_image_data_is_refused() -> None:
         ("WEBP", "image/webp", ".webp"),
     ],
 )
-def test_image_info_content_type_and_extension(
-    fmt: str, content_type: str, extension: str
-) -> None:
+def test_image_info_content_type_and_extension(fmt: str, content_type: str, extension: str) -> None:
     info = ImageInfo(fmt, 100, 100, 1000, 1)
     assert (info.content_type, info.extension) == (content_type, extension)
 
@@ -534,9 +526,7 @@ def test_png_loses_text_time_and_exif_chunks_but_not_pixels() -> None:
     text.add_itxt("XML:com.adobe.xmp", "<x:xmpmeta>GPS</x:xmpmeta>")
     text.add(b"tIME", struct.pack(">HBBBBB", 2024, 5, 1, 12, 0, 0))
     icc = srgb_profile()
-    original = encode(
-        noise_image(mode="RGBA"), "PNG", pnginfo=text, exif=camera_exif(), icc_profile=icc
-    )
+    original = encode(noise_image(mode="RGBA"), "PNG", pnginfo=text, exif=camera_exif(), icc_profile=icc)
 
     clean = sanitize(original)
 
@@ -664,9 +654,7 @@ def test_thumbnail_is_upright() -> None:
     ("data", "mode"),
     [
         pytest.param(lambda: encode(noise_image(mode="RGBA"), "PNG"), "RGBA", id="rgba-png"),
-        pytest.param(
-            lambda: encode(palette_image(), "PNG", transparency=0), "RGBA", id="palette-png"
-        ),
+        pytest.param(lambda: encode(palette_image(), "PNG", transparency=0), "RGBA", id="palette-png"),
         pytest.param(lambda: encode(noise_image(mode="L"), "PNG"), "RGB", id="grey-png"),
         pytest.param(cmyk_jpeg, "RGB", id="cmyk-jpeg"),
         pytest.param(lambda: encode(noise_image(mode="RGBA"), "WEBP"), "RGBA", id="rgba-webp"),
@@ -762,9 +750,7 @@ def peak_memory(path: Path, step: str) -> int:
     return int(done.stdout.split()[-1]) * 1024
 
 
-def test_big_jpeg_is_checked_stripped_and_thumbnailed_without_a_full_decode(
-    big_jpeg: Path, tmp_path: Path
-) -> None:
+def test_big_jpeg_is_checked_stripped_and_thumbnailed_without_a_full_decode(big_jpeg: Path, tmp_path: Path) -> None:
     assert big_jpeg.stat().st_size > 5 * MB
     full_decode = peak_memory(big_jpeg, "decode")
     kept = peak_memory(big_jpeg, "keep")
@@ -838,9 +824,7 @@ def test_webp_pixel_limit_is_checked_from_the_header() -> None:
     # A caller's lower limit still wins, with the usual sentence.
     with pytest.raises(ImageRejected) as excinfo:
         inspect(corpus.lossless_webp_bomb(3000, 3000), max_pixels=8_000_000)
-    assert excinfo.value.message == (
-        "This image is 3000 × 3000 pixels (9 megapixels); the limit is 8 megapixels."
-    )
+    assert excinfo.value.message == ("This image is 3000 × 3000 pixels (9 megapixels); the limit is 8 megapixels.")
 
 
 def test_small_lossless_webp_within_the_webp_limit_is_accepted() -> None:

@@ -89,7 +89,10 @@ class TestSendingOneCell:
         assert cell.state == RunCell.State.SENT and cell.sent_at is not None
         job = cell.job
         assert job.history_item_id == "a1b2c3d4e5f6a1b2c3d4e5f6" and job.run == run and job.designer == run.designer
-        assert [(i.slot, i.image_id) for i in job.inputs.all()] == [("clothes", cell.row_image_id), ("person", cell.column_image_id)]
+        assert [(i.slot, i.image_id) for i in job.inputs.all()] == [
+            ("clothes", cell.row_image_id),
+            ("person", cell.column_image_id),
+        ]
         assert AuditEntry.objects.filter(history_item_id=job.history_item_id, succeeded=True).exists()
 
     def test_a_cell_is_sent_once_per_attempt(self, run, api):
@@ -101,7 +104,11 @@ class TestSendingOneCell:
         assert len(api.calls) == 1
 
     def test_a_refused_job_is_not_sent_and_says_why(self, run, api):
-        api.post(JOB_URL, status=422, json={"detail": [{"loc": ["body", "person"], "msg": "Not a valid image", "type": "value_error"}]})
+        api.post(
+            JOB_URL,
+            status=422,
+            json={"detail": [{"loc": ["body", "person"], "msg": "Not a valid image", "type": "value_error"}]},
+        )
         cell = first_cell(run)
         assert runs.send_cell(cell.pk, 1) == "not sent"
         cell.refresh_from_db()
@@ -221,13 +228,29 @@ class TestProgress:
     def test_counts_and_time_left(self, run):
         cells = list(run.cells.order_by("row", "column"))
         now = timezone.now()
-        for index, (cell, status) in enumerate(zip(cells[:3], [Job.Status.COMPLETE, Job.Status.ERROR, Job.Status.PENDING], strict=True)):
-            job = Job.objects.create(history_item_id=f"{index:024x}", tool="fashion_swap", status=status, run=run,
-                                     finished_at=None if status == Job.Status.PENDING else now)
-            RunCell.objects.filter(pk=cell.pk).update(state=RunCell.State.SENT, job=job, sent_at=now - timedelta(seconds=20))
+        for index, (cell, status) in enumerate(
+            zip(cells[:3], [Job.Status.COMPLETE, Job.Status.ERROR, Job.Status.PENDING], strict=True)
+        ):
+            job = Job.objects.create(
+                history_item_id=f"{index:024x}",
+                tool="fashion_swap",
+                status=status,
+                run=run,
+                finished_at=None if status == Job.Status.PENDING else now,
+            )
+            RunCell.objects.filter(pk=cell.pk).update(
+                state=RunCell.State.SENT, job=job, sent_at=now - timedelta(seconds=20)
+            )
         RunCell.objects.filter(pk=cells[3].pk).update(state=RunCell.State.SENDING, claimed_at=now)
         progress = runs.progress(run)
-        assert (progress.total, progress.done, progress.failed, progress.running, progress.sending, progress.queued) == (6, 1, 1, 1, 1, 2)
+        assert (
+            progress.total,
+            progress.done,
+            progress.failed,
+            progress.running,
+            progress.sending,
+            progress.queued,
+        ) == (6, 1, 1, 1, 1, 2)
         assert progress.sent == 3 and progress.percent_done == 33 and not progress.finished
         # 3 sends left at 60 a minute, then a job's typical 20 s.
         assert progress.eta_seconds == 23
@@ -260,7 +283,9 @@ class TestAMissingWorker:
 
 
 class TestReviving:
-    def test_a_queued_cell_whose_task_died_with_its_worker_is_enqueued_again(self, run, django_capture_on_commit_callbacks):
+    def test_a_queued_cell_whose_task_died_with_its_worker_is_enqueued_again(
+        self, run, django_capture_on_commit_callbacks
+    ):
         assert runs.revive(run) == 0, "every cell's task is waiting"
         cell = first_cell(run)
         task = DBTaskResult.objects.get(id=cell.task_id)

@@ -34,7 +34,10 @@ def scaled_out(settings, monkeypatch):
     settings.WEB_CONCURRENCY = 4
     use_engine(monkeypatch, settings, "django.db.backends.postgresql")
     settings.CACHES = {**settings.CACHES, "default": REDIS}
-    settings.STORAGES = {**settings.STORAGES, "default": media_storage_settings({"MEDIA_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b"})}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": media_storage_settings({"MEDIA_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "b"}),
+    }
     return settings
 
 

@@ -18,7 +18,13 @@ class TestHealthCheck:
             api.get(f"{API}/generation/tools", json=TOOLS)
             response = client.get(reverse("healthz"))
         assert response.status_code == 200
-        assert json.loads(response.content) == {"status": "ok", "database": "ok", "cache": "ok", "upstream": "ok", "worker": "ok"}
+        assert json.loads(response.content) == {
+            "status": "ok",
+            "database": "ok",
+            "cache": "ok",
+            "upstream": "ok",
+            "worker": "ok",
+        }
 
     def test_degraded_when_the_api_is_unreachable_and_no_login_needed(self, client):
         with responses.RequestsMock() as api:

@@ -16,7 +16,13 @@ LISTING = re.compile(rf"{API}/user/generation-history\?.*status=pending.*")
 
 
 def item(item_id: str, status: str, **extra) -> dict:
-    return {"id": item_id, "status": status, "generation_type": "fashion_swap", "created_at": "2026-11-25T10:00:00Z", **extra}
+    return {
+        "id": item_id,
+        "status": status,
+        "generation_type": "fashion_swap",
+        "created_at": "2026-11-25T10:00:00Z",
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -27,9 +33,16 @@ def designer(django_user_model, client):
 
 
 def make_jobs(designer, count: int, *, age_seconds: int = 0) -> list[Job]:
-    jobs = [Job.objects.create(history_item_id=f"job{n:021d}", designer=designer, tool="fashion_swap", tool_title="Fashion Swap") for n in range(count)]
+    jobs = [
+        Job.objects.create(
+            history_item_id=f"job{n:021d}", designer=designer, tool="fashion_swap", tool_title="Fashion Swap"
+        )
+        for n in range(count)
+    ]
     if age_seconds:
-        Job.objects.filter(pk__in=[j.pk for j in jobs]).update(created_at=timezone.now() - timedelta(seconds=age_seconds))
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).update(
+            created_at=timezone.now() - timedelta(seconds=age_seconds)
+        )
     return jobs
 
 
@@ -43,7 +56,15 @@ class TestPollingCost:
     def test_a_steady_tick_costs_one_listing_call_whatever_the_number_of_running_jobs(self, client, designer, pending):
         jobs = make_jobs(designer, pending)
         with responses.RequestsMock() as api:
-            api.get(LISTING, json={"page": 1, "pages": 1, "total_count": pending, "items": [item(j.history_item_id, "pending") for j in jobs]})
+            api.get(
+                LISTING,
+                json={
+                    "page": 1,
+                    "pages": 1,
+                    "total_count": pending,
+                    "items": [item(j.history_item_id, "pending") for j in jobs],
+                },
+            )
             response = tick(client)
             assert len(api.calls) == 1
         assert response.content.decode().count("Running ·") == pending
@@ -52,13 +73,24 @@ class TestPollingCost:
         jobs = make_jobs(designer, 6)
         done, failed = jobs[0].history_item_id, jobs[1].history_item_id
         with responses.RequestsMock() as api:
-            api.get(LISTING, json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4})
-            api.get(f"{API}/user/generation-history/{done}", json=item(done, "complete", preview_url="/image/p.webp", like=True))
-            api.get(f"{API}/user/generation-history/{failed}", json=item(failed, "error", error="No person was found in the model photo"))
+            api.get(
+                LISTING,
+                json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4},
+            )
+            api.get(
+                f"{API}/user/generation-history/{done}",
+                json=item(done, "complete", preview_url="/image/p.webp", like=True),
+            )
+            api.get(
+                f"{API}/user/generation-history/{failed}",
+                json=item(failed, "error", error="No person was found in the model photo"),
+            )
             body = tick(client).content.decode()
             asked = [call.request.method + " " + call.request.path_url.split("?")[0] for call in api.calls]
             assert asked[0] == "GET /user/generation-history"
-            assert sorted(asked[1:]) == sorted([f"GET /user/generation-history/{done}", f"GET /user/generation-history/{failed}"])
+            assert sorted(asked[1:]) == sorted(
+                [f"GET /user/generation-history/{done}", f"GET /user/generation-history/{failed}"]
+            )
         assert Job.objects.get(history_item_id=done).status == "complete"
         assert Job.objects.get(history_item_id=failed).error_message == "No person was found in the model photo"
         assert f"/results/{done}/preview" in body
@@ -67,7 +99,10 @@ class TestPollingCost:
         # nothing about the finished ones.
         clear_caches()  # never a bare cache.clear(): on Redis that is FLUSHDB, guarded there
         with responses.RequestsMock() as api:
-            api.get(LISTING, json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4})
+            api.get(
+                LISTING,
+                json={"items": [item(j.history_item_id, "pending") for j in jobs[2:]], "pages": 1, "total_count": 4},
+            )
             tick(client)
             assert len(api.calls) == 1
 
@@ -107,10 +142,16 @@ class TestSharedSnapshot:
         (mine,) = make_jobs(designer, 1)
         first_page = [item(f"other{n:019d}", "pending") for n in range(100)]
         with responses.RequestsMock() as api:
-            api.get(LISTING, match=[responses.matchers.query_param_matcher({"page": "1", "limit": "100", "status": "pending"})],
-                    json={"items": first_page, "page": 1, "pages": 2, "total_count": 101})
-            api.get(LISTING, match=[responses.matchers.query_param_matcher({"page": "2", "limit": "100", "status": "pending"})],
-                    json={"items": [item(mine.history_item_id, "pending")], "page": 2, "pages": 2, "total_count": 101})
+            api.get(
+                LISTING,
+                match=[responses.matchers.query_param_matcher({"page": "1", "limit": "100", "status": "pending"})],
+                json={"items": first_page, "page": 1, "pages": 2, "total_count": 101},
+            )
+            api.get(
+                LISTING,
+                match=[responses.matchers.query_param_matcher({"page": "2", "limit": "100", "status": "pending"})],
+                json={"items": [item(mine.history_item_id, "pending")], "page": 2, "pages": 2, "total_count": 101},
+            )
             assert "Running ·" in tick(client).content.decode()
             assert len(api.calls) == 2  # two listing pages, no detail read
 
@@ -160,7 +201,9 @@ class TestPollsThatChangeNothing:
             return client.get(url or reverse("tray"), headers={"HX-Request": "true"})
 
     def _poll_url(self, response) -> str:
-        return re.search(r'id="job-tray"[^>]*?hx-get="([^"]+)"', response.content.decode()).group(1).replace("&amp;", "&")
+        return (
+            re.search(r'id="job-tray"[^>]*?hx-get="([^"]+)"', response.content.decode()).group(1).replace("&amp;", "&")
+        )
 
     def test_a_finished_jobs_age_moving_on_a_minute_brings_the_tray_again(self, client, designer):
         running = make_jobs(designer, 1)

@@ -28,7 +28,9 @@ def designer(django_user_model, client):
 @pytest.fixture
 def jobs_succeed(api):
     ids = (f"jobupload{n:04d}" for n in range(1000))
-    api.add_callback(responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)})))
+    api.add_callback(
+        responses.POST, JOB_URL, callback=lambda request: (200, {}, json.dumps({"history_item_id": next(ids)}))
+    )
     return api
 
 
@@ -42,7 +44,9 @@ def stored_files(settings) -> list[str]:
 
 
 class TestUploadsPerMinute:
-    def test_over_the_count_the_form_says_so_and_nothing_is_stored_or_sent(self, client, designer, jobs_succeed, settings):
+    def test_over_the_count_the_form_says_so_and_nothing_is_stored_or_sent(
+        self, client, designer, jobs_succeed, settings
+    ):
         settings.UPLOADS_PER_MINUTE = 4
         post_job(client, pair())
         post_job(client, pair())
@@ -70,7 +74,9 @@ class TestUploadsPerMinute:
         settings.UPLOADS_PER_MINUTE = 1
         post_job(client, {"person": upload("m.jpg", person_photo(), "image/jpeg")})  # no garment: the photo is kept
         kept = InputImage.objects.get()
-        body = post_job(client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(kept.pk)).content.decode()
+        body = post_job(
+            client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(kept.pk)
+        ).content.decode()
         assert re.search(r'id="clothes-errors"[^>]*>\s*<p>You have added 1 photo in the last minute', body)
         assert f'name="person__kept" value="{kept.pk}"' in body
         assert InputImage.objects.count() == 1 and job_posts(jobs_succeed) == []
