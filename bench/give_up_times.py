@@ -82,7 +82,7 @@ def main() -> int:
     settings.configure(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
     django.setup()
     from dashboard import genapi
-    from dashboard.images import inspect_image
+    from dashboard.core.images import inspect_image
     from tests.support.simulator import free_port
 
     with bench_stack(

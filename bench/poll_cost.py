@@ -38,7 +38,7 @@ STEADY_TICKS = 5
 LONG_SECONDS = 600.0
 # The finishing jobs must outlive the steady ticks measured right after they are sent.
 SHORT_SECONDS = 8.0
-TRAY_SIZE = 12  # dashboard/views/generate.py: TRAY_SIZE
+TRAY_SIZE = 12  # dashboard/generate/views.py: TRAY_SIZE
 
 
 def designer(n: int) -> str:

@@ -1,7 +1,7 @@
 """Peak memory and CPU seconds of checking and keeping one upload, file by file.
 
 Each file goes through what a designer's upload goes through in the dashboard
-(dashboard/jobs.py, dashboard/forms.py): inspect_image with the production limits
+(dashboard/core/jobs.py, dashboard/generate/forms.py): inspect_image with the production limits
 (20 MB, 40 megapixels), then, if accepted, make_thumbnail (512 px) and write_sanitized
 into a temporary file. Each file runs in a fresh Python process, which reports its own
 figures: peak RSS (VmHWM) above the RSS it had once dashboard.images was imported (this
@@ -48,7 +48,7 @@ def _usage() -> tuple[int, float]:
 
 
 def check_and_keep(path: str) -> str:
-    from dashboard import images
+    from dashboard.core import images
 
     with open(path, "rb") as upload:
         try:
@@ -66,7 +66,6 @@ def measure_one(path: str, threads: int = 1) -> dict[str, object]:
     from concurrent.futures import ThreadPoolExecutor
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
-    from dashboard import images  # noqa: F401  (imported before the baseline)
 
     base_kib, base_cpu = _usage()
     started = time.perf_counter()

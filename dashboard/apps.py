@@ -31,6 +31,6 @@ class DashboardConfig(AppConfig):
 
     def ready(self) -> None:
         request_started.connect(forget_upstream_problem, dispatch_uid="dashboard.forget_upstream_problem")
-        from dashboard import checks  # noqa: F401  (registers the deployment checks)
+        from dashboard.core import checks  # noqa: F401  (registers the deployment checks)
 
         atexit.register(close_database_pools)

@@ -42,14 +42,14 @@ class InputImageQuerySet(models.QuerySet):
     def drafts(self) -> "InputImageQuerySet":
         """Form uploads no job uses: kept so a designer never picks the same file twice
         after a failure, bounded per designer and removed after a while
-        (dashboard/uploads.py). Images added to the library on purpose are not drafts."""
+        (dashboard/library/uploads.py). Images added to the library on purpose are not drafts."""
         return self.unused().filter(in_library=False)
 
 
 class InputImage(models.Model):
     """One uploaded image, checked and stripped of metadata, with a small thumbnail.
 
-    Every kept upload is in the team's input library (dashboard/library.py), filed by
+    Every kept upload is in the team's input library (dashboard/library/services.py), filed by
     the slot it was added for (`kind`: "clothes", "person", "room"...), with a name the
     team can change, tags, and an archive flag that hides it from pickers. An upload no
     job uses is the designer's draft, private to them."""
@@ -110,7 +110,7 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When the upstream first answered that it does not know this job (see jobs._record).
     missing_since = models.DateTimeField(null=True, blank=True)
-    # The matrix run that sent it, if any (dashboard/runs.py).
+    # The matrix run that sent it, if any (dashboard/runs/services.py).
     run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
 
     class Meta:
@@ -165,7 +165,7 @@ class Submission(models.Model):
 class AuditEntry(models.Model):
     """Who did what to which result, when, and whether the upstream took it.
 
-    Written by the code that performs the action (dashboard/jobs.py), after the upstream
+    Written by the code that performs the action (dashboard/core/jobs.py), after the upstream
     answered; shown on the result's lightbox. Entries outlive the result and the account.
     """
 
@@ -273,7 +273,7 @@ class TrashedResult(models.Model):
 class Run(models.Model):
     """A matrix run: one tool and style, N images for one slot (the rows) times M for
     the other (the columns), sent as N×M jobs by the background worker
-    (dashboard/runs.py). A tool with one slot makes a run of one column."""
+    (dashboard/runs/services.py). A tool with one slot makes a run of one column."""
 
     designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="runs")
     designer_name = models.CharField(max_length=150)
@@ -300,7 +300,7 @@ class RunCell(models.Model):
     """One job of a run, and its idempotency record.
 
     A worker may send the cell only after claiming it: one conditional UPDATE from
-    QUEUED to SENDING for this `attempt` (dashboard/runs.py, `claim`), which exactly one
+    QUEUED to SENDING for this `attempt` (dashboard/runs/services.py, `claim`), which exactly one
     worker wins on any database, however many workers on however many machines hold a
     task for it. The upstream id is recorded in the same transaction that creates the
     Job, as soon as the upstream answers. A cell left in SENDING (its worker died while
@@ -345,7 +345,7 @@ class SendPacer(models.Model):
     """When the next job may be sent to the upstream, shared by every worker.
 
     One row per name; workers reserve send times from it with a compare-and-set UPDATE
-    (dashboard/runs.py, `reserve_send_time`), so pacing holds across processes and
+    (dashboard/runs/services.py, `reserve_send_time`), so pacing holds across processes and
     machines on SQLite and PostgreSQL alike without table locks."""
 
     name = models.CharField(max_length=32, unique=True)

@@ -83,8 +83,8 @@ MIDDLEWARE = [
     # Below whitenoise, which answers static files itself (precompressed): gzip never
     # sees them. Above everything that writes the body, so it compresses the final one.
     # Text only, and why compressing pages is safe here: see its docstring.
-    "dashboard.middleware.TextGZipMiddleware",
-    "dashboard.middleware.RequestSizeLimitMiddleware",
+    "dashboard.core.middleware.TextGZipMiddleware",
+    "dashboard.core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -112,7 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "dashboard.context_processors.upstream_status",
+                "dashboard.core.context_processors.upstream_status",
             ],
         },
     },
@@ -208,7 +208,7 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "dashboard.views.pages.locked_out"
+AXES_LOCKOUT_CALLABLE = "dashboard.core.views.locked_out"
 AXES_ENABLE_ADMIN = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -275,7 +275,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # Worker processes per instance. gunicorn reads WEB_CONCURRENCY as its worker count;
-# the deployment checks (dashboard/checks.py) read it to warn about per-process state.
+# the deployment checks (dashboard/core/checks.py) read it to warn about per-process state.
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1)
 
 # --- The generation API -------------------------------------------------------------
@@ -296,7 +296,7 @@ GENAPI_UPLOAD_DEADLINE = env_float("GENAPI_UPLOAD_DEADLINE", 120)
 GENAPI_ITEM_CACHE_SECONDS = env_int("GENAPI_ITEM_CACHE_SECONDS", 600)
 
 # Which image slots each tool takes: not documented upstream, so it is one table that
-# a deployment may replace with GENAPI_TOOL_SLOTS (JSON). See dashboard/slots.py.
+# a deployment may replace with GENAPI_TOOL_SLOTS (JSON). See dashboard/core/slots.py.
 GENAPI_TOOL_SLOTS_JSON = os.environ.get("GENAPI_TOOL_SLOTS", "")
 
 # --- Uploads ------------------------------------------------------------------------

@@ -1,15 +1,10 @@
-"""Background tasks, run by `manage.py db_worker` (django-tasks-db's worker).
+"""The import path of the tasks that the release before the feature folders enqueued.
 
-Thin: the logic lives in dashboard/runs.py, where it can be called and tested directly.
+A queued task is stored with its import path, and a worker imports it by that path:
+tasks enqueued as `dashboard.tasks.send_cell` before an upgrade still run after it.
+Remove this module one release later, once no such task can be left in the queue.
 """
 
-from django.tasks import TaskContext, task
+from dashboard.runs.tasks import send_cell
 
-from dashboard import runs
-
-
-@task(takes_context=True)
-def send_cell(context: TaskContext, cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "") -> str:
-    """Send one cell of a matrix run (at most once per attempt, paced across workers)."""
-    worker = context.task_result.worker_ids[-1] if context.task_result.worker_ids else "worker"
-    return runs.send_cell(cell_id, attempt, tries, reserved_at, worker=worker)
+__all__ = ["send_cell"]

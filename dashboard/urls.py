@@ -2,7 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 from django.urls.converters import StringConverter
 
-from dashboard.views import downloads, generate, history, library, media, pages, results, runs, trash
+from dashboard.core import views as pages
+from dashboard.downloads import views as downloads
+from dashboard.gallery import views as history
+from dashboard.generate import views as generate
+from dashboard.library import views as library
+from dashboard.media import views as media
+from dashboard.reviews import views as results
+from dashboard.runs import views as runs
+from dashboard.trash import views as trash
 
 
 class ResultKindConverter(StringConverter):
@@ -60,4 +68,4 @@ urlpatterns += [
     path("runs/<int:run_id>/retry", runs.run_retry, name="run_retry"),
 ]
 
-handler404 = "dashboard.views.pages.not_found"
+handler404 = "dashboard.core.views.not_found"

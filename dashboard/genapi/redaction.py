@@ -71,7 +71,7 @@ def clean_image_file(source: BinaryIO, dest: BinaryIO) -> str | None:
     the cleaned image's extension (".png"), or None when it is not an image we can read."""
     from django.conf import settings
 
-    from dashboard import images
+    from dashboard.core import images
 
     size = source.seek(0, 2)
     source.seek(0)

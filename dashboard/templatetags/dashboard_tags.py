@@ -4,8 +4,9 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from dashboard import display, jobs, library
-from dashboard.history import url_for_item
+from dashboard.core import display, jobs
+from dashboard.gallery.history import url_for_item
+from dashboard.library import services as library
 
 register = template.Library()
 

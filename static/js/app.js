@@ -39,7 +39,7 @@
 
   // --- Image slots: choose, drop or paste a file, and see it at once -------------------
 
-  // The same rules as describe_size in dashboard/display.py, so a size reads the same
+  // The same rules as describe_size in dashboard/core/display.py, so a size reads the same
   // before and after the upload.
   function formatBytes(bytes) {
     const units = [[1024 * 1024 * 1024, "GB"], [1024 * 1024, "MB"], [1024, "KB"]];
@@ -243,7 +243,7 @@
 
   // --- Running jobs: elapsed time ticks between polls ---------------------------------
 
-  // The same rule as elapsed() in dashboard/display.py.
+  // The same rule as elapsed() in dashboard/core/display.py.
   function elapsedText(since) {
     const seconds = Math.max(0, Math.round((Date.now() - since) / 1000));
     if (seconds < 60) return seconds + " s";

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.jobs import new_token
+from dashboard.core.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import person_photo
 from tests.support.forms import job_form

@@ -33,7 +33,8 @@ from django.conf import settings
 
 base_url, api_key, how, ids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(",")
 settings.GENAPI_BASE_URL, settings.GENAPI_API_KEY = base_url, api_key
-from dashboard import downloads, genapi
+from dashboard import genapi
+from dashboard.downloads import services as downloads
 
 
 def peak_kib():

@@ -19,8 +19,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import display, genapi, history
-from dashboard.jobs import new_token
+from dashboard import genapi
+from dashboard.core import display
+from dashboard.core.jobs import new_token
+from dashboard.gallery import history
 from dashboard.models import Job, TrashedResult
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess

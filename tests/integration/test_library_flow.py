@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import genapi
-from dashboard.jobs import new_token
+from dashboard.core.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.forms import job_form

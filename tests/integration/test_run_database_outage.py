@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 MAKE_RUN = """
 from django.contrib.auth import get_user_model
-from dashboard import genapi, runs
-from dashboard.slots import slots_for
+from dashboard import genapi
+from dashboard.runs import services as runs
+from dashboard.core.slots import slots_for
 from tests.support.library import library_image
 ada = get_user_model().objects.create_user(username="ada")
 garment, model = slots_for("fashion_swap", "fashion")
@@ -43,7 +44,7 @@ def manage(env: dict[str, str], *args: str) -> None:
 
 
 REVIVE_RUN = """
-from dashboard import runs
+from dashboard.runs import services as runs
 from dashboard.models import Run
 print(runs.revive(Run.objects.get()))
 """

@@ -12,9 +12,10 @@ import pytest
 import requests
 from django.urls import reverse
 
-from dashboard import genapi, runs
+from dashboard import genapi
+from dashboard.core.slots import slots_for
 from dashboard.models import RunCell
-from dashboard.slots import slots_for
+from dashboard.runs import services as runs
 from tests.support.library import library_image
 from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess

@@ -11,9 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard import genapi, jobs, runs
+from dashboard import genapi
+from dashboard.core import jobs
+from dashboard.core.slots import Slot
 from dashboard.models import InputImage, Job, Run, RunCell
-from dashboard.slots import Slot
+from dashboard.runs import services as runs
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.library import library_image
 from tests.support.waiting import wait_until

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from dashboard import genapi, runs
+from dashboard import genapi
+from dashboard.core.slots import slots_for
 from dashboard.models import Job, RunCell
-from dashboard.slots import slots_for
+from dashboard.runs import services as runs
 from tests.support.library import library_image
 from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess
@@ -137,7 +138,7 @@ def test_one_claim_wins_however_many_workers_race_for_a_cell(designer):
 
 
 def test_the_same_cell_enqueued_twice_is_sent_once(settings, simulator, designer):
-    from dashboard.tasks import send_cell
+    from dashboard.runs.tasks import send_cell
 
     simulator.clear_requests()
     run = start(designer, 1, 1)

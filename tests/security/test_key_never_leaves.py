@@ -25,10 +25,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from dashboard import genapi, runs
-from dashboard.jobs import new_token
+from dashboard import genapi
+from dashboard.core.jobs import new_token
+from dashboard.core.slots import Slot
 from dashboard.models import InputImage, Job, Run, RunCell
-from dashboard.slots import Slot
+from dashboard.runs import services as runs
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess

@@ -220,8 +220,9 @@ class TestOddCharacters:
         assert client.get(address).status_code == 200
 
     def test_trying_a_cell_again(self, client, api, ada):
-        from dashboard import genapi, runs
-        from dashboard.slots import slots_for
+        from dashboard import genapi
+        from dashboard.core.slots import slots_for
+        from dashboard.runs import services as runs
         from tests.support.library import library_image
 
         garment, model = slots_for("fashion_swap", "fashion")

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.jobs import new_token
+from dashboard.core.jobs import new_token
 from dashboard.models import InputImage, Job
 from tests.security.support import HTMX
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo

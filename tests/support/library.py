@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard import images, jobs
+from dashboard.core import images, jobs
 from dashboard.models import InputImage
 from tests.support.corpus import garment_photo, person_photo
 

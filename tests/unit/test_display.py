@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard import display, genapi, history
+from dashboard import genapi
+from dashboard.core import display
+from dashboard.gallery import history
 
 START = datetime(2026, 3, 3, 14, 5, tzinfo=UTC)
 

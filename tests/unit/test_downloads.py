@@ -1,4 +1,4 @@
-"""Downloads as ZIPs (dashboard/downloads.py, dashboard/views/downloads.py) against
+"""Downloads as ZIPs (dashboard/downloads/services.py, dashboard/downloads/views.py) against
 stubbed HTTP: file names, the manifest, which results a run's liked ZIP holds (a rating
 cleared here included), the selection's cap, and what happens when the upstream fails
 before or during the stream."""
@@ -16,7 +16,8 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from PIL import Image, PngImagePlugin
 
-from dashboard import downloads, genapi
+from dashboard import genapi
+from dashboard.downloads import services as downloads
 from dashboard.models import InputImage, Job, JobInput, Review, Run, RunCell, TrashedResult
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import responses
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from dashboard.jobs import new_token
+from dashboard.core.jobs import new_token
+from dashboard.core.slots import DEFAULT_SLOTS, slots_for
 from dashboard.models import InputImage, Job
-from dashboard.slots import DEFAULT_SLOTS, slots_for
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
 
 API = "http://genapi.test"

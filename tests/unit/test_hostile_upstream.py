@@ -14,7 +14,8 @@ import responses
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import genapi, jobs
+from dashboard import genapi
+from dashboard.core import jobs
 from dashboard.models import Job, TrashedResult
 
 API = "http://genapi.test"

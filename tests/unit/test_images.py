@@ -26,7 +26,7 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from dashboard.images import (
+from dashboard.core.images import (
     DAMAGED_MESSAGE,
     EMPTY_MESSAGE,
     GIF_MESSAGE,
@@ -715,7 +715,7 @@ def big_jpeg(tmp_path_factory: pytest.TempPathFactory) -> Path:
 PEAK_MEMORY_SCRIPT = f"""
 import sys
 from PIL import Image
-from dashboard import images
+from dashboard.core import images
 
 def peak_kib():
     with open("/proc/self/status") as status:
@@ -729,7 +729,7 @@ with open(path, "rb") as src:
             img.load()
     else:
         info = images.inspect_image(src, max_bytes={MAX_BYTES}, max_pixels={MAX_PIXELS})
-        if step == "keep":  # what dashboard/jobs.py does with an accepted upload
+        if step == "keep":  # what dashboard/core/jobs.py does with an accepted upload
             with open(path + ".clean", "wb") as dest:
                 images.write_sanitized(src, info, dest)
             images.make_thumbnail(src, info, max_side=512)

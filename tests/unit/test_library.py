@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import images, library
+from dashboard.core import images
+from dashboard.library import services as library
 from dashboard.models import InputImage, Job, JobInput
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 

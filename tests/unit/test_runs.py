@@ -1,4 +1,4 @@
-"""The run engine (dashboard/runs.py) with the upstream stubbed by `responses`: what one
+"""The run engine (dashboard/runs/services.py) with the upstream stubbed by `responses`: what one
 send does with each answer, retries, progress. Real database, real stored images; the
 real worker processes are in tests/integration/test_run_worker.py."""
 
@@ -14,9 +14,10 @@ import responses
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from dashboard import genapi, runs
+from dashboard import genapi
+from dashboard.core.slots import slots_for
 from dashboard.models import AuditEntry, InputImage, Job, RunCell, SendPacer
-from dashboard.slots import slots_for
+from dashboard.runs import services as runs
 from tests.support.library import library_image
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard import display, jobs, uploads
+from dashboard.core import display, jobs
+from dashboard.library import uploads
 
 
 class Command(BaseCommand):

@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard import display, library
+from dashboard.core import display
+from dashboard.library import services as library
 
 
 class Command(BaseCommand):

@@ -2,13 +2,13 @@
 
 Meant for cron, e.g. hourly. Safe to run on several machines at once: each trashed
 result is locked (`select_for_update(skip_locked=True)`) while it is deleted, so two runs
-never work on the same one (see dashboard/trash.py).
+never work on the same one (see dashboard/trash/services.py).
 """
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard import trash
+from dashboard.trash import services as trash
 
 
 class Command(BaseCommand):

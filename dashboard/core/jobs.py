@@ -1,0 +1,298 @@
+"""The product's own logic around jobs: keeping inputs, sending jobs, cheap status polling.
+
+Views stay thin by calling these; only genapi speaks to the upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dashboard import genapi
+from dashboard.core import audit, images, ratelimit
+from dashboard.core.slots import Slot
+from dashboard.library import uploads
+from dashboard.models import InputImage, Job, JobInput, Submission
+
+logger = logging.getLogger("dashboard.jobs")
+
+# Large enough to fill an upload slot or a tray card sharply on a high-density screen.
+THUMBNAIL_SIDE = 512
+
+
+def store_input(owner, upload: UploadedFile, info: images.ImageInfo, *, kind: str = "") -> InputImage:
+    """Keep an upload that passed its checks: metadata stripped, orientation applied,
+    plus a small thumbnail; filed in the library under `kind` (the slot it came for)."""
+    stem = uuid.uuid4().hex
+    month = timezone.now().strftime("%Y/%m")
+    thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
+    # Streamed through a temporary file: a 20 MB photo is never held whole in memory.
+    with tempfile.TemporaryFile() as sanitized:
+        images.write_sanitized(upload, info, sanitized)
+        size = sanitized.tell()
+        sanitized.seek(0)
+        name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))
+    thumbnail_name = default_storage.save(f"thumbnails/{month}/{stem}.webp", ContentFile(thumbnail))
+    turned = info.orientation in (5, 6, 7, 8)  # these EXIF orientations swap the sides
+    original_name = PurePath(upload.name or "image").name[:255]
+    return InputImage.objects.create(
+        owner=owner,
+        file=name,
+        thumbnail=thumbnail_name,
+        original_name=original_name,
+        name=(PurePath(original_name).stem or original_name)[:120],
+        kind=kind,
+        content_type=info.content_type,
+        size=size,
+        width=info.height if turned else info.width,
+        height=info.width if turned else info.height,
+    )
+
+
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{16,64}"
+
+
+def new_token() -> str:
+    """A one-time token for a form that sends a job, made when the form is rendered."""
+    return secrets.token_urlsafe(18)
+
+
+def is_token(value: str) -> bool:
+    return bool(re.fullmatch(TOKEN_PATTERN, value or ""))
+
+
+class AlreadySent(Exception):
+    """The form with this token was sent before; `job` is what it made (None while the
+    first request is still under way)."""
+
+    def __init__(self, job: Job | None):
+        super().__init__("already sent")
+        self.job = job
+
+
+def already_sent(designer, token: str) -> AlreadySent | None:
+    """Whether a form with this token was sent already (by this designer)."""
+    earlier = Submission.objects.filter(designer=designer, token=token).select_related("job").first()
+    return AlreadySent(earlier.job) if earlier else None
+
+
+# A form older than this, sent again, counts as new: its token is forgotten by
+# `manage.py prune_drafts`, so the table holds about a day of sends.
+TOKEN_DAYS = 1
+
+
+def forget_old_tokens() -> int:
+    """Forget the one-time tokens of forms sent more than TOKEN_DAYS ago; how many."""
+    cutoff = timezone.now() - timedelta(days=TOKEN_DAYS)
+    return Submission.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+def send_job(
+    designer,
+    *,
+    tool: str,
+    tool_title: str,
+    inputs: Sequence[tuple[Slot, InputImage]],
+    token: str,
+    style: genapi.Style | None = None,
+    rerun_of: str = "",
+) -> Job:
+    """Create one upstream job from stored inputs, and remember it. Never retried.
+
+    The form's one-time token is claimed first (a database row with a unique
+    constraint, so it holds across workers): a second request with the same token
+    raises AlreadySent and sends nothing. When the upstream refuses, or cannot be
+    reached, the claim is given back: nothing was made, and the designer may send
+    the same form again. The run (or run again, from `rerun_of`) goes in the audit
+    trail with its outcome.
+    """
+    action = audit.Action.RERUN if rerun_of else audit.Action.RUN
+    try:
+        with transaction.atomic():
+            claim = Submission.objects.create(designer=designer, token=token)
+    except IntegrityError:
+        raise already_sent(designer, token) or AlreadySent(None) from None
+    try:
+        created = create_upstream(tool, inputs, style)
+    except BaseException as exc:
+        claim.delete()
+        if isinstance(exc, genapi.GenApiError):
+            audit.record(designer, action, source_item_id=rerun_of, problem=exc.message)
+        raise
+    try:
+        job = remember_job(created, designer, tool, tool_title, inputs, style)
+    except Exception:
+        # The job exists (and is billed) upstream: make sure its id is not lost.
+        logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
+        raise
+    Submission.objects.filter(pk=claim.pk).update(job=job)
+    audit.record(designer, action, job.history_item_id, source_item_id=rerun_of)
+    return job
+
+
+def create_upstream(
+    tool: str, inputs: Sequence[tuple[Slot, InputImage]], style: genapi.Style | None
+) -> genapi.JobCreated:
+    """One job creation upstream, the stored photos streamed from storage. Never retried."""
+    with ExitStack() as stack:
+        files = [
+            genapi.UploadFile(
+                slot=slot.name,
+                # The designer's own file names stay here; upstream sees neutral ones.
+                filename=f"{slot.name}{PurePath(image.file.name).suffix}",
+                fileobj=stack.enter_context(default_storage.open(image.file.name, "rb")),
+                content_type=image.content_type,
+            )
+            for slot, image in inputs
+        ]
+        return genapi.create_job(tool, files, style_id=style.id if style else None)
+
+
+def remember_job(created, designer, tool, tool_title, inputs, style, *, run=None) -> Job:
+    """Record a job the upstream just made, with its inputs (and the run that sent it)."""
+    with transaction.atomic():
+        # update_or_create: an upstream that reuses an id must not turn into an error page.
+        job, _ = Job.objects.update_or_create(
+            history_item_id=created.history_item_id,
+            defaults={
+                "designer": designer,
+                "tool": tool,
+                "tool_title": tool_title,
+                "style_id": style.id if style else "",
+                "style_title": style.title if style else "",
+                "status": Job.Status.PENDING,
+                "error_message": "",
+                "finished_at": None,
+                "run": run,
+            },
+        )
+        job.inputs.all().delete()
+        JobInput.objects.bulk_create(
+            JobInput(job=job, slot=slot.name, label=slot.label, image=image, position=position)
+            for position, (slot, image) in enumerate(inputs)
+        )
+        file_in_library(image for _, image in inputs)
+    logger.info("job %s created by %s with %s", job.history_item_id, designer.pk, tool)
+    return job
+
+
+def file_in_library(used: Iterable[InputImage]) -> None:
+    """Images a job took join the team's library (a form's draft no longer), and keep
+    the time of their first use."""
+    ids = [image.pk for image in used]
+    InputImage.objects.filter(pk__in=ids, in_library=False).update(in_library=True)
+    InputImage.objects.filter(pk__in=ids, used_at__isnull=True).update(used_at=timezone.now())
+
+
+def rerun(job: Job, designer, *, token: str) -> Job:
+    """The same tool, style and input images, as a new job (once per token)."""
+    inputs = [(Slot(name=entry.slot, label=entry.label), entry.image) for entry in job.inputs.select_related("image")]
+    style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
+    return send_job(
+        designer,
+        tool=job.tool,
+        tool_title=job.tool_title,
+        inputs=inputs,
+        style=style,
+        token=token,
+        rerun_of=job.history_item_id,
+    )
+
+
+def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
+    """Delete upstream (gone already counts as deleted), then our own record of it and
+    the input photos no other job uses; record who did (and whether it worked)."""
+    try:
+        genapi.delete(item_id)
+    except genapi.GenApiError as exc:
+        audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk, problem=exc.message)
+        raise
+    uploads.forget_jobs(Job.objects.filter(history_item_id=item_id))
+    audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
+
+
+# A tick reads at most this many items in detail (those that left the running listing);
+# the rest are read on the following ticks. Bounds what one poll can cost.
+DETAIL_READS_PER_REFRESH = 10
+
+
+def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
+    """The current state of jobs believed to be running, at O(1) upstream cost per tick.
+
+    The `status=pending` listing (shared by every poll for a moment, see
+    `genapi.running`) tells which are still running; only the jobs that left it get a
+    detail read (statuses flip once, so each job costs one read in its life), at most
+    DETAIL_READS_PER_REFRESH a tick. None means the item no longer exists upstream; an id
+    left out is still running as far as is known yet.
+    """
+    wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
+    if not wanted:
+        return {}
+    running = genapi.running()
+    found: dict[str, genapi.HistoryItem | None] = {}
+    reads = 0
+    for item_id in wanted:
+        if item_id in running:
+            found[item_id] = running[item_id]
+        elif (known := genapi.known_item(item_id)) is not None:
+            found[item_id] = known
+        elif reads < DETAIL_READS_PER_REFRESH:
+            reads += 1
+            try:
+                found[item_id] = genapi.item(item_id)
+            except genapi.NotFound:
+                found[item_id] = None
+    return _record(found)
+
+
+def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.HistoryItem | None]:
+    """Mirror finished statuses onto our Job rows, and forget jobs deleted upstream (and
+    the inputs no other job uses).
+
+    A job of ours that the upstream does not know is kept for MISSING_JOB_GRACE_SECONDS
+    (a listing or a replica can lag behind a job just made, and one bad answer must not
+    lose a billed job's record) and reported as still running until then."""
+    now = timezone.now()
+    not_found = [item_id for item_id, item in found.items() if item is None]
+    if not_found:
+        ours = Job.objects.filter(history_item_id__in=not_found)
+        ours.filter(missing_since__isnull=True).update(missing_since=now)
+        grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
+        missing = dict(ours.values_list("history_item_id", "missing_since"))
+        gone = [item_id for item_id, since in missing.items() if since <= grace_over]
+        uploads.forget_jobs(Job.objects.filter(history_item_id__in=gone))
+        found = {item_id: item for item_id, item in found.items() if item_id not in missing or item_id in gone}
+    seen = [item_id for item_id, item in found.items() if item is not None]
+    Job.objects.filter(history_item_id__in=seen, missing_since__isnull=False).update(missing_since=None)
+    for item_id, item in found.items():
+        if item is None or item.is_pending:
+            continue
+        Job.objects.filter(history_item_id=item_id, status=Job.Status.PENDING).update(
+            status=item.status,
+            error_message=item.error_message or "",
+            finished_at=now,
+        )
+    return found
+
+
+def seconds_until_allowed(designer) -> int:
+    """0 when the designer may send another job now; else how long to wait."""
+    limit = settings.JOB_RATE_LIMIT_PER_MINUTE
+    if limit <= 0:
+        return 0
+    minute = ratelimit.this_minute("job-rate", designer)
+    return 0 if ratelimit.add(minute, 1) <= limit else minute.seconds_left

@@ -1,0 +1,94 @@
+"""Reviewing results: ratings (with clearing, which the upstream cannot store), dislike
+reasons and notes. Every change is recorded in the audit trail by the function making it.
+
+The upstream keeps one like per result, true or false, for the whole team; the dashboard
+keeps the rest in one `Review` row per result (see its docstring for a cleared rating).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from dashboard import genapi
+from dashboard.core import audit
+from dashboard.models import Review
+
+Reason = Review.Reason
+# One key per reason in the lightbox, in the order they are listed.
+REASON_KEYS = {code: str(number) for number, code in enumerate(Reason.values, start=1)}
+NOTE_MAX_CHARS = 2000
+
+
+def reviews_of(item_ids: Iterable[str]) -> dict[str, Review]:
+    return {review.history_item_id: review for review in Review.objects.filter(history_item_id__in=list(item_ids))}
+
+
+def review_of(item_id: str) -> Review | None:
+    return Review.objects.filter(history_item_id=item_id).first()
+
+
+def like_shown(upstream_like: bool | None, review: Review | None) -> bool | None:
+    """The rating a designer sees: the upstream's, unless the dashboard cleared it."""
+    return review.like_shown(upstream_like) if review else upstream_like
+
+
+def _mark_rated(item_id: str, designer, **changes) -> Review:
+    review, _ = Review.objects.get_or_create(history_item_id=item_id)
+    for name, value in changes.items():
+        setattr(review, name, value)
+    review.rated_by, review.rated_by_name, review.rated_at = designer, designer.get_username(), timezone.now()
+    review.save()
+    return review
+
+
+def rate(designer, item_id: str, like: bool, *, bulk: bool = False, toggle: bool = False) -> bool | None:
+    """Like or dislike a result, and record who did (and whether it worked); the rating
+    it now shows.
+
+    With `toggle` (one result's buttons), pressing the rating it already shows clears it;
+    bulk actions set the rating whatever it was. A new rating forgets earlier reasons.
+    """
+    action = audit.Action.LIKE if like else audit.Action.DISLIKE
+    try:
+        if toggle:
+            # Only a toggle needs the current rating (one read, usually from the cache).
+            upstream_like = genapi.item(item_id).like
+            if like_shown(upstream_like, review_of(item_id)) is like:
+                _mark_rated(item_id, designer, cleared=True, like_when_cleared=upstream_like, reasons="")
+                audit.record(designer, audit.Action.CLEAR, item_id)
+                return None
+        genapi.set_like(item_id, like)
+    except genapi.GenApiError as exc:
+        audit.record(designer, action, item_id, bulk=bulk, problem=exc.message)
+        raise
+    _mark_rated(item_id, designer, cleared=False, like_when_cleared=None, reasons="")
+    audit.record(designer, action, item_id, bulk=bulk)
+    return like
+
+
+def toggle_reason(designer, item_id: str, code: str) -> Review:
+    """Add or take away one dislike reason (a disliked result's only); recorded as the
+    full list it leaves."""
+    review = review_of(item_id) or Review(history_item_id=item_id)
+    codes = set(review.reason_codes)
+    codes.symmetric_difference_update({code})
+    review.set_reasons(codes)
+    review.save()
+    audit.record(designer, audit.Action.REASONS, item_id, detail=reason_labels(review) or "none")
+    return review
+
+
+def save_note(designer, item_id: str, note: str) -> Review:
+    review = review_of(item_id) or Review(history_item_id=item_id)
+    # NUL cannot be stored by PostgreSQL, and is nothing a designer typed.
+    review.note = note.replace("\x00", "").strip()[:NOTE_MAX_CHARS]
+    review.save()
+    audit.record(designer, audit.Action.NOTE, item_id, detail=review.note or "(note removed)")
+    return review
+
+
+def reason_labels(review: Review | None) -> str:
+    labels = dict(Reason.choices)
+    return ", ".join(labels[code] for code in (review.reason_codes if review else []) if code in labels)
