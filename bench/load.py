@@ -92,7 +92,7 @@ RSS_EVERY = 10.0
 REQUEST_TIMEOUT = 30.0
 GOAL_P95_MS = 250.0
 GOAL_FLAT_MB = 5.0  # per-worker growth from the first minute to the last that still counts as flat
-PENDING_LISTING_LIMIT = 100  # dashboard/core/jobs.py
+PENDING_LISTING_LIMIT = 100  # dashboard/jobs/services.py
 QUIET_JOBS = 3  # jobs the quiet pass sends one at a time (within the rate limit)
 # The job-creation rate limit's refusal (dashboard/generate/views.py: rate_limit_message), a
 # form error on a 200; an HTTP 429 counts as the refusal too.

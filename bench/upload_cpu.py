@@ -1,7 +1,7 @@
 """Peak memory and CPU seconds of checking and keeping one upload, file by file.
 
 Each file goes through what a designer's upload goes through in the dashboard
-(dashboard/core/jobs.py, dashboard/generate/forms.py): inspect_image with the production limits
+(dashboard/jobs/services.py, dashboard/generate/forms.py): inspect_image with the production limits
 (20 MB, 40 megapixels), then, if accepted, make_thumbnail (512 px) and write_sanitized
 into a temporary file. Each file runs in a fresh Python process, which reports its own
 figures: peak RSS (VmHWM) above the RSS it had once dashboard.images was imported (this

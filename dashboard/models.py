@@ -165,7 +165,7 @@ class Submission(models.Model):
 class AuditEntry(models.Model):
     """Who did what to which result, when, and whether the upstream took it.
 
-    Written by the code that performs the action (dashboard/core/jobs.py), after the upstream
+    Written by the code that performs the action (dashboard/jobs/services.py), after the upstream
     answered; shown on the result's lightbox. Entries outlive the result and the account.
     """
 

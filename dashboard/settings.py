@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Django's own widget templates, for the form renderer below.
+    "django.forms",
     "django_htmx",
     "axes",
     "django_tasks_db",
@@ -99,6 +101,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "dashboard.urls"
+# Forms draw their widgets with the project's templates (templates/core/widgets/).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "dashboard.wsgi.application"
 
 TEMPLATES = [
@@ -316,6 +320,10 @@ DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
 TRASH_DAYS = env_float("TRASH_DAYS", 30)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
+# Bulk like, dislike and delete in the gallery: upstream calls made at once, and the
+# time all of them together may take (what is not done by then is listed as not done).
+BULK_CONCURRENCY = max(1, env_int("BULK_CONCURRENCY", 4))
+BULK_DEADLINE_SECONDS = env_float("BULK_DEADLINE_SECONDS", 20)
 # Matrix runs: the most jobs one run may hold, and how many jobs a minute the workers
 # send together (keep it under the upstream's rate limit; a 429 also slows them down).
 RUN_MAX_JOBS = env_int("RUN_MAX_JOBS", 100)

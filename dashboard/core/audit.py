@@ -1,6 +1,6 @@
 """The audit trail: who ran, rated or deleted which result, and when.
 
-`record` is called by the code that performs an action (dashboard/core/jobs.py), once the
+`record` is called by the code that performs an action (dashboard/jobs/services.py), once the
 upstream has answered, with the outcome; `recent` reads a result's trail as sentences
 for its lightbox ("ada liked it").
 """

@@ -1,8 +1,9 @@
+"""What views know of a request: htmx's details, a 404 worded for designers, and which
+addresses are safe to send a browser on to."""
+
 from django.http import Http404, HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
-
-from dashboard import genapi
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -12,14 +13,6 @@ class HtmxHttpRequest(HttpRequest):
 def wants_fragment(request: HtmxHttpRequest, target: str) -> bool:
     """htmx asks for one fragment (and not a back-button restore, which wants the page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request and request.htmx.target == target
-
-
-def upstream_message(error: genapi.GenApiError) -> str:
-    """The sentence a designer sees for an upstream failure."""
-    if isinstance(error, genapi.RateLimited) and error.retry_after:
-        seconds = max(1, round(error.retry_after))
-        return f"{error.message} (try again in about {seconds} second{'s' if seconds != 1 else ''})"
-    return error.message
 
 
 class Gone(Http404):
@@ -37,3 +30,8 @@ def is_local_path(request: HttpRequest, target: str) -> bool:
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )
     )
+
+
+def safe_next(request: HtmxHttpRequest, fallback: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return target if is_local_path(request, target) else fallback

@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from dashboard import genapi
-from dashboard.core import jobs
 from dashboard.gallery import history
+from dashboard.jobs import services as jobs
 from dashboard.models import Job, Run
 from dashboard.reviews import services as reviews
 from dashboard.trash import services as trash

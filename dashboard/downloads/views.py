@@ -3,16 +3,16 @@ selection. Any teammate may download: results are the team's."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import genapi
-from dashboard.core.http import HtmxHttpRequest, is_local_path, upstream_message
+from dashboard.core.http import HtmxHttpRequest, is_local_path
+from dashboard.core.responses import Notice, see_other, upstream_message
 from dashboard.downloads import services as downloads
-from dashboard.gallery.views import gallery_url, read_filters
+from dashboard.gallery import pages
 from dashboard.models import Run
 
 
@@ -50,14 +50,15 @@ def run_download(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 def history_download(request: HtmxHttpRequest) -> HttpResponse:
     """POST /history/download with `ids` repeated (the gallery's bulk form); a problem
     goes back to the gallery, with its filters, as a message."""
-    _, filters = read_filters(request.GET)
+    _, filters = pages.read_filters(request.GET)
     try:
         ids = downloads.check_selection(request.POST.getlist("ids"))
         download = downloads.prepare(downloads.plan_selection(ids))
     except (downloads.SelectionRefused, downloads.NothingToDownload) as exc:
-        messages.error(request, exc.message)
-        return redirect(gallery_url(filters))
+        problem = exc.message
     except genapi.GenApiError as exc:
-        messages.error(request, f"The download could not start: {upstream_message(exc)}")
-        return redirect(gallery_url(filters))
-    return zip_response(download)
+        problem = f"The download could not start: {upstream_message(exc)}"
+    else:
+        return zip_response(download)
+    Notice(problem, "error").tell(request)
+    return see_other(pages.gallery_url(filters))

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import display
-from dashboard.core.jobs import refresh as refresh_jobs
+from dashboard.jobs.services import refresh as refresh_jobs
 from dashboard.models import InputImage, Job, Review, TrashedResult
 from dashboard.reviews import services as reviews
 from dashboard.trash import services as trash

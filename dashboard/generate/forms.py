@@ -10,8 +10,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.http import urlencode
 
 from dashboard import genapi
-from dashboard.core import images, jobs
+from dashboard.core import images, tokens
 from dashboard.core.slots import Slot
+from dashboard.core.widgets import ImageFiles, StyleCards
 from dashboard.library import services as library
 from dashboard.library import uploads
 from dashboard.models import InputImage
@@ -23,7 +24,7 @@ class SlotField:
 
     slot: Slot
     field: forms.BoundField
-    kept_name: str
+    kept_field: forms.BoundField
     kept: InputImage | None
     errors: list[str]
     # The library picker's query for this slot (it carries the other slots' images, so a
@@ -42,11 +43,26 @@ def unavailable_message(slot: Slot) -> str:
     )
 
 
-def kept_image_field(designer) -> forms.ModelChoiceField:
+class KeptImageField(forms.ModelChoiceField):
     """A stored image named by its row id: the designer's own, or one of the team's
     library that is not archived (library.pickable). Someone else's private image or
-    draft, or a malformed id, simply is not found."""
-    return forms.ModelChoiceField(queryset=library.pickable(designer), required=False, widget=forms.HiddenInput)
+    draft, or a malformed id, simply is not found.
+
+    Drawn, it shows the image the form keeps in its slot (GenerateForm.kept, its
+    initial value), not the id that was sent: a new upload stored meanwhile replaces
+    it, and one that may not be used is left out."""
+
+    def __init__(self, designer):
+        super().__init__(
+            queryset=library.pickable(designer), required=False, widget=forms.HiddenInput(attrs={"data-kept": True})
+        )
+
+    def bound_data(self, data, initial):
+        return initial
+
+
+def kept_image_field(designer) -> KeptImageField:
+    return KeptImageField(designer)
 
 
 def kept_images(designer, slots: tuple[Slot, ...], data, *, in_form: bool) -> dict[str, InputImage]:
@@ -81,19 +97,16 @@ class GenerateForm(forms.Form):
     carries it, so a designer never picks the same file twice. Such an upload is a
     draft until a job uses it: private, bounded per designer (dashboard/library/uploads.py).
     New uploads are counted against the designer's per-minute limits before they are
-    read; `submission` is the form's one-time token (dashboard/core/jobs.py, send_job).
+    read; `submission` is the form's one-time token (dashboard/core/tokens.py).
     """
 
-    OUT_OF_DATE = "This form is out of date, so it was not sent. Your photos are kept: press Generate again."
-
     tool = forms.CharField(widget=forms.HiddenInput)
-    style = forms.ChoiceField(required=False, widget=forms.RadioSelect)
-    # The one-time token of this rendered form (see jobs.send_job).
-    submission = forms.RegexField(
-        regex=rf"^{jobs.TOKEN_PATTERN}$",
-        widget=forms.HiddenInput,
-        error_messages={"required": OUT_OF_DATE, "invalid": OUT_OF_DATE},
+    # The tool's group, so the form can be sent while the catalogue cannot be read.
+    tool_group = forms.CharField(required=False, widget=forms.HiddenInput)
+    style = forms.ChoiceField(
+        required=False, error_messages={"invalid_choice": "Choose one of the styles offered for this tool."}
     )
+    submission = tokens.TokenField()
 
     def __init__(
         self,
@@ -111,8 +124,9 @@ class GenerateForm(forms.Form):
         self.slots = slots
         self.styles = {style.id: style for style in styles}
         self.fields["tool"].initial = tool.name
-        self.fields["style"].choices = [("", "None")] + [(style.id, style.title) for style in styles]
-        self.fields["style"].error_messages["invalid_choice"] = "Choose one of the styles offered for this tool."
+        self.fields["tool_group"].initial = tool.group
+        self.fields["style"].widget = StyleCards(styles=styles)
+        self.fields["style"].choices = [("", "No style")] + [(style.id, style.title) for style in styles]
         self._inspected: dict[str, images.ImageInfo] = {}
         for slot in slots:
             self.fields[slot.name] = forms.FileField(
@@ -120,15 +134,19 @@ class GenerateForm(forms.Form):
                 help_text=slot.help,
                 required=False,
                 error_messages={"empty": images.EMPTY_MESSAGE},
-                widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+                widget=ImageFiles(attrs={"class": "dropzone-input"}),
             )
             self.fields[kept_field_name(slot)] = kept_image_field(designer)
-        sent_token = self.data.get("submission", "") if self.is_bound else ""
-        # The token this form carries when drawn: its own while unclaimed, else a fresh one.
-        self.submission_token = sent_token if jobs.is_token(sent_token) else jobs.new_token()
         self.kept: dict[str, InputImage] = dict(kept or {})
         if self.is_bound:
             self.kept.update(kept_images(designer, slots, self.data, in_form=True))
+
+    def get_initial_for_field(self, field, field_name):
+        """A kept image's field shows the image this form keeps in its slot (see KeptImageField)."""
+        if field_name.endswith("__kept"):
+            kept = self.kept.get(field_name.removesuffix("__kept"))
+            return kept.pk if kept else None
+        return super().get_initial_for_field(field, field_name)
 
     def clean_tool(self) -> str:
         value = self.cleaned_data["tool"]
@@ -183,23 +201,25 @@ class GenerateForm(forms.Form):
         return [(slot, self.kept[slot.name]) for slot in self.slots]
 
     def slot_fields(self) -> list[SlotField]:
-        return [
-            SlotField(
-                slot=slot,
-                field=self[slot.name],
-                kept_name=kept_field_name(slot),
-                kept=self.kept.get(slot.name),
-                errors=list(self.errors.get(slot.name, [])),
-                pick_query=urlencode(
-                    {
-                        "slot": slot.name,
-                        "tool": self.tool.name,
-                        **{name: image.pk for name, image in self.kept.items() if name != slot.name},
-                    }
-                ),
+        """Each slot as the template draws it; the file input described by its help, the
+        file chosen and, once refused, its errors."""
+        drawn = []
+        for slot in self.slots:
+            errors = list(self.errors.get(slot.name, [])) if self.is_bound else []
+            described_by = [f"{slot.name}-help", f"{slot.name}-file"] + ([f"{slot.name}-errors"] if errors else [])
+            self.fields[slot.name].widget.attrs["aria-describedby"] = " ".join(described_by)
+            others = {name: image.pk for name, image in self.kept.items() if name != slot.name}
+            drawn.append(
+                SlotField(
+                    slot=slot,
+                    field=self[slot.name],
+                    kept_field=self[kept_field_name(slot)],
+                    kept=self.kept.get(slot.name),
+                    errors=errors,
+                    pick_query=urlencode({"slot": slot.name, "tool": self.tool.name, **others}),
+                )
             )
-            for slot in self.slots
-        ]
+        return drawn
 
     def add_upstream_errors(self, error: genapi.UpstreamRejected) -> None:
         """Put a 400/422's per-field messages on the matching fields; the rest on the form."""

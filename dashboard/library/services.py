@@ -1,6 +1,6 @@
 """The team's input library: finding, adding, naming, tagging, archiving and pruning images.
 
-Every image a job used is in the library (jobs.file_in_library), and so is every image
+Every image a job used is in the library (file_in_library), and so is every image
 added on the library page on purpose. Who may do what:
 
 - anyone on the team sees library images, except those their owner made private;
@@ -25,7 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from dashboard.core import images, jobs, slots
+from dashboard.core import images, slots
 from dashboard.library import uploads
 from dashboard.models import InputImage, spaced_words
 
@@ -166,14 +166,51 @@ def set_private(user, image: InputImage, private: bool) -> InputImage:
     return image
 
 
+# What each of a card's buttons does, and what the card then says.
+CARD_ACTIONS = {
+    "archive": ("Archived: it no longer shows in pickers. Restore brings it back.", archive),
+    "unarchive": ("Restored: it shows in pickers again.", unarchive),
+    "private": (
+        "Now private: only you see it in the library. Results that used it still show it to the team.",
+        lambda user, image: set_private(user, image, True),
+    ),
+    "share": ("Shared with the team.", lambda user, image: set_private(user, image, False)),
+}
+
+
+def change(user, image: InputImage, action: str, *, name: str = "", tags: str = "") -> str:
+    """One of a card's changes: rename and tag (`save`), archive or restore, make private
+    or share; the sentence the card then says. LibraryRefused says why not."""
+    if action == "save":
+        # Both checked before either is stored: a refused tag keeps the old name too.
+        clean_name(name)
+        parse_tags(tags)
+        rename(user, image, name)
+        set_tags(user, image, tags)
+        return "Saved."
+    if action not in CARD_ACTIONS:
+        raise LibraryRefused("That is not something the library can do.")
+    said, act = CARD_ACTIONS[action]
+    act(user, image)
+    return said
+
+
 def _check_editable(user, image: InputImage) -> None:
     if not editable(user).filter(pk=image.pk).exists():
         raise LibraryRefused("This image is not in the library, or not yours to see.")
 
 
+def file_in_library(used: Iterable[InputImage]) -> None:
+    """Images a job took join the team's library (a form's draft no longer), and keep
+    the time of their first use."""
+    ids = [image.pk for image in used]
+    InputImage.objects.filter(pk__in=ids, in_library=False).update(in_library=True)
+    InputImage.objects.filter(pk__in=ids, used_at__isnull=True).update(used_at=timezone.now())
+
+
 def add_to_library(owner, upload: UploadedFile, info: images.ImageInfo, kind: str) -> InputImage:
     """Keep an upload that passed its checks, filed in the library under `kind`."""
-    image = jobs.store_input(owner, upload, info, kind=kind)
+    image = uploads.store(owner, upload, info, kind=kind)
     image.in_library = True
     image.save(update_fields=["in_library"])
     return image
@@ -210,6 +247,16 @@ def add_files(owner, files: Iterable[UploadedFile], kind: str) -> Added:
             continue
         added.images.append(add_to_library(owner, upload, info, kind))
     return added
+
+
+def add_chosen_files(owner, files: list[UploadedFile], kind: str) -> tuple[Added, str]:
+    """The library page's "Add": what was added and refused, and why nothing could be."""
+    if not files:
+        return Added(), "Choose one or more images to add."
+    try:
+        return add_files(owner, files, kind), ""
+    except LibraryRefused as exc:
+        return Added(), exc.message
 
 
 def unused_images(older_than: timedelta) -> QuerySet[InputImage]:

@@ -11,16 +11,21 @@ cache key.
 from __future__ import annotations
 
 import logging
+import tempfile
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import PurePath
 
 from django.conf import settings
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError
 from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
-from dashboard.core import display, ratelimit
+from dashboard.core import display, images, ratelimit
 from dashboard.models import InputImage
 
 logger = logging.getLogger("dashboard.uploads")
@@ -106,15 +111,41 @@ def delete_unused(image_ids: Iterable[int], *, among: Callable[[], QuerySet] | N
     return count, total
 
 
-def forget_jobs(jobs) -> None:
-    """Delete these Job rows, and the inputs (rows and files) no remaining job uses."""
-    image_ids = list(InputImage.objects.filter(uses__job__in=jobs).values_list("pk", flat=True))
-    jobs.delete()
-    delete_unused(image_ids)
-
-
 def prune_old_drafts(older_than: timedelta) -> tuple[int, int]:
     """Delete every draft older than this, rows and files: (how many, bytes)."""
     cutoff = timezone.now() - older_than
     stale = InputImage.objects.drafts().filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)
     return delete_unused(list(stale))
+
+
+# Large enough to fill an upload slot or a tray card sharply on a high-density screen.
+THUMBNAIL_SIDE = 512
+
+
+def store(owner, upload: UploadedFile, info: images.ImageInfo, *, kind: str = "") -> InputImage:
+    """Keep an upload that passed its checks: metadata stripped, orientation applied,
+    plus a small thumbnail; filed in the library under `kind` (the slot it came for)."""
+    stem = uuid.uuid4().hex
+    month = timezone.now().strftime("%Y/%m")
+    thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
+    # Streamed through a temporary file: a 20 MB photo is never held whole in memory.
+    with tempfile.TemporaryFile() as sanitized:
+        images.write_sanitized(upload, info, sanitized)
+        size = sanitized.tell()
+        sanitized.seek(0)
+        name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))
+    thumbnail_name = default_storage.save(f"thumbnails/{month}/{stem}.webp", ContentFile(thumbnail))
+    turned = info.orientation in (5, 6, 7, 8)  # these EXIF orientations swap the sides
+    original_name = PurePath(upload.name or "image").name[:255]
+    return InputImage.objects.create(
+        owner=owner,
+        file=name,
+        thumbnail=thumbnail_name,
+        original_name=original_name,
+        name=(PurePath(original_name).stem or original_name)[:120],
+        kind=kind,
+        content_type=info.content_type,
+        size=size,
+        width=info.height if turned else info.width,
+        height=info.width if turned else info.height,
+    )

@@ -8,11 +8,13 @@ keeps the rest in one `Review` row per result (see its docstring for a cleared r
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.utils import timezone
 
 from dashboard import genapi
-from dashboard.core import audit
+from dashboard.core import audit, concurrency
+from dashboard.core.responses import upstream_message
 from dashboard.models import Review
 
 Reason = Review.Reason
@@ -68,6 +70,84 @@ def rate(designer, item_id: str, like: bool, *, bulk: bool = False, toggle: bool
     return like
 
 
+@dataclass(frozen=True)
+class Rated:
+    """A result's rating as shown after a change, and why the change was not made (if not)."""
+
+    like: bool | None
+    problem: str | None = None
+
+
+def press(designer, item_id: str, choice: str | None) -> Rated:
+    """A like or dislike button pressed (`choice` "true" or "false"); the one already
+    shown clears it. The rating shown is re-read after the change."""
+    if choice not in ("true", "false"):
+        return Rated(like=None, problem="Choose like or dislike.")
+    try:
+        rate(designer, item_id, choice == "true", toggle=True)
+        return Rated(like=like_shown(genapi.item(item_id).like, review_of(item_id)))
+    except genapi.NotFound:
+        return Rated(like=None, problem="This result no longer exists.")
+    except genapi.GenApiError as exc:
+        known = genapi.known_item(item_id)
+        return Rated(like=like_shown(known.like, review_of(item_id)) if known else None, problem=upstream_message(exc))
+
+
+def revise(designer, item_id: str, *, reason: str | None, note: str | None) -> Rated:
+    """One dislike reason toggled, or the note saved, on a result that exists."""
+    try:
+        like = genapi.item(item_id).like  # the result must exist; and the panel shows it
+    except genapi.NotFound:
+        return Rated(like=None, problem="This result no longer exists.")
+    except genapi.GenApiError as exc:
+        return Rated(like=None, problem=upstream_message(exc))
+    if reason in Reason.values:
+        toggle_reason(designer, item_id, reason)
+    elif note is not None:
+        save_note(designer, item_id, note)
+    else:
+        return Rated(like=like_shown(like, review_of(item_id)), problem="Choose a reason or write a note.")
+    return Rated(like=like_shown(like, review_of(item_id)))
+
+
+def unratable(item: genapi.HistoryItem) -> str:
+    """Why a result cannot be liked or disliked, or "" when it can: only finished images are rated."""
+    if item.is_error:
+        return "failed results cannot be rated"
+    if item.is_pending:
+        return "running results cannot be rated until they finish"
+    return ""
+
+
+def rate_many(designer, item_ids: list[str], like: bool) -> concurrency.Many:
+    """Like or dislike several results (finished ones only; the others are skipped), the
+    upstream asked a few at a time (core.concurrency); each rating and each failure then
+    recorded as `rate` records one."""
+
+    def upstream(item_id: str) -> str | genapi.GenApiError:
+        try:
+            if reason := unratable(genapi.item(item_id)):
+                return reason
+            genapi.set_like(item_id, like)
+        except genapi.GenApiError as exc:
+            return exc
+        return ""
+
+    action = audit.Action.LIKE if like else audit.Action.DISLIKE
+    outcome = concurrency.Many()
+    for item_id, answer in concurrency.each(upstream, item_ids).items():
+        if isinstance(answer, genapi.GenApiError | concurrency.Late):
+            outcome.failed.append((item_id, answer))
+            audit.record(designer, action, item_id, bulk=True, problem=concurrency.problem(answer))
+        elif answer:
+            outcome.skipped.append(answer)
+        else:
+            _mark_rated(item_id, designer, cleared=False, like_when_cleared=None, reasons="")
+            audit.record(designer, action, item_id, bulk=True)
+            outcome.done.append(item_id)
+    return outcome
+
+
 def toggle_reason(designer, item_id: str, code: str) -> Review:
     """Add or take away one dislike reason (a disliked result's only); recorded as the
     full list it leaves."""
@@ -92,3 +172,17 @@ def save_note(designer, item_id: str, note: str) -> Review:
 def reason_labels(review: Review | None) -> str:
     labels = dict(Reason.choices)
     return ", ".join(labels[code] for code in (review.reason_codes if review else []) if code in labels)
+
+
+def review_panel(item_id: str, like: bool | None, review: Review | None, problem: str | None = None) -> dict:
+    """What the lightbox's review panel shows (reviews/review.html#review), its activity included:
+    each change redraws the panel, and the line it added shows at once."""
+    chosen = set(review.reason_codes) if review else set()
+    return {
+        "item_id": item_id,
+        "like": like,
+        "review": review,
+        "feedback_problem": problem,
+        "activity": audit.recent(item_id),
+        "reasons": [(code, label, REASON_KEYS[code], code in chosen) for code, label in Reason.choices],
+    }

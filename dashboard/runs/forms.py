@@ -1,27 +1,38 @@
 """The matrix run form: one tool, one style, and several images for each of its slots.
 
-Each slot takes images ticked in the team library and new files (several at once). New
-files pass the same checks as Generate's uploads; each one that passes is stored in the
-library at once, whatever happens to the rest of the form, so a form shown again never
-asks for a file twice: it comes back ticked. Refused files are named with their reasons
-and never stored. The run itself is started by the view (dashboard/runs/services.py).
+Each slot takes images ticked in the team library (`<slot>__library`) and new files
+(`<slot>`, several at once). New files pass the same checks as Generate's uploads;
+each one that passes is stored in the library at once, whatever happens to the rest of
+the form, and comes back ticked, so a form shown again never asks for a file twice.
+Refused files are named with their reasons and never stored.
+
+The form is drawn from the address (ticks and searches in the URL, unbound: nothing is
+said wrong before the designer asks to start) and checked when "Start run" is pressed
+(bound). "Add files and keep choosing" stores the files and draws it again, unbound.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from django import forms
 from django.conf import settings
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from dashboard import genapi
-from dashboard.core import display, jobs
+from dashboard.core import display, tokens
 from dashboard.core.slots import Slot
+from dashboard.core.widgets import ImageTicks, MultipleImageField, StyleCards
 from dashboard.library import services as library
 from dashboard.models import InputImage
 
 # The picker shows the images ticked, then this many of the newest that match the search.
 PICKER_SIZE = 48
 SEARCH_MAX_LENGTH = 100
+OUT_OF_DATE = "This form is out of date, so no run was started. Your images are kept: start it again."
 
 
 def library_field(slot: Slot) -> str:
@@ -38,44 +49,58 @@ class RefusedFile:
     reason: str
 
 
+def picked_images(designer, ids) -> list[InputImage]:
+    """The library images named by these ids, in the order given; images the designer
+    may not pick (another's private image or draft, archived ones) and malformed ids are
+    left out, as in Generate's slots (library.pickable)."""
+    wanted = list(dict.fromkeys(int(value) for value in map(str, ids) if value.isdecimal() and len(value) < 12))
+    found = library.pickable(designer).filter(pk__in=wanted).in_bulk()
+    return [found[pk] for pk in wanted if pk in found]
+
+
+class PickedImagesField(forms.ModelMultipleChoiceField):
+    """Ticked library images, in the order ticked; one the designer may not pick is
+    left out rather than refusing the form (it may have been archived meanwhile)."""
+
+    def __init__(self, designer, **kwargs):
+        self.designer = designer
+        super().__init__(queryset=library.pickable(designer), required=False, widget=ImageTicks, **kwargs)
+
+    def clean(self, value):
+        return picked_images(self.designer, value or [])
+
+    def bound_data(self, data, initial):
+        """Drawn, the ticks are what the form chose (RunForm.choices), files just stored included."""
+        return initial
+
+
+class SearchField(forms.CharField):
+    """A picker's search: words, cut to SEARCH_MAX_LENGTH characters."""
+
+    def to_python(self, value):
+        return " ".join(super().to_python(value).split())[:SEARCH_MAX_LENGTH]
+
+
 @dataclass
 class SlotChoice:
-    """One slot of the form as drawn: what is chosen, what the picker offers, what went wrong."""
+    """One slot of the form as drawn: its fields, what is chosen, what the picker offers."""
 
     slot: Slot
+    files_field: forms.BoundField
+    library_field: forms.BoundField
+    search_field: forms.BoundField
     chosen: list[InputImage] = field(default_factory=list)
     query: str = ""
     refused: list[RefusedFile] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
     offered: list[InputImage] = field(default_factory=list)
-
-    @property
-    def library_name(self) -> str:
-        return library_field(self.slot)
-
-    @property
-    def search_name(self) -> str:
-        return search_field(self.slot)
 
     @property
     def chosen_ids(self) -> set[int]:
         return {image.pk for image in self.chosen}
 
-
-def picked_images(designer, ids: list[str]) -> list[InputImage]:
-    """The library images named by these ids, in the order given; images the designer
-    may not pick (another's private image or draft, archived ones) and malformed ids are
-    left out, as in Generate's slots (library.pickable)."""
-    wanted = list(dict.fromkeys(int(value) for value in ids if value.isdecimal() and len(value) < 12))
-    found = library.pickable(designer).filter(pk__in=wanted).in_bulk()
-    return [found[pk] for pk in wanted if pk in found]
-
-
-def offered_images(designer, choice: SlotChoice) -> list[InputImage]:
-    """What the picker shows: the chosen images first (so a search never hides a tick),
-    then the newest of the slot's kind matching the search, as the library page finds them."""
-    matching = library.search(designer, kind=choice.slot.name, q=choice.query.strip())
-    return [*choice.chosen, *matching.exclude(pk__in=choice.chosen_ids)[:PICKER_SIZE]]
+    @property
+    def errors(self) -> list[str]:
+        return list(self.library_field.errors)
 
 
 def size_limits_text() -> str:
@@ -87,98 +112,189 @@ def size_limits_text() -> str:
     )
 
 
-class RunForm:
-    """The run form, bound to a GET (ticks and searches in the URL) or a POST (with files)."""
+def too_many_message(count: int, max_jobs: int) -> str:
+    return (
+        f"This run would send {count} jobs; one run can send at most {max_jobs}. "
+        "Untick some images, or split the collection into several runs."
+    )
+
+
+class RunForm(forms.Form):
+    """A run: a tool, an optional style, and for each slot library ticks and new files."""
+
+    tool = forms.CharField(widget=forms.HiddenInput)
+    tool_group = forms.CharField(required=False, widget=forms.HiddenInput)
+    style = forms.ChoiceField(
+        required=False, error_messages={"invalid_choice": "Choose one of the styles offered for this tool."}
+    )
+    submission = tokens.TokenField(out_of_date=OUT_OF_DATE)
 
     def __init__(
         self,
+        data=None,
+        files=None,
+        *,
         designer,
         tool: genapi.Tool,
         slots: tuple[Slot, ...],
         styles: list[genapi.Style],
-        data=None,
-        files=None,
+        initial: Mapping[str, Any] | None = None,
     ):
+        super().__init__(data, files, initial=initial)
         self.designer = designer
         self.tool = tool
         self.slots = slots
         self.styles = {style.id: style for style in styles}
-        self.data = data if data is not None else {}
-        self.files = files
-        self.errors: list[str] = []
-        self.style_error = ""
-        self.choices = [
-            SlotChoice(
-                slot=slot,
-                chosen=picked_images(designer, self.data.getlist(library_field(slot)) if data else []),
-                query=(self.data.get(search_field(slot)) or "")[:SEARCH_MAX_LENGTH] if data else "",
+        self.refused: list[RefusedFile] = []
+        self.refused_by_slot: dict[str, list[RefusedFile]] = {}
+        self.stored: dict[str, list[InputImage]] = {}
+        self._chosen: dict[str, list[InputImage]] = {}
+        self.fields["tool"].initial = tool.name
+        self.fields["tool_group"].initial = tool.group
+        self.fields["style"].widget = StyleCards(styles=styles)
+        self.fields["style"].choices = [("", "No style")] + [(style.id, style.title) for style in styles]
+        picker_url = reverse("run_picker")
+        for slot in slots:
+            self.fields[slot.name] = MultipleImageField(label=slot.label, help_text=slot.help)
+            self.fields[slot.name].widget.attrs.update(
+                {
+                    "id": f"{slot.name}-files",
+                    "class": "run-drop-input",
+                    "aria-describedby": f"{slot.name}-help run-size-limits",
+                    "data-run-files": True,
+                }
             )
-            for slot in slots
-        ]
-        self.style_id = (self.data.get("style") or "") if data else ""
-        token = (self.data.get("submission") or "") if data else ""
-        self.token_was_valid = jobs.is_token(token)
-        self.submission_token = token if self.token_was_valid else jobs.new_token()
+            self.fields[library_field(slot)] = PickedImagesField(designer, label=slot.label)
+            self.fields[library_field(slot)].widget.attrs["data-pick"] = True
+            query = urlencode({"tool": tool.name, "tool_group": tool.group, "slot": slot.name})
+            self.fields[search_field(slot)] = SearchField(
+                required=False,
+                widget=forms.TextInput(
+                    attrs={
+                        "type": "search",
+                        "id": f"{slot.name}-search",
+                        "placeholder": "Search by name or tag",
+                        "autocomplete": "off",
+                        # Its own form (see the template): Enter searches, never starts the run.
+                        "form": f"picker-search-{slot.name}",
+                        "data-picker-search": True,
+                        "hx-get": f"{picker_url}?{query}",
+                        "hx-trigger": "input changed delay:300ms, search",
+                        "hx-target": f"#picker-{slot.name}",
+                        "hx-swap": "outerHTML",
+                        "hx-include": f"#picker-{slot.name}",
+                    }
+                ),
+            )
 
-    # --- The parts of a run -------------------------------------------------------------
+    @classmethod
+    def initial_from(cls, data: Mapping, slots: tuple[Slot, ...]) -> dict[str, Any]:
+        """What a form drawn from these values starts with (the URL's ticks and searches,
+        or a form sent with "Add files and keep choosing"), without judging them."""
+        initial: dict[str, Any] = {"style": data.get("style", "")}
+        if hasattr(data, "getlist"):
+            for slot in slots:
+                initial[library_field(slot)] = data.getlist(library_field(slot))
+        for slot in slots:
+            initial[search_field(slot)] = SearchField().to_python(data.get(search_field(slot), ""))
+        if data.get("submission"):
+            initial["submission"] = tokens.carried(data.get("submission"))
+        return initial
+
+    # --- What is chosen ---------------------------------------------------------------
+
+    def chosen(self, slot: Slot) -> list[InputImage]:
+        """The slot's images: those ticked (that the designer may pick), then those just stored."""
+        if slot.name not in self._chosen:
+            name = library_field(slot)
+            source = self.data.getlist(name) if self.is_bound else (self.initial.get(name) or [])
+            ticked = picked_images(self.designer, source)
+            ticked_ids = {image.pk for image in ticked}
+            stored = [image for image in self.stored.get(slot.name, []) if image.pk not in ticked_ids]
+            self._chosen[slot.name] = [*ticked, *stored]
+        return self._chosen[slot.name]
+
+    def choices(self) -> list[SlotChoice]:
+        """Each slot as drawn, its picker filled: the chosen images first (so a search
+        never hides a tick), then the newest of the slot's kind matching the search."""
+        drawn = []
+        for slot in self.slots:
+            search = self[search_field(slot)]
+            query = SearchField().to_python(search.value() or "")
+            chosen = self.chosen(slot)
+            matching = library.search(self.designer, kind=slot.name, q=query)
+            offered = [*chosen, *matching.exclude(pk__in=[image.pk for image in chosen])[:PICKER_SIZE]]
+            self.fields[library_field(slot)].widget.show(offered)
+            self.initial[library_field(slot)] = [image.pk for image in chosen]
+            drawn.append(
+                SlotChoice(
+                    slot=slot,
+                    files_field=self[slot.name],
+                    library_field=self[library_field(slot)],
+                    search_field=search,
+                    chosen=chosen,
+                    query=query,
+                    refused=self.refused_by_slot.get(slot.name, []),
+                    offered=offered,
+                )
+            )
+        return drawn
 
     @property
-    def rows(self) -> SlotChoice:
-        return self.choices[0]
+    def rows(self) -> Slot:
+        return self.slots[0]
 
     @property
-    def columns(self) -> SlotChoice | None:
-        return self.choices[1] if len(self.choices) > 1 else None
+    def columns(self) -> Slot | None:
+        return self.slots[1] if len(self.slots) > 1 else None
 
     @property
     def job_count(self) -> int:
         count = 1
-        for choice in self.choices:
-            count *= len(choice.chosen)
+        for slot in self.slots:
+            count *= len(self.chosen(slot))
         return count
 
     @property
     def chosen_style(self) -> genapi.Style | None:
-        return self.styles.get(self.style_id)
+        return self.styles.get(self.cleaned_data.get("style") or "")
 
-    @property
-    def refused(self) -> list[RefusedFile]:
-        return [refused for choice in self.choices for refused in choice.refused]
-
-    # --- Checking a POST ----------------------------------------------------------------
+    # --- Checking what was sent -------------------------------------------------------
 
     def store_new_files(self) -> int:
         """Check every new file as the library does (library.add_files); store those that
         pass (ticked from now on) and list the rest with their reasons. How many were stored."""
-        stored = 0
-        for choice in self.choices:
-            if not (new := self.files.getlist(choice.slot.name)):
+        count = 0
+        for slot in self.slots:
+            if not (new := self.files.getlist(slot.name)):
                 continue
-            added = library.add_files(self.designer, new, choice.slot.name)
-            choice.chosen.extend(added.images)
-            choice.refused.extend(RefusedFile(name=name, reason=reason) for name, reason in added.refused)
-            stored += len(added.images)
-        return stored
+            added = library.add_files(self.designer, new, slot.name)
+            self.stored[slot.name] = added.images
+            self._chosen.pop(slot.name, None)
+            refused = [RefusedFile(name=name, reason=reason) for name, reason in added.refused]
+            self.refused_by_slot[slot.name] = refused
+            self.refused.extend(refused)
+            count += len(added.images)
+        return count
 
-    def check(self, *, max_jobs: int) -> bool:
-        """Whether a run can start from this form; the reasons it cannot, otherwise."""
+    def clean(self):
+        cleaned = super().clean()
         if len(self.slots) > 2:
-            self.errors.append(
+            self.add_error(
+                None,
                 f"{self.tool.title} takes {len(self.slots)} images per job; a run sets out two of them "
-                "as rows and columns. Use Generate for this tool."
+                "as rows and columns. Use Generate for this tool.",
             )
-        if self.style_id and self.style_id not in self.styles:
-            self.style_error = "Choose one of the styles offered for this tool."
-        if not self.token_was_valid:
-            self.errors.append("This form is out of date, so no run was started. Your images are kept: start it again.")
-        for choice in self.choices:
-            if not choice.chosen:
-                choice.errors.append(f"Add at least one {choice.slot.label.lower()}.")
+        for slot in self.slots:
+            cleaned[library_field(slot)] = self.chosen(slot)
+            if not cleaned[library_field(slot)]:
+                self.add_error(library_field(slot), f"Add at least one {slot.label.lower()}.")
         if self.refused:
-            self.errors.append(self.refused_message(starting=True))
+            self.add_error(None, self.refused_message(starting=True))
+        max_jobs = settings.RUN_MAX_JOBS
         if self.job_count > max_jobs:
-            self.errors.append(too_many_message(self.job_count, max_jobs))
-        return not (self.errors or self.style_error or any(choice.errors for choice in self.choices))
+            self.add_error(None, too_many_message(self.job_count, max_jobs))
+        return cleaned
 
     def refused_message(self, *, starting: bool) -> str:
         count = len(self.refused)
@@ -190,13 +306,19 @@ class RunForm:
             )
         return f"{said}. The files that passed are kept and ticked below."
 
-    def fill_pickers(self) -> None:
-        for choice in self.choices:
-            choice.offered = offered_images(self.designer, choice)
-
-
-def too_many_message(count: int, max_jobs: int) -> str:
-    return (
-        f"This run would send {count} jobs; one run can send at most {max_jobs}. "
-        "Untick some images, or split the collection into several runs."
-    )
+    def carried_on(self) -> RunForm:
+        """This form drawn again, unbound, with everything it chose and the files just
+        stored ticked ("Add files and keep choosing")."""
+        initial = self.initial_from(self.data, self.slots)
+        for slot in self.slots:
+            initial[library_field(slot)] = [image.pk for image in self.chosen(slot)]
+        again = RunForm(
+            designer=self.designer,
+            tool=self.tool,
+            slots=self.slots,
+            styles=list(self.styles.values()),
+            initial=initial,
+        )
+        again.refused = self.refused
+        again.refused_by_slot = self.refused_by_slot
+        return again

@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -33,9 +34,15 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from dashboard import genapi
-from dashboard.core import audit, jobs
+from dashboard.core import audit, tokens
 from dashboard.core.slots import Slot
+from dashboard.jobs import services as jobs
+from dashboard.library import services as library
 from dashboard.models import InputImage, Job, Run, RunCell, SendPacer
+
+if TYPE_CHECKING:
+    from dashboard.core.catalogue import ToolChoice
+    from dashboard.runs.forms import RunForm
 
 logger = logging.getLogger("dashboard.runs")
 
@@ -101,12 +108,50 @@ def start_run(
             for j, column_image in enumerate(column_images)
         )
         # Images a run will send are the library's now: never pruned as drafts meanwhile.
-        jobs.file_in_library([*row_images, *(image for image in column_images if image)])
+        library.file_in_library([*row_images, *(image for image in column_images if image)])
         if not all(cell.pk for cell in cells):  # backends that do not return ids
             cells = list(run.cells.all())
         transaction.on_commit(lambda: _enqueue([(cell.pk, cell.attempt) for cell in cells]))
     logger.info("run %s of %s jobs started by %s", run.pk, count, designer.pk)
     return run
+
+
+def start_once(designer, token: str, **run) -> Run:
+    """`start_run`, once per form token: a second send of the same form raises
+    tokens.AlreadySent (naming the run the first one started) and starts nothing."""
+    claim = tokens.claim(designer, token)
+    try:
+        started = start_run(designer, **run)
+    except BaseException:
+        claim.given_back()
+        raise
+    claim.fulfilled(run=started)
+    return started
+
+
+def start_from_form(designer, form: RunForm, choice: ToolChoice) -> Run | None:
+    """Start the run a sent form asks for, once per form token; None when it cannot
+    start, the form then saying why (its errors). tokens.AlreadySent for a form sent before."""
+    valid = form.is_valid()
+    if choice.tools_problem:
+        form.add_error(None, f"{choice.tools_problem} No run was started; your images are kept.")
+        return None
+    if not valid:
+        return None
+    assert choice.tool is not None
+    columns = (form.columns, form.chosen(form.columns)) if form.columns else None
+    try:
+        return start_once(
+            designer,
+            form.cleaned_data["submission"],
+            tool=choice.tool,
+            style=form.chosen_style,
+            rows=(form.rows, form.chosen(form.rows)),
+            columns=columns,
+        )
+    except RunTooLarge as exc:
+        form.add_error(None, exc.message)
+        return None
 
 
 def _enqueue(

@@ -15,7 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard import genapi
-from dashboard.core import audit, jobs
+from dashboard.core import audit, concurrency
+from dashboard.jobs import services as jobs
 from dashboard.models import TrashedResult
 
 
@@ -24,19 +25,50 @@ def hidden_ids() -> set[str]:
     return set(TrashedResult.objects.values_list("history_item_id", flat=True))
 
 
-def move_to_trash(designer, item_id: str, *, title: str = "", bulk: bool = False) -> bool:
+def move_to_trash(designer, item_id: str, *, title: str = "") -> bool:
     """Hide a result; False when the upstream no longer has it (then it is forgotten here
-    as a deletion would: there is nothing to put back). One read, usually from the cache."""
+    by the one rule for results gone upstream: there is nothing to put back). One read,
+    usually from the cache."""
     try:
         found = genapi.item(item_id)
     except genapi.InvalidId:
         raise  # an id no result can have is refused, not taken for one already gone
     except genapi.NotFound:
-        jobs.delete_result(designer, item_id, bulk=bulk)
+        _already_gone(designer, item_id, bulk=False)
         return False
     except genapi.GenApiError as exc:
-        audit.record(designer, audit.Action.TRASH, item_id, bulk=bulk, problem=exc.message)
+        audit.record(designer, audit.Action.TRASH, item_id, problem=exc.message)
         raise
+    _keep_in_trash(designer, found, title=title, bulk=False)
+    return True
+
+
+def move_many(designer, item_ids: list[str]) -> concurrency.Many:
+    """Move several results to the trash, each read upstream a few at a time
+    (core.concurrency); `done` are those now in the trash (the Undo brings them back),
+    `already` those gone upstream already."""
+
+    def upstream(item_id: str) -> genapi.HistoryItem | genapi.GenApiError:
+        try:
+            return genapi.item(item_id)
+        except genapi.GenApiError as exc:
+            return exc
+
+    outcome = concurrency.Many()
+    for item_id, answer in concurrency.each(upstream, item_ids).items():
+        if isinstance(answer, genapi.NotFound):
+            _already_gone(designer, item_id, bulk=True)
+            outcome.already.append(item_id)
+        elif isinstance(answer, genapi.GenApiError | concurrency.Late):
+            audit.record(designer, audit.Action.TRASH, item_id, bulk=True, problem=concurrency.problem(answer))
+            outcome.failed.append((item_id, answer))
+        else:
+            _keep_in_trash(designer, answer, bulk=True)
+            outcome.done.append(item_id)
+    return outcome
+
+
+def _keep_in_trash(designer, found: genapi.HistoryItem, *, title: str = "", bulk: bool) -> None:
     TrashedResult.objects.get_or_create(
         history_item_id=found.id,
         defaults={
@@ -47,8 +79,12 @@ def move_to_trash(designer, item_id: str, *, title: str = "", bulk: bool = False
             "status": found.status,
         },
     )
-    audit.record(designer, audit.Action.TRASH, item_id, bulk=bulk)
-    return True
+    audit.record(designer, audit.Action.TRASH, found.id, bulk=bulk)
+
+
+def _already_gone(designer, item_id: str, *, bulk: bool) -> None:
+    jobs.not_found([item_id])
+    audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
 
 
 def restore(designer, item_id: str) -> bool:

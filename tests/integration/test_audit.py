@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 

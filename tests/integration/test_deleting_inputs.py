@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import person_photo
 from tests.support.forms import job_form
@@ -56,7 +56,7 @@ class TestDeletingKeepsLibraryInputs:
 
         client.post(reverse("history_delete", args=[job.history_item_id]))
         response = client.post(reverse("trash_delete", args=[job.history_item_id]))
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert not Job.objects.filter(pk=job.pk).exists()
         kept = InputImage.objects.filter(pk__in=[image.pk for image in inputs])
         assert kept.count() == 2 and all(image.in_library and image.used_at for image in kept)

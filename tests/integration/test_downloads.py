@@ -159,7 +159,7 @@ def test_the_liked_zip_holds_what_the_team_liked_not_a_rating_cleared_here(clien
     run = make_run(ada, upstream_jobs)
     first, second, third, fourth = upstream_jobs
     for item_id in (first, second, third):
-        assert client.post(reverse("feedback", args=[item_id]), {"like": "true"}).status_code == 302
+        assert client.post(reverse("feedback", args=[item_id]), {"like": "true"}).status_code == 303
     client.post(reverse("feedback", args=[second]), {"like": "true"})  # pressed again: cleared
     client.post(reverse("feedback", args=[fourth]), {"like": "false"})
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.models import Job
 from tests.support.corpus import flat_photo, person_photo
 from tests.support.forms import job_form

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import display
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.gallery import history
 from dashboard.models import Job, TrashedResult
 from tests.support.corpus import garment_photo, person_photo
@@ -494,12 +494,12 @@ class TestDelete:
     def test_without_htmx_a_delete_redirects_to_the_gallery_which_offers_undo(self, client, designer, upstream):
         item_id = upstream.create()
         response = client.post(reverse("history_delete", args=[item_id]) + "?status=error")
-        assert response.status_code == 302 and response["Location"] == "/history/?status=error"
+        assert response.status_code == 303 and response["Location"] == "/history/?status=error"
         page = text(client.get(response["Location"]))
         assert "Moved to the trash." in page and f'name="ids" value="{item_id}"' in page
         assert "Moved to the trash." not in text(client.get(response["Location"]))  # offered once
         response = client.post(reverse("trash_restore"), {"ids": [item_id], "next": "/history/?status=error"})
-        assert response.status_code == 302 and response["Location"] == "/history/?status=error"
+        assert response.status_code == 303 and response["Location"] == "/history/?status=error"
         assert not TrashedResult.objects.exists()
 
     def test_my_job_in_the_trash_is_hidden_and_forgotten_when_deleted_for_good(self, client, designer, upstream):
@@ -508,7 +508,7 @@ class TestDelete:
         assert job.history_item_id not in card_ids(text(gallery(client, "mine=1")))
         assert Job.objects.filter(pk=job.pk).exists()
         response = client.post(reverse("trash_delete", args=[job.history_item_id]))
-        assert response.status_code == 302 and response["Location"] == "/trash/"
+        assert response.status_code == 303 and response["Location"] == "/trash/"
         assert not Job.objects.filter(pk=job.pk).exists()
         assert upstream.item(job.history_item_id).status_code == 404
         assert not TrashedResult.objects.exists()
@@ -610,7 +610,7 @@ class TestBulk:
         response = client.post(
             reverse("history_bulk") + "?status=error", {"action": "like", "ids": [failed]}, follow=True
         )
-        assert response.redirect_chain == [("/history/?status=error", 302)]
+        assert response.redirect_chain == [("/history/?status=error", 303)]
         assert "0 liked; 1 skipped: failed results cannot be rated." in text(response)
 
     def test_deleting_does_not_skip_failed_or_running_results(self, client, designer, upstream):

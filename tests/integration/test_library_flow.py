@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from dashboard import genapi
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.forms import job_form
@@ -86,7 +86,7 @@ class TestEditAndRunAgain:
         assert url == f"/?tool=fashion_swap&style={style.id}&clothes={inputs['clothes']}&person={inputs['person']}"
 
         page = client.get(url).content.decode()
-        assert re.search(rf'name="style" value="{style.id}" checked', page)
+        assert re.search(rf'name="style" value="{style.id}"[^>]*\schecked', page)
         for slot, pk in inputs.items():
             assert f'name="{slot}__kept" value="{pk}"' in page
 
@@ -112,4 +112,4 @@ class TestEditAndRunAgain:
         client.force_login(ada)
         page = client.get("/?tool=fashion_swap&style=ffffffffffffffffffffffff").content.decode()
         assert "The style of that link is not offered for" in page
-        assert re.search(r'name="style" value="" checked', page)
+        assert re.search(r'name="style" value=""[^>]*\schecked', page)

@@ -9,7 +9,7 @@ import logging
 import pytest
 from django.urls import reverse
 
-from dashboard.core import jobs
+from dashboard.jobs import services as jobs
 from dashboard.models import Job
 from tests.support.forms import job_form
 

@@ -134,7 +134,7 @@ class TestToggle:
     def test_without_javascript_the_buttons_post_and_come_back(self, client, ada, upstream, item_id):
         back = reverse("history_item", args=[item_id])
         response = client.post(reverse("feedback", args=[item_id]), {"like": "false", "next": back})
-        assert response.status_code == 302 and response["Location"] == back
+        assert response.status_code == 303 and response["Location"] == back
         assert upstream_item(upstream, item_id)["like"] is False
         panel = client.get(back).content.decode().split("data-review", 1)[1]  # the lightbox's, not a card's
         assert pressed(panel, "dislike") == "true"
@@ -187,7 +187,7 @@ class TestReasonsAndNotes:
         # Without JavaScript the form posts and comes back to the result.
         back = reverse("history_item", args=[item_id])
         response = client.post(url, {"note": "", "next": back})
-        assert response.status_code == 302 and response["Location"] == back
+        assert response.status_code == 303 and response["Location"] == back
         assert Review.objects.get(history_item_id=item_id).note == ""
 
     def test_reviews_of_a_result_that_does_not_exist_say_so(self, client, ada, upstream):

@@ -61,7 +61,7 @@ def test_a_run_sent_by_the_worker_downloads_whole_and_liked(
         )
         assert zipped.read(name) == stock.content
 
-    assert client.post(reverse("feedback", args=[ids[2]]), {"like": "true"}).status_code == 302
+    assert client.post(reverse("feedback", args=[ids[2]]), {"like": "true"}).status_code == 303
     liked = client.get(reverse("run_download", args=[run.pk]), {"liked": "1"})
     zipped = zipfile.ZipFile(io.BytesIO(b"".join(liked.streaming_content)))
     assert zipped.namelist() == [expected[2], "manifest.csv"]

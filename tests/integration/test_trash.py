@@ -77,7 +77,7 @@ class TestTheTrashPage:
         assert f'id="trashed-{first}"' in page and f'id="trashed-{second}"' in page
         assert "Deleted by ada" in page and "Empty trash" in page
         response = client.post(reverse("trash_restore"), {"ids": [first]})
-        assert response.status_code == 302 and response["Location"] == "/trash/"
+        assert response.status_code == 303 and response["Location"] == "/trash/"
         assert list(TrashedResult.objects.values_list("history_item_id", flat=True)) == [second]
         assert "Restored." in client.get("/trash/").content.decode()
         assert AuditEntry.objects.filter(history_item_id=first, action="restore", actor_name="ada").exists()
@@ -85,10 +85,10 @@ class TestTheTrashPage:
     def test_delete_forever_and_empty_delete_upstream(self, client, ada, upstream):
         one, two, three = listing(upstream)[-5:-2]
         trash(client, one, two, three)
-        assert client.post(reverse("trash_delete", args=[one])).status_code == 302
+        assert client.post(reverse("trash_delete", args=[one])).status_code == 303
         assert not exists_upstream(upstream, one) and exists_upstream(upstream, two)
         response = client.post(reverse("trash_empty"))
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert "The trash is empty: 2 deleted for good." in client.get("/trash/").content.decode()
         assert not exists_upstream(upstream, two) and not exists_upstream(upstream, three)
         assert not TrashedResult.objects.exists()

@@ -199,7 +199,7 @@ class TestCsrf:
         secret = get_random_string(32)
         browser.cookies[django_settings.CSRF_COOKIE_NAME] = secret
         response = browser.post(reverse("history_bulk"), {}, headers={"X-CSRFToken": secret})
-        assert response.status_code == 302
+        assert response.status_code == 303
         response = browser.post(reverse("logout"), {"csrfmiddlewaretoken": secret})
         assert response.status_code == 302
         assert "_auth_user_id" not in browser.session

@@ -91,6 +91,6 @@ def test_a_hostile_id_in_a_selection_never_reaches_the_upstream(django_user_mode
 
     response = client.post(reverse("history_download"), {"ids": [ITEM, hostile]})
 
-    assert response.status_code == 302 and response["Location"] == reverse("history")
+    assert response.status_code == 303 and response["Location"] == reverse("history")
     assert "The selection names something that is not a result" in str(*get_messages(response.wsgi_request))
     assert len(no_upstream.calls) == 0

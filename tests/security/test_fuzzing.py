@@ -342,8 +342,8 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("home", "POST"): (frozenset({200}), frozenset({200})),
     ("tray", "GET"): (frozenset({200}), frozenset({200})),
     ("rerun", "POST"): (frozenset({404}), frozenset({404})),
-    ("feedback", "POST"): (frozenset({302}), frozenset({200})),
-    ("review", "POST"): (frozenset({302}), frozenset({200})),
+    ("feedback", "POST"): (frozenset({303}), frozenset({200})),
+    ("review", "POST"): (frozenset({303}), frozenset({200})),
     ("result_image", "GET"): (frozenset({404}), frozenset({404})),
     ("input_image", "GET"): (frozenset({404}), frozenset({404})),
     ("style_preview", "GET"): (frozenset({404}), frozenset({404})),
@@ -352,17 +352,17 @@ ANSWERS_TO_HOSTILE_QUERIES: dict[tuple[str, str], tuple[frozenset[int], frozense
     ("login", "POST"): (frozenset({302}), frozenset({302})),
     ("history", "GET"): (frozenset({200}), frozenset({200})),
     ("history_poll", "GET"): (frozenset({286}), frozenset({286})),
-    ("history_bulk", "POST"): (frozenset({302}), frozenset({200})),
-    ("history_download", "POST"): (frozenset({302}), frozenset({302})),
+    ("history_bulk", "POST"): (frozenset({303}), frozenset({200})),
+    ("history_download", "POST"): (frozenset({303}), frozenset({303})),
     ("run_download", "GET"): (frozenset({404}), frozenset({404})),
     ("history_item", "GET"): (frozenset({404}), frozenset({404})),
-    ("history_delete", "POST"): (frozenset({302}), frozenset({200})),
+    ("history_delete", "POST"): (frozenset({303}), frozenset({200})),
     ("trash", "GET"): (frozenset({200}), frozenset({200})),
-    ("trash_restore", "POST"): (frozenset({302}), frozenset({302})),
-    ("trash_empty", "POST"): (frozenset({302}), frozenset({302})),
-    ("trash_delete", "POST"): (frozenset({302}), frozenset({302})),
+    ("trash_restore", "POST"): (frozenset({303}), frozenset({303})),
+    ("trash_empty", "POST"): (frozenset({303}), frozenset({303})),
+    ("trash_delete", "POST"): (frozenset({303}), frozenset({303})),
     ("library", "GET"): (frozenset({200}), frozenset({200})),
-    ("library_add", "POST"): (frozenset({302}), frozenset({200})),
+    ("library_add", "POST"): (frozenset({303}), frozenset({200})),
     ("library_pick", "GET"): (frozenset({404}), frozenset({404})),  # no slot named
     ("library_image", "GET"): (frozenset({404}), frozenset({404})),
     ("library_image", "POST"): (frozenset({404}), frozenset({404})),
@@ -519,7 +519,7 @@ class TestValuesAreClampedOrRefused:
         response = browser.post(
             reverse("feedback", args=["0123456789abcdef01234567"]), {"like": "true", "next": target}
         )
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert response["Location"] == "/"
 
     @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from django.test import Client
 from django.urls import reverse
 
 from dashboard import genapi
-from dashboard.core.jobs import new_token
 from dashboard.core.slots import Slot
+from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job, Run, RunCell
 from dashboard.runs import services as runs
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
@@ -191,7 +191,7 @@ def world(canary_sim, settings, client, designer) -> Ids:
             "person": SimpleUploadedFile("model.png", person_photo(fmt="PNG"), "image/png"),
         },
     )
-    assert sent.status_code == 302, "the job could not be sent through the dashboard"
+    assert sent.status_code == 303, "the job could not be sent through the dashboard"
     running = Job.objects.get(designer=designer)
     # A run of the same photos, not sent (no worker here): its pages show its matrix.
     waiting_run = runs.start_run(
@@ -273,7 +273,7 @@ SHOWN_BY_THE_VIEW = {
     "trash": lambda response, body, world: response.status_code == 200 and b"<h1>Trash</h1>" in body,
     # Changes made in the trash answer with the Trash page (or the gallery) to go back to.
     **dict.fromkeys(
-        ["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 302
+        ["trash_restore", "trash_empty", "trash_delete"], lambda response, body, world: response.status_code == 303
     ),
     # The job sent above filed its inputs in the library.
     "library": lambda response, body, world: response.status_code == 200 and b'class="library-card' in body,
@@ -544,7 +544,7 @@ def expected_status(label: str, upstream_status: int, catalogue_fails: bool) -> 
     """What each page of `pages_against_a_failing_upstream` answers while every upstream
     call fails with `upstream_status`: the failure is said on the page (200), a poll
     that learnt nothing changes nothing (204), a change
-    sent without htmx redirects back to say it there (302), the health check is degraded
+    sent without htmx redirects back to say it there (303), the health check is degraded
     (503), images are a placeholder (404 for an item the upstream does not know, else
     503), and an item the upstream does not know is not found (404)."""
     unknown = upstream_status == 404
@@ -557,7 +557,7 @@ def expected_status(label: str, upstream_status: int, catalogue_fails: bool) -> 
     if label.startswith("GET detail"):
         return 404 if unknown else 200
     if label.startswith("POST") and label.endswith(" {}") and not label.startswith("POST generate"):
-        return 302
+        return 303
     return 200
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job
 from tests.security.support import HTMX
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
@@ -82,5 +82,5 @@ class TestRefusedUploads:
                 "clothes": SimpleUploadedFile("dress.png", garment_photo(), "image/png"),
             },
         )
-        assert response.status_code == 302
+        assert response.status_code == 303
         assert [entry["path"] for entry in job_creations(simulator)] == ["/generation/generate_image_v2/"]

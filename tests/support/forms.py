@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard.core.jobs import new_token
+from dashboard.core.tokens import new as new_token
 from tests.support.corpus import garment_photo, person_photo
 
 

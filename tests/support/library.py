@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from dashboard.core import images, jobs
+from dashboard.core import images
+from dashboard.library import uploads
 from dashboard.models import InputImage
 from tests.support.corpus import garment_photo, person_photo
 
@@ -16,7 +17,7 @@ def library_image(owner, kind: str, name: str, photo: bytes | None = None) -> In
         photo = person_photo(fmt="PNG") if kind in ("person", "room", "product") else garment_photo()
     upload = SimpleUploadedFile(f"{name}.png", photo, "image/png")
     info = images.inspect_image(upload, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
-    image = jobs.store_input(owner, upload, info, kind=kind)
+    image = uploads.store(owner, upload, info, kind=kind)
     InputImage.objects.filter(pk=image.pk).update(in_library=True)
     image.refresh_from_db()
     return image

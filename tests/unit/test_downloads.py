@@ -284,7 +284,7 @@ def test_a_selection_over_the_cap_is_refused_whole_with_a_message(client, rsps, 
 
     response = client.post(reverse("history_download") + "?rating=liked", {"ids": ids})
 
-    assert response.status_code == 302 and response["Location"] == "/history/?rating=liked"
+    assert response.status_code == 303 and response["Location"] == "/history/?rating=liked"
     (message,) = [str(m) for m in get_messages(response.wsgi_request)]
     assert f"at most {downloads.MAX_SELECTION} results; {downloads.MAX_SELECTION + 1} are selected" in message
     assert not [call for call in rsps.calls if "generation-history" in call.request.url]
@@ -299,7 +299,7 @@ def test_a_selection_at_the_cap_is_accepted():
 def test_a_hostile_id_refuses_the_selection_before_any_upstream_call(client, rsps, ada, hostile):
     response = client.post(reverse("history_download"), {"ids": ["abc", hostile]})
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert "not a result" in " ".join(str(m) for m in get_messages(response.wsgi_request))
     assert not [call for call in rsps.calls if "generation-history" in call.request.url]
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import genapi
-from dashboard.core import jobs
+from dashboard.jobs import services as jobs
 from dashboard.models import Job, TrashedResult
 
 API = "http://genapi.test"

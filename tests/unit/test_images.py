@@ -729,7 +729,7 @@ with open(path, "rb") as src:
             img.load()
     else:
         info = images.inspect_image(src, max_bytes={MAX_BYTES}, max_pixels={MAX_PIXELS})
-        if step == "keep":  # what dashboard/core/jobs.py does with an accepted upload
+        if step == "keep":  # what dashboard/jobs/services.py does with an accepted upload
             with open(path + ".clean", "wb") as dest:
                 images.write_sanitized(src, info, dest)
             images.make_thumbnail(src, info, max_side=512)

@@ -308,7 +308,7 @@ class TestThePages:
         response = client.post(
             reverse("library_image", args=[image.pk]), {"action": "private", "next": "/library/?mine=1"}
         )
-        assert response.status_code == 302 and response["Location"] == "/library/?mine=1"
+        assert response.status_code == 303 and response["Location"] == "/library/?mine=1"
         image.refresh_from_db()
         assert image.private
         response = client.post(

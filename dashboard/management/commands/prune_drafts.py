@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from dashboard.core import display, jobs
+from dashboard.core import display, tokens
 from dashboard.library import uploads
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         hours = settings.DRAFT_MAX_AGE_HOURS if older_than_hours is None else older_than_hours
         count, size = uploads.prune_old_drafts(timedelta(hours=hours))
         self.stdout.write(f"Removed {count} draft{'s' if count != 1 else ''} ({display.describe_size(size)}).")
-        tokens = jobs.forget_old_tokens()
+        forgotten = tokens.forget_old()
         self.stdout.write(
-            f"Forgot {tokens} one-time form token{'s' if tokens != 1 else ''} older than {jobs.TOKEN_DAYS} day."
+            f"Forgot {forgotten} one-time form token{'s' if forgotten != 1 else ''} older than {tokens.KEPT_DAYS} day."
         )

@@ -1,104 +1,32 @@
-"""The product's own logic around jobs: keeping inputs, sending jobs, cheap status polling.
+"""Jobs: sending one upstream (once per form), recording it with its inputs, following
+its status cheaply, and forgetting it once it is gone upstream.
 
-Views stay thin by calling these; only genapi speaks to the upstream.
+The only code that writes `Job` rows. Generate, runs, the gallery, the trash and
+downloads call these; only genapi speaks to the upstream.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import secrets
-import tempfile
-import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
-from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from dashboard import genapi
-from dashboard.core import audit, images, ratelimit
+from dashboard.core import audit, ratelimit, tokens
 from dashboard.core.slots import Slot
+from dashboard.library import services as library
 from dashboard.library import uploads
-from dashboard.models import InputImage, Job, JobInput, Submission
+from dashboard.models import InputImage, Job, JobInput
 
 logger = logging.getLogger("dashboard.jobs")
-
-# Large enough to fill an upload slot or a tray card sharply on a high-density screen.
-THUMBNAIL_SIDE = 512
-
-
-def store_input(owner, upload: UploadedFile, info: images.ImageInfo, *, kind: str = "") -> InputImage:
-    """Keep an upload that passed its checks: metadata stripped, orientation applied,
-    plus a small thumbnail; filed in the library under `kind` (the slot it came for)."""
-    stem = uuid.uuid4().hex
-    month = timezone.now().strftime("%Y/%m")
-    thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
-    # Streamed through a temporary file: a 20 MB photo is never held whole in memory.
-    with tempfile.TemporaryFile() as sanitized:
-        images.write_sanitized(upload, info, sanitized)
-        size = sanitized.tell()
-        sanitized.seek(0)
-        name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))
-    thumbnail_name = default_storage.save(f"thumbnails/{month}/{stem}.webp", ContentFile(thumbnail))
-    turned = info.orientation in (5, 6, 7, 8)  # these EXIF orientations swap the sides
-    original_name = PurePath(upload.name or "image").name[:255]
-    return InputImage.objects.create(
-        owner=owner,
-        file=name,
-        thumbnail=thumbnail_name,
-        original_name=original_name,
-        name=(PurePath(original_name).stem or original_name)[:120],
-        kind=kind,
-        content_type=info.content_type,
-        size=size,
-        width=info.height if turned else info.width,
-        height=info.width if turned else info.height,
-    )
-
-
-TOKEN_PATTERN = r"[A-Za-z0-9_-]{16,64}"
-
-
-def new_token() -> str:
-    """A one-time token for a form that sends a job, made when the form is rendered."""
-    return secrets.token_urlsafe(18)
-
-
-def is_token(value: str) -> bool:
-    return bool(re.fullmatch(TOKEN_PATTERN, value or ""))
-
-
-class AlreadySent(Exception):
-    """The form with this token was sent before; `job` is what it made (None while the
-    first request is still under way)."""
-
-    def __init__(self, job: Job | None):
-        super().__init__("already sent")
-        self.job = job
-
-
-def already_sent(designer, token: str) -> AlreadySent | None:
-    """Whether a form with this token was sent already (by this designer)."""
-    earlier = Submission.objects.filter(designer=designer, token=token).select_related("job").first()
-    return AlreadySent(earlier.job) if earlier else None
-
-
-# A form older than this, sent again, counts as new: its token is forgotten by
-# `manage.py prune_drafts`, so the table holds about a day of sends.
-TOKEN_DAYS = 1
-
-
-def forget_old_tokens() -> int:
-    """Forget the one-time tokens of forms sent more than TOKEN_DAYS ago; how many."""
-    cutoff = timezone.now() - timedelta(days=TOKEN_DAYS)
-    return Submission.objects.filter(created_at__lt=cutoff).delete()[0]
 
 
 def send_job(
@@ -121,15 +49,11 @@ def send_job(
     trail with its outcome.
     """
     action = audit.Action.RERUN if rerun_of else audit.Action.RUN
-    try:
-        with transaction.atomic():
-            claim = Submission.objects.create(designer=designer, token=token)
-    except IntegrityError:
-        raise already_sent(designer, token) or AlreadySent(None) from None
+    claim = tokens.claim(designer, token)
     try:
         created = create_upstream(tool, inputs, style)
     except BaseException as exc:
-        claim.delete()
+        claim.given_back()
         if isinstance(exc, genapi.GenApiError):
             audit.record(designer, action, source_item_id=rerun_of, problem=exc.message)
         raise
@@ -139,7 +63,7 @@ def send_job(
         # The job exists (and is billed) upstream: make sure its id is not lost.
         logger.exception("job %s was created upstream but could not be recorded", created.history_item_id)
         raise
-    Submission.objects.filter(pk=claim.pk).update(job=job)
+    claim.fulfilled(job=job)
     audit.record(designer, action, job.history_item_id, source_item_id=rerun_of)
     return job
 
@@ -185,17 +109,9 @@ def remember_job(created, designer, tool, tool_title, inputs, style, *, run=None
             JobInput(job=job, slot=slot.name, label=slot.label, image=image, position=position)
             for position, (slot, image) in enumerate(inputs)
         )
-        file_in_library(image for _, image in inputs)
+        library.file_in_library(image for _, image in inputs)
     logger.info("job %s created by %s with %s", job.history_item_id, designer.pk, tool)
     return job
-
-
-def file_in_library(used: Iterable[InputImage]) -> None:
-    """Images a job took join the team's library (a form's draft no longer), and keep
-    the time of their first use."""
-    ids = [image.pk for image in used]
-    InputImage.objects.filter(pk__in=ids, in_library=False).update(in_library=True)
-    InputImage.objects.filter(pk__in=ids, used_at__isnull=True).update(used_at=timezone.now())
 
 
 def rerun(job: Job, designer, *, token: str) -> Job:
@@ -221,7 +137,7 @@ def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
     except genapi.GenApiError as exc:
         audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk, problem=exc.message)
         raise
-    uploads.forget_jobs(Job.objects.filter(history_item_id=item_id))
+    forget(Job.objects.filter(history_item_id=item_id))
     audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
 
 
@@ -260,22 +176,14 @@ def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
 
 
 def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.HistoryItem | None]:
-    """Mirror finished statuses onto our Job rows, and forget jobs deleted upstream (and
-    the inputs no other job uses).
-
-    A job of ours that the upstream does not know is kept for MISSING_JOB_GRACE_SECONDS
-    (a listing or a replica can lag behind a job just made, and one bad answer must not
-    lose a billed job's record) and reported as still running until then."""
+    """Mirror finished statuses onto our Job rows, and apply `not_found` to the jobs the
+    upstream does not know: those still within their grace are reported as running
+    (left out of the answer), those past it as gone (None)."""
     now = timezone.now()
-    not_found = [item_id for item_id, item in found.items() if item is None]
-    if not_found:
-        ours = Job.objects.filter(history_item_id__in=not_found)
-        ours.filter(missing_since__isnull=True).update(missing_since=now)
-        grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
-        missing = dict(ours.values_list("history_item_id", "missing_since"))
-        gone = [item_id for item_id, since in missing.items() if since <= grace_over]
-        uploads.forget_jobs(Job.objects.filter(history_item_id__in=gone))
-        found = {item_id: item for item_id, item in found.items() if item_id not in missing or item_id in gone}
+    missing = [item_id for item_id, item in found.items() if item is None]
+    if missing:
+        gone = not_found(missing)
+        found = {item_id: item for item_id, item in found.items() if item is not None or item_id in gone}
     seen = [item_id for item_id, item in found.items() if item is not None]
     Job.objects.filter(history_item_id__in=seen, missing_since__isnull=False).update(missing_since=None)
     for item_id, item in found.items():
@@ -287,6 +195,32 @@ def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.His
             finished_at=now,
         )
     return found
+
+
+def not_found(item_ids: Iterable[str]) -> set[str]:
+    """The one rule for "gone upstream": the upstream answered that it does not know
+    these results. Which of them count as gone (their records are then forgotten, with
+    the inputs no other job uses).
+
+    A job made here is kept for MISSING_JOB_GRACE_SECONDS after the first such answer (a
+    listing or a replica can lag behind a job just made, and one bad answer must not
+    lose a billed job's record); a result the dashboard never recorded is gone at once."""
+    ids = list(dict.fromkeys(item_ids))
+    now = timezone.now()
+    ours = Job.objects.filter(history_item_id__in=ids)
+    ours.filter(missing_since__isnull=True).update(missing_since=now)
+    grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
+    missing_since = dict(ours.values_list("history_item_id", "missing_since"))
+    gone = {item_id for item_id in ids if item_id not in missing_since or missing_since[item_id] <= grace_over}
+    forget(Job.objects.filter(history_item_id__in=gone))
+    return gone
+
+
+def forget(jobs: QuerySet[Job]) -> None:
+    """Delete these Job rows, and the inputs (rows and files) no remaining job uses."""
+    image_ids = list(InputImage.objects.filter(uses__job__in=jobs).values_list("pk", flat=True))
+    jobs.delete()
+    uploads.delete_unused(image_ids)
 
 
 def seconds_until_allowed(designer) -> int:

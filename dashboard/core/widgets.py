@@ -1,0 +1,82 @@
+"""Widgets the forms draw with: style cards with their previews, library images as
+ticks with thumbnails, and a file input taking several files. Their templates are in
+templates/core/widgets/; every attribute a field needs is set on its form."""
+
+from __future__ import annotations
+
+from django import forms
+from django.urls import reverse
+
+from dashboard import genapi
+from dashboard.models import InputImage
+
+IMAGE_TYPES = "image/png,image/jpeg,image/webp"
+
+
+class StyleCards(forms.RadioSelect):
+    """A tool's styles as cards, each with its preview ("No style" first)."""
+
+    template_name = "core/widgets/style_cards.html"
+    option_template_name = "core/widgets/style_card.html"
+
+    def __init__(self, attrs=None, *, styles: list[genapi.Style] = ()):
+        super().__init__(attrs)
+        self.styles = {style.id: style for style in styles}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        style = self.styles.get(str(value))
+        option["preview_url"] = (
+            reverse("style_preview", args=[style.tool, style.id]) if style and style.preview_path else ""
+        )
+        return option
+
+
+class ImageTicks(forms.CheckboxSelectMultiple):
+    """Library images as ticks with their thumbnails (a run form's picker)."""
+
+    template_name = "core/widgets/image_ticks.html"
+    option_template_name = "core/widgets/image_tick.html"
+
+    def __init__(self, attrs=None, images: list[InputImage] = ()):
+        super().__init__(attrs)
+        self.show(images)
+
+    def show(self, images: list[InputImage]) -> None:
+        """Offer these images (a picker shows a few of the many its field accepts)."""
+        self.images = {image.pk: image for image in images}
+        self.choices = [(image.pk, image.display_name) for image in images]
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["image"] = image = self.images[value]
+        option["thumbnail_url"] = reverse("input_image", args=[image.pk, "thumbnail"])
+        return option
+
+
+class ImageFiles(forms.FileInput):
+    """A file input for images, one file or several."""
+
+    def __init__(self, attrs=None, *, multiple: bool = False):
+        super().__init__({"accept": IMAGE_TYPES, **(attrs or {})})
+        self.allow_multiple_selected = multiple
+        if multiple:
+            self.attrs["multiple"] = True
+
+    def value_from_datadict(self, data, files, name):
+        if self.allow_multiple_selected:
+            return files.getlist(name)
+        return files.get(name)
+
+
+class MultipleImageField(forms.FileField):
+    """Several image files in one field (Django's documented pattern); their checks are
+    the library's, made file by file so one refused file does not refuse the rest."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", ImageFiles(multiple=True))
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        return [file for file in (data or []) if file]

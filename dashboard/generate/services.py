@@ -1,0 +1,277 @@
+"""Generate: one job sent from the form (once per form), the photos that stay attached,
+the tray of recent jobs, and a result run again.
+
+The only code that changes Generate's state: the uploads it stores, the photos it
+remembers in the session, the jobs it sends (through dashboard/jobs/services.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from dashboard import genapi
+from dashboard.core import display, polling, tokens
+from dashboard.core.catalogue import ToolChoice
+from dashboard.core.responses import Notice, upstream_message
+from dashboard.core.slots import Slot
+from dashboard.generate.forms import GenerateForm, kept_images, unavailable_message, unavailable_slots
+from dashboard.jobs import services as jobs
+from dashboard.library import uploads
+from dashboard.models import InputImage, Job, TrashedResult
+from dashboard.reviews import services as reviews
+
+TRAY_SIZE = 12
+# The session's record of the photos that stay attached (the model photo, the room).
+REMEMBERED_PHOTOS = "generate_kept_photos"
+
+
+def rate_limit_message(wait: int) -> str:
+    limit = settings.JOB_RATE_LIMIT_PER_MINUTE
+    return (
+        f"You have sent {limit} jobs in the last minute, the most allowed. "
+        f"Please wait {wait} second{'s' if wait != 1 else ''} and send it again; your images stay attached."
+    )
+
+
+def already_sent_message(earlier: tokens.AlreadySent) -> str:
+    if earlier.job is None:
+        return "This form is being sent already, so it was not sent again. Its job will appear under Recent jobs."
+    return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
+
+
+def page_url(tool: genapi.Tool, kept: Mapping[str, InputImage]) -> str:
+    """The Generate page with this tool and these photos attached."""
+    return f"{reverse('home')}?{urlencode({'tool': tool.name, **{name: image.pk for name, image in kept.items()}})}"
+
+
+def edit_again_url(job: Job) -> str:
+    """The Generate page with a result's tool, style and input images loaded, to change
+    one of them before sending ("Edit and run again")."""
+    query = {"tool": job.tool}
+    if job.style_id:
+        query["style"] = job.style_id
+    query.update({entry.slot: entry.image_id for entry in job.inputs.all()})
+    return f"{reverse('home')}?{urlencode(query)}"
+
+
+# --- The photos that stay attached ----------------------------------------------------
+
+
+def remember_photos(session, slots: tuple[Slot, ...], kept: Mapping[str, InputImage]) -> None:
+    """The photos that stay attached after a send (slots marked `keep`) outlive the page:
+    a reload, or another tool with the same slot, shows them again."""
+    remembered = dict(session.get(REMEMBERED_PHOTOS, {}))
+    remembered.update({slot.name: kept[slot.name].pk for slot in slots if slot.keep and slot.name in kept})
+    session[REMEMBERED_PHOTOS] = remembered
+
+
+def photos_asked_for(session, slots: tuple[Slot, ...], query: Mapping[str, str]) -> dict[str, str]:
+    """The photos a fresh form starts with: those named in the address, else those
+    remembered (one no longer usable is simply left out)."""
+    remembered = session.get(REMEMBERED_PHOTOS, {})
+    named = {slot.name: str(remembered[slot.name]) for slot in slots if slot.keep and slot.name in remembered}
+    named.update({slot.name: query[slot.name] for slot in slots if query.get(slot.name)})
+    return named
+
+
+def kept_after_send(slots: tuple[Slot, ...], kept: Mapping[str, InputImage]) -> dict[str, InputImage]:
+    return {slot.name: kept[slot.name] for slot in slots if slot.keep and slot.name in kept}
+
+
+# --- The form -------------------------------------------------------------------------
+
+
+def form_arguments(designer, choice: ToolChoice) -> dict[str, Any]:
+    assert choice.tool is not None
+    return {"designer": designer, "tool": choice.tool, "slots": choice.slots, "styles": choice.styles}
+
+
+def fresh_form(designer, session, choice: ToolChoice, query: Mapping[str, str]) -> GenerateForm:
+    """The form as a link opens it: the style and photos it names (else those remembered);
+    what may not be used is left out, and `choice.notices` says so."""
+    slots = choice.slots
+    form = GenerateForm(
+        initial={"style": choice.style_from_link(query.get("style", ""))},
+        kept=kept_images(designer, slots, photos_asked_for(session, slots, query), in_form=False),
+        **form_arguments(designer, choice),
+    )
+    for slot in unavailable_slots(designer, slots, query, in_form=False):
+        choice.notices.append(Notice(unavailable_message(slot), "warning"))
+    return form
+
+
+@dataclass
+class Sent:
+    """What sending the form came to, and the form to draw next."""
+
+    form: GenerateForm
+    job: Job | None = None
+    # The same form was sent before (a double click, a resent request).
+    earlier: tokens.AlreadySent | None = None
+    # The photos that stay attached, for the page drawn next.
+    kept: dict[str, InputImage] = field(default_factory=dict)
+
+    @property
+    def notice(self) -> Notice | None:
+        """What the designer is told at the top of the page; None when the form says it."""
+        if self.earlier is not None:
+            return Notice(already_sent_message(self.earlier), "warning")
+        if self.job is not None:
+            return Notice(f"Job sent: {self.form.tool.title}. It appears under Recent jobs.")
+        return None
+
+
+def send(designer, session, choice: ToolChoice, data, files) -> Sent:
+    """Check the form, keep every upload that passed its checks (whatever else fails),
+    and send the job once per form token."""
+    arguments = form_arguments(designer, choice)
+    if earlier := tokens.earlier_send(designer, data.get("submission", "")):
+        # Sent before: nothing is sent again and none of its photos is kept; a fresh form
+        # carries what the first request's form would have kept.
+        return _already_sent(earlier, arguments)
+    form = GenerateForm(data, files, **arguments)
+    valid = form.is_valid()
+    if stored := form.checked_uploads():
+        for slot, upload, info in stored:
+            form.keep(slot, uploads.store(designer, upload, info, kind=slot.name))
+        uploads.bound_drafts(designer, keep=form.kept.values())
+    remember_photos(session, choice.slots, form.kept)
+    if choice.tools_problem:
+        form.add_error(None, choice.tools_problem)
+    elif valid and (wait := jobs.seconds_until_allowed(designer)):
+        form.add_error(None, rate_limit_message(wait))
+    elif valid:
+        return _send_job(designer, form, arguments)
+    return Sent(form=form)
+
+
+def _send_job(designer, form: GenerateForm, arguments: dict[str, Any]) -> Sent:
+    try:
+        job = jobs.send_job(
+            designer,
+            tool=form.tool.name,
+            tool_title=form.tool.title,
+            inputs=form.inputs(),
+            style=form.chosen_style,
+            token=form.cleaned_data["submission"],
+        )
+    except tokens.AlreadySent as exc:
+        return _already_sent(exc, arguments)
+    except genapi.UpstreamRejected as exc:
+        form.add_upstream_errors(exc)
+        return Sent(form=form)
+    except genapi.GenApiError as exc:
+        form.add_error(None, upstream_message(exc))
+        return Sent(form=form)
+    kept = kept_after_send(form.slots, form.kept)
+    fresh = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **arguments)
+    return Sent(form=fresh, job=job, kept=kept)
+
+
+def _already_sent(earlier: tokens.AlreadySent, arguments: dict[str, Any]) -> Sent:
+    slots = arguments["slots"]
+    used = {entry.slot: entry.image for entry in earlier.job.inputs.all()} if earlier.job else {}
+    kept = kept_after_send(slots, used)
+    return Sent(form=GenerateForm(kept=kept, **arguments), earlier=earlier, kept=kept)
+
+
+def run_again(designer, job: Job, token: str) -> str | None:
+    """Send a result's job again with the same tool, style and input images, once per
+    token; why nothing was sent, if it was not."""
+    if not tokens.is_token(token):
+        return "This button is out of date, so nothing was sent. Reload the page and press it again."
+    if earlier := tokens.earlier_send(designer, token):
+        return already_sent_message(earlier)
+    if wait := jobs.seconds_until_allowed(designer):
+        return rate_limit_message(wait)
+    try:
+        jobs.rerun(job, designer, token=token)
+    except tokens.AlreadySent as exc:
+        return already_sent_message(exc)
+    except genapi.GenApiError as exc:
+        return f"Could not run it again: {upstream_message(exc)}"
+    return None
+
+
+# --- The tray -------------------------------------------------------------------------
+
+
+@dataclass
+class Tray:
+    """The designer's recent jobs as the tray shows them."""
+
+    jobs: list[Job]
+    running: int
+    poll_seconds: int | None
+    problem: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        """What the tray shows, in 16 hex digits: the same fingerprint, nothing to redraw.
+
+        A finished job's age counts as shown ("3 min ago", one unit); a running job's
+        elapsed seconds do not: the browser counts those from its start time."""
+        state = [
+            (
+                job.history_item_id,
+                job.status,
+                job.error_message,
+                job.like,
+                "" if job.is_pending else display.age(job.created_at),
+            )
+            for job in self.jobs
+        ]
+        return hashlib.sha256(repr((state, self.poll_seconds, self.problem)).encode()).hexdigest()[:16]
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "tray_jobs": self.jobs,
+            "tray_running": self.running,
+            "tray_poll_seconds": self.poll_seconds,
+            "tray_problem": self.problem,
+            "tray_fingerprint": self.fingerprint,
+        }
+
+
+def tray(designer, problem: str | None = None) -> Tray:
+    """The designer's newest jobs (not those in the trash), the running ones brought up
+    to date at O(1) upstream calls (jobs.refresh)."""
+    recent = list(
+        Job.objects.filter(designer=designer)
+        .exclude(history_item_id__in=TrashedResult.objects.values("history_item_id"))
+        .prefetch_related("inputs__image")
+        .order_by("-created_at", "-id")[:TRAY_SIZE]
+    )
+    items: dict[str, genapi.HistoryItem | None] = {}
+    if pending := [job.history_item_id for job in recent if job.is_pending]:
+        try:
+            items = jobs.refresh(pending)
+        except genapi.GenApiError as exc:
+            problem = exc.message
+        else:
+            recent = [job for job in recent if items.get(job.history_item_id, True) is not None]
+            for job in recent:
+                item = items.get(job.history_item_id)
+                if item is not None and not item.is_pending:
+                    job.status, job.error_message = item.status, item.error_message or ""
+    running = [job for job in recent if job.is_pending]
+    oldest = min((job.created_at for job in running), default=timezone.now())
+    found_reviews = reviews.reviews_of(job.history_item_id for job in recent)
+    for job in recent:
+        # Like state only from what is already known: the tray never reads items just for it.
+        known = items.get(job.history_item_id) or genapi.known_item(job.history_item_id)
+        job.like = reviews.like_shown(known.like, found_reviews.get(job.history_item_id)) if known else None
+    return Tray(
+        jobs=recent,
+        running=len(running),
+        poll_seconds=polling.poll_seconds(oldest) if running else None,
+        problem=problem,
+    )
