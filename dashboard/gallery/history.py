@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import display
+from dashboard.jobs.services import not_found
 from dashboard.jobs.services import refresh as refresh_jobs
 from dashboard.models import InputImage, Job, Review, TrashedResult
 from dashboard.reviews import services as reviews
@@ -437,7 +438,7 @@ def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int
         try:
             item = running.get(item_id) or genapi.item(item_id)
         except genapi.NotFound:
-            Job.objects.filter(history_item_id=item_id).delete()
+            not_found([item_id])  # gone, or not yet listed: the one rule decides
             continue
         items.append(item)
     if filters.by_rating:

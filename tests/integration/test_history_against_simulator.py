@@ -406,6 +406,24 @@ class TestMadeByMe:
         everything = text(gallery(client))
         assert "· ada</p>" in card_html(everything, job.history_item_id)
 
+    def test_a_job_the_upstream_does_not_know_is_kept_for_the_grace_like_recent_jobs_does(
+        self, client, designer, upstream, settings
+    ):
+        # One rule for "gone upstream" (jobs.not_found): "Made by me" used to drop the
+        # record at the first 404, while the tray kept it for MISSING_JOB_GRACE_SECONDS.
+        job = self.send(client, upstream)
+        job.refresh_from_db()
+        job.status = Job.Status.COMPLETE  # read in detail, not through the running listing
+        job.save()
+        assert upstream.delete(job.history_item_id) == 204
+        settings.MISSING_JOB_GRACE_SECONDS = 120
+        assert card_ids(text(gallery(client, "mine=1"))) == []
+        assert Job.objects.filter(pk=job.pk).exists(), "a lagging listing must not lose a billed job's record"
+        settings.MISSING_JOB_GRACE_SECONDS = 0
+        genapi.cached.cache.clear()  # the not-found answer is remembered for a moment
+        assert card_ids(text(gallery(client, "mine=1"))) == []
+        assert not Job.objects.filter(pk=job.pk).exists()
+
 
 # --- Acting on results ---------------------------------------------------------------------------
 
