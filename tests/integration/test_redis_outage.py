@@ -5,6 +5,10 @@ dashboard talks to it with the cache settings production uses (dashboard.setting
 """
 
 import logging
+import os
+import signal
+import threading
+import time
 
 import pytest
 from django.urls import reverse
@@ -62,7 +66,12 @@ class TestPagesWithRedisDown:
         redis_server.stop()
         with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
             client.get(reverse("home"))
-        assert any("Redis" in record.getMessage() and "unavailable" in record.getMessage() for record in caplog.records)
+        assert any(
+            f"Redis cache at 127.0.0.1:{redis_server.port} unavailable" in record.getMessage()
+            for record in caplog.records
+        )
+        # The URL carries the password: no log line (nor its traceback) may.
+        assert redis_server.password in redis_server.url and redis_server.password not in caplog.text
 
     def test_the_cache_is_used_again_once_redis_is_back(self, client, designer, redis_server):
         from django.core.cache import cache
@@ -131,6 +140,7 @@ class TestRedisIsNotAskedAgainAtOnce:
         rediscache._down_until.clear()
 
     def test_after_a_failure_the_process_waits_before_trying_redis_again(self, on_redis, paused_for_an_hour, caplog):
+        import redis
         from django.core.cache import cache
 
         on_redis.stop()
@@ -139,7 +149,36 @@ class TestRedisIsNotAskedAgainAtOnce:
             on_redis.start()
             cache.set("greeting", "hello")  # not even tried: Redis is still marked down
             assert cache.get("greeting") is None
+            assert cache.add("lock", True) is True and cache.add("lock", True) is True
+            with pytest.raises(ValueError):
+                cache.incr("counter")
+            # Nor from another thread (Django gives each thread a cache object of its own).
+            other = threading.Thread(target=cache.set, args=("from-a-thread", "hello"))
+            other.start()
+            other.join()
         assert len(caplog.records) == 1  # one warning for the outage, not one per call
+        with redis.Redis.from_url(paused_for_an_hour) as server:
+            assert server.dbsize() == 0  # nothing reached Redis
 
         rediscache._down_until.clear()  # the hour is over
         assert cache.get("greeting") is None and cache.add("greeting", "hello") is True
+        assert cache.get("greeting") == "hello"
+
+    def test_a_hung_redis_costs_one_timeout_then_nothing_until_the_pause_ends(
+        self, settings, on_redis, paused_for_an_hour
+    ):
+        from django.core.cache import cache
+
+        cache.set("greeting", "hello")  # a pooled connection, which the next read will wait on
+        os.kill(on_redis._process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            started = time.monotonic()
+            assert cache.get("greeting") is None
+            first = time.monotonic() - started
+            for _ in range(20):
+                assert cache.get("greeting") is None and cache.add("lock", True) is True
+            rest = time.monotonic() - started - first
+        finally:
+            os.kill(on_redis._process.pid, signal.SIGCONT)
+        assert 0.9 * settings.REDIS_TIMEOUT <= first < settings.REDIS_TIMEOUT + 1  # gave up after REDIS_TIMEOUT
+        assert rest < 0.5, rest  # 40 more calls, none of them waited
