@@ -1,17 +1,25 @@
-"""Django's Redis cache, made to degrade instead of failing while Redis is unreachable.
+"""What django-redis's IGNORE_EXCEPTIONS leaves out for a Redis outage.
 
 Every use of the cache here is an optimisation (sessions are `cached_db`: the database
-keeps them), so a Redis outage must cost speed, not pages. Django's own `RedisCache`
-raises on a refused connection or a timeout, which turned every logged-in page into a
-500. This subclass catches Redis errors, logs a warning, and answers as an empty cache
-would: `get` gives the default, `set` does nothing, `delete` says there was nothing,
-`incr` raises the ValueError of a missing key (so the job rate limit lets jobs through),
-and `add` says True, as an empty cache would: a poll that takes a lock with `add`
-proceeds rather than waiting for a holder that does not exist.
+keeps them), so a Redis outage must cost speed, not pages. The cache is django-redis
+with IGNORE_EXCEPTIONS (settings.redis_cache_settings): a failed call answers as an
+empty cache would (`get` the default, `get_many` {}, `set` nothing; `delete`, `has_key`
+and `clear` None, which callers read as False). Two small additions remain:
 
-After a failure it does not try Redis again for RETRY_AFTER_SECONDS (an OPTIONS entry,
-default 5), in any thread of the process, so a Redis that hangs costs one timeout per
-few seconds rather than one per cache call. Everything else is Django's backend.
+- `PauseAfterFailure`, the redis-py `retry` of the pool's connections: after a connect
+  or command failed it logs one warning (host:port, never the URL's password) and
+  refuses every connect and command to that server for REDIS_RETRY_SECONDS, in every
+  thread of the process, so a hanging Redis costs one REDIS_TIMEOUT per few seconds
+  rather than one per cache call. Neither library has such a pause (redis-py's Retry
+  only says how often to repeat one call), and django-redis's
+  DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS logs an ERROR with a traceback for every ignored
+  call, paused ones included, without saying which server.
+- `EmptyCacheClient`, the CLIENT_CLASS: the three calls for which IGNORE_EXCEPTIONS'
+  None is the wrong answer. `add` says True (a poll that takes a lock with `add`
+  proceeds rather than waiting for a holder that does not exist), `incr`/`decr` raise
+  the ValueError of a missing key (the job rate limit lets jobs through instead of
+  comparing None with a number), and `touch`, which django-redis does not guard at all,
+  says False instead of raising.
 """
 
 from __future__ import annotations
@@ -22,109 +30,73 @@ import time
 from urllib.parse import urlsplit
 
 import redis
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django_redis.client import DefaultClient
+from django_redis.exceptions import ConnectionInterrupted
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger("dashboard.cache")
 
-# Location -> monotonic time before which Redis is not tried again; shared by threads
-# (Django keeps one cache object per thread).
+# host:port -> monotonic time before which that Redis is not tried again; shared by all
+# threads and pools of the process (each connection holds its own copy of the Retry).
 _down_until: dict[str, float] = {}
 _lock = threading.Lock()
 
 
-class CacheUnavailable(Exception):
-    """Redis did not answer; the caller gets an empty-cache answer instead."""
+class PauseAfterFailure(Retry):
+    """redis-py runs every connect and every command of a connection through its
+    `retry`: this one repeats nothing (redis-py's default for a pool), and after a
+    connection error or a timeout refuses all of them for `seconds`. An error reply
+    (ResponseError) is no outage: IGNORE_EXCEPTIONS answers it, but it starts no pause."""
 
+    def __init__(self, url: str, seconds: float):
+        super().__init__(NoBackoff(), 0)
+        address = urlsplit(url)
+        self.where = f"{address.hostname}:{address.port or 6379}"  # for log lines: never the password
+        self.seconds = seconds
 
-class ResilientRedisCache(RedisCache):
-    def __init__(self, server, params):
-        options = dict(params.get("OPTIONS", {}))
-        self.retry_after = float(options.pop("RETRY_AFTER_SECONDS", 5))
-        super().__init__(server, {**params, "OPTIONS": options})
-        address = urlsplit(self._servers[0])
-        # For log lines: host and port only, never the password in the URL.
-        self.where = f"{address.hostname}:{address.port or 6379}"
-
-    def _call(self, method: str, *args, **kwargs):
+    def call_with_retry(self, do, fail, *args, **kwargs):
         if time.monotonic() < _down_until.get(self.where, 0.0):
-            raise CacheUnavailable
+            raise redis.ConnectionError(f"Redis at {self.where} failed recently; not tried again yet")
         try:
-            return getattr(super(), method)(*args, **kwargs)
-        except redis.RedisError as exc:
+            return super().call_with_retry(do, fail, *args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            now = time.monotonic()
             with _lock:
-                _down_until[self.where] = time.monotonic() + self.retry_after
-            logger.warning(
-                "Redis cache at %s unavailable (%s: %s); serving without it, next try in %g s",
-                self.where,
-                type(exc).__name__,
-                exc,
-                self.retry_after,
-            )
-            raise CacheUnavailable from None
+                already_down = now < _down_until.get(self.where, 0.0)  # a connect within a command
+                _down_until[self.where] = now + self.seconds
+            if not already_down:
+                logger.warning(
+                    "Redis cache at %s unavailable (%s: %s); serving without it, next try in %g s",
+                    self.where,
+                    type(exc).__name__,
+                    exc,
+                    self.seconds,
+                )
+            raise
 
-    def get(self, key, default=None, version=None):
-        try:
-            return self._call("get", key, default, version)
-        except CacheUnavailable:
-            return default
 
-    def get_many(self, keys, version=None):
+class EmptyCacheClient(DefaultClient):
+    def add(self, *args, **kwargs):
         try:
-            return self._call("get_many", keys, version)
-        except CacheUnavailable:
-            return {}
-
-    def has_key(self, key, version=None):
-        try:
-            return self._call("has_key", key, version)
-        except CacheUnavailable:
-            return False
-
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return self._call("add", key, value, timeout, version)
-        except CacheUnavailable:
+            return super().add(*args, **kwargs)
+        except ConnectionInterrupted:
             return True  # the key was free, as in an empty cache
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def incr(self, key, *args, **kwargs):
         try:
-            self._call("set", key, value, timeout, version)
-        except CacheUnavailable:
-            return
+            return super().incr(key, *args, **kwargs)
+        except ConnectionInterrupted:
+            raise ValueError(f"Key {key!r} not found (the cache is unavailable).") from None
 
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+    def decr(self, key, *args, **kwargs):
         try:
-            return self._call("set_many", data, timeout, version)
-        except CacheUnavailable:
-            return list(data)  # the keys that were not stored
+            return super().decr(key, *args, **kwargs)
+        except ConnectionInterrupted:
+            raise ValueError(f"Key {key!r} not found (the cache is unavailable).") from None
 
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+    def touch(self, *args, **kwargs):
         try:
-            return self._call("touch", key, timeout, version)
-        except CacheUnavailable:
-            return False
-
-    def delete(self, key, version=None):
-        try:
-            return self._call("delete", key, version)
-        except CacheUnavailable:
-            return False
-
-    def delete_many(self, keys, version=None):
-        try:
-            self._call("delete_many", keys, version)
-        except CacheUnavailable:
-            return
-
-    def incr(self, key, delta=1, version=None):
-        try:
-            return self._call("incr", key, delta, version)
-        except CacheUnavailable:
-            raise ValueError(f"Key '{key}' not found (the cache is unavailable).") from None
-
-    def clear(self):
-        try:
-            return self._call("clear")
-        except CacheUnavailable:
-            return False
+            return super().touch(*args, **kwargs)
+        except redis.RedisError:
+            return False  # no such key to touch
