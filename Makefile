@@ -4,21 +4,37 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: demo test test-sqlite test-services bench lighthouse venv chromium services lint format clean
+.PHONY: demo test test-sqlite test-services bench lighthouse venv chromium services lint format lock lock-upgrade clean
 
-$(STAMP): pyproject.toml
+# .venv holds exactly what requirements.lock pins, every file checked against the lock's
+# hashes (--require-hashes: pip refuses a file whose hash is not listed, and wheels only, so
+# nothing is built), then the project itself, editable and without dependencies. The lock
+# also pins pip (the venv's own pip installs it, in hash mode like the rest), setuptools
+# (so the editable install builds offline, without isolation) and uv (for `make lock`).
+$(STAMP): pyproject.toml $(LOCK)
 	@set -e; \
 	if [ ! -x "$(PY)" ]; then \
 		python_bin=$$(scripts/find-python); \
 		echo "Creating $(VENV) with $$python_bin"; \
 		"$$python_bin" -m venv $(VENV); \
 	fi; \
-	$(PY) -m pip install --quiet --upgrade pip; \
-	$(PY) -m pip install --quiet -e '.[test]'; \
+	$(PY) scripts/lock --check || echo "Installing requirements.lock as it is."; \
+	$(PY) -m pip install --quiet --require-hashes --no-deps --only-binary :all: -r $(LOCK); \
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .; \
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# requirements.lock from pyproject.toml (scripts/lock, with uv): `make lock` after changing
+# the dependencies there keeps every pin that still fits; `make lock-upgrade` takes the
+# newest versions pyproject.toml's ranges allow.
+lock: $(STAMP)
+	@$(PY) scripts/lock
+
+lock-upgrade: $(STAMP)
+	@$(PY) scripts/lock --upgrade
 
 chromium:
 	@scripts/ensure-chromium >/dev/null
@@ -44,10 +60,12 @@ test-services: $(STAMP) chromium services
 	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
 
-# Lint: ruff's checks and ruff's formatting, everywhere. `make format` applies both fixes.
+# Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes),
+# and whether requirements.lock was made from pyproject.toml's dependencies as they are.
 lint: $(STAMP)
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
+	@$(PY) scripts/lock --check
 
 format: $(STAMP)
 	@$(PY) -m ruff check --fix .

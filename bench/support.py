@@ -424,17 +424,27 @@ class Gunicorn:
             # Its own process group: Ctrl-C reaches only us, and we stop it in order.
             start_new_session=True,
         )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            # Also on Ctrl-C or an unexpected error: __exit__ never runs when __enter__ fails.
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with code {self.process.returncode}:\n{self.log_tail()}")
             try:
                 if requests.get(f"{self.base_url}/login/", timeout=2).status_code == 200:
-                    return self
-            except requests.ConnectionError:
+                    return
+            except requests.RequestException:
+                # Not listening yet, or (on a busy machine) still loading Django: a read timeout.
                 pass
             time.sleep(0.1)
-        self.stop()
         raise RuntimeError(
             f"the dashboard did not answer on {self.base_url} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}"
         )

@@ -168,20 +168,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A Redis that is down or slow must cost speed, not pages: calls give up after
 # REDIS_TIMEOUT seconds and the cache then answers "nothing cached" (sessions come from
-# the database) without trying Redis again for REDIS_RETRY_SECONDS. See rediscache.py.
+# the database) without trying Redis again for REDIS_RETRY_SECONDS. django-redis's
+# IGNORE_EXCEPTIONS does most of it; rediscache.py has the pause, the warning and the
+# empty-cache answers of add and incr.
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 1.0)
 REDIS_RETRY_SECONDS = env_float("REDIS_RETRY_SECONDS", 5.0)
 
 
-def redis_cache_settings(url: str) -> dict:
+def redis_cache_settings(url: str, retry_seconds: float | None = None) -> dict:
     """The cache settings for a Redis at `url` (also used by the tests)."""
+    from dashboard.core.rediscache import PauseAfterFailure
+
     return {
-        "BACKEND": "dashboard.rediscache.ResilientRedisCache",
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": url,
         "OPTIONS": {
-            "socket_connect_timeout": REDIS_TIMEOUT,
-            "socket_timeout": REDIS_TIMEOUT,
-            "RETRY_AFTER_SECONDS": REDIS_RETRY_SECONDS,
+            "CLIENT_CLASS": "dashboard.core.rediscache.EmptyCacheClient",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT,
+            # django-redis keeps one pool per URL in a process, made with the options of
+            # the first cache to use it: this applies to every cache on that URL.
+            "CONNECTION_POOL_KWARGS": {
+                "retry": PauseAfterFailure(url, REDIS_RETRY_SECONDS if retry_seconds is None else retry_seconds)
+            },
         },
     }
 

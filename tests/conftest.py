@@ -28,15 +28,18 @@ def clear_caches() -> None:
         backend = caches[alias]
         if "redis" in type(backend).__module__ + type(backend).__name__.lower():
             import redis
+            from django_redis import get_redis_connection
 
+            server = get_redis_connection(alias)  # raises for a Redis backend other than django-redis's
             try:
-                run_id = backend._cache.get_client(None, write=True).info("server")["run_id"]
+                run_id = server.info("server")["run_id"]
             except redis.ConnectionError:
                 continue  # a server that is down holds nothing to clear
             if run_id != os.environ.get(REDIS_RUN_ID_ENV) and run_id not in STARTED_REDIS_RUN_IDS:
+                address = server.connection_pool.connection_kwargs
                 pytest.exit(
-                    f"Refusing to flush the Redis at {backend._servers[0].split('@')[-1]} (cache {alias!r}): this test run "
-                    f"did not start it. Run the tests through `make test`, which starts a private Redis.",
+                    f"Refusing to flush the Redis at {address['host']}:{address['port']} (cache {alias!r}): this test "
+                    f"run did not start it. Run the tests through `make test`, which starts a private Redis.",
                     returncode=3,
                 )
         backend.clear()
@@ -109,7 +112,5 @@ def on_redis(settings, redis_server):
     a restart is seen at once."""
     from dashboard.settings import redis_cache_settings
 
-    default = redis_cache_settings(redis_server.url)
-    default["OPTIONS"]["RETRY_AFTER_SECONDS"] = 0
-    settings.CACHES = {**settings.CACHES, "default": default}
+    settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(redis_server.url, retry_seconds=0)}
     return redis_server

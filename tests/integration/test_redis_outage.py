@@ -5,10 +5,15 @@ dashboard talks to it with the cache settings production uses (dashboard.setting
 """
 
 import logging
+import os
+import signal
+import threading
+import time
 
 import pytest
 from django.urls import reverse
 
+from dashboard.core import rediscache
 from dashboard.jobs import services as jobs
 from dashboard.models import Job
 from tests.support.forms import job_form
@@ -62,7 +67,12 @@ class TestPagesWithRedisDown:
         redis_server.stop()
         with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
             client.get(reverse("home"))
-        assert any("Redis" in record.getMessage() and "unavailable" in record.getMessage() for record in caplog.records)
+        assert any(
+            f"Redis cache at 127.0.0.1:{redis_server.port} unavailable" in record.getMessage()
+            for record in caplog.records
+        )
+        # The URL carries the password: no log line (nor its traceback) may.
+        assert redis_server.password in redis_server.url and redis_server.password not in caplog.text
 
     def test_the_cache_is_used_again_once_redis_is_back(self, client, designer, redis_server):
         from django.core.cache import cache
@@ -83,19 +93,19 @@ class TestEveryCacheCallAnswersAsAnEmptyCache:
         on_redis.stop()
         assert cache.get("a") is None and cache.get("a", 0) == 0
         assert cache.get_many(["a", "b"]) == {}
-        assert cache.has_key("a") is False
+        assert not cache.has_key("a") and "a" not in cache  # django-redis: None
         assert cache.add("c", 3) is True  # a lock taken with add() is granted: nobody holds it
         assert cache.set("c", 3) is None
-        assert cache.set_many({"d": 4}) == ["d"]  # the keys that were not stored
+        assert cache.set_many({"d": 4}) is None  # django-redis's answer, also when Redis is up
         assert cache.touch("a") is False
-        assert cache.delete("a") is False
+        assert not cache.delete("a")  # django-redis: None
         assert cache.delete_many(["a", "b"]) is None
         assert cache.get_or_set("e", lambda: "computed") == "computed"
         with pytest.raises(ValueError):
             cache.incr("a")
         with pytest.raises(ValueError):
             cache.decr("a")
-        assert cache.clear() is False
+        assert cache.clear() is None
 
 
 class TestHealthzReportsTheCache:
@@ -118,21 +128,58 @@ class TestHealthzReportsTheCache:
 
 
 class TestRedisIsNotAskedAgainAtOnce:
-    def test_after_a_failure_the_process_waits_before_trying_redis_again(self, settings, on_redis, caplog):
+    @pytest.fixture
+    def paused_for_an_hour(self, settings, on_redis):
+        """The default cache with a pause of an hour after a failure. django-redis keeps
+        one connection pool per URL in a process, made with the options of the first
+        cache on it (on_redis's pause of 0), so this one uses a URL of its own: database 1."""
+        from dashboard.settings import redis_cache_settings
+
+        url = on_redis.url.removesuffix("/0") + "/1"
+        settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(url, retry_seconds=3600)}
+        yield url
+        rediscache._down_until.clear()
+
+    def test_after_a_failure_the_process_waits_before_trying_redis_again(self, on_redis, paused_for_an_hour, caplog):
+        import redis
         from django.core.cache import cache
 
-        from dashboard import rediscache
-
-        settings.CACHES["default"]["OPTIONS"]["RETRY_AFTER_SECONDS"] = 3600
-        settings.CACHES = {**settings.CACHES}  # a fresh cache object with these options
         on_redis.stop()
-        try:
-            with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
-                assert cache.get("anything", "default") == "default"
-                on_redis.start()
-                cache.set("greeting", "hello")  # not even tried: Redis is still marked down
-                assert cache.get("greeting") is None
-            assert len(caplog.records) == 1  # one warning for the outage, not one per call
-        finally:
-            rediscache._down_until.clear()
+        with caplog.at_level(logging.WARNING, logger="dashboard.cache"):
+            assert cache.get("anything", "default") == "default"
+            on_redis.start()
+            cache.set("greeting", "hello")  # not even tried: Redis is still marked down
+            assert cache.get("greeting") is None
+            assert cache.add("lock", True) is True and cache.add("lock", True) is True
+            with pytest.raises(ValueError):
+                cache.incr("counter")
+            # Nor from another thread (Django gives each thread a cache object of its own).
+            other = threading.Thread(target=cache.set, args=("from-a-thread", "hello"))
+            other.start()
+            other.join()
+        assert len(caplog.records) == 1  # one warning for the outage, not one per call
+        with redis.Redis.from_url(paused_for_an_hour) as server:
+            assert server.dbsize() == 0  # nothing reached Redis
+
+        rediscache._down_until.clear()  # the hour is over
         assert cache.get("greeting") is None and cache.add("greeting", "hello") is True
+        assert cache.get("greeting") == "hello"
+
+    def test_a_hung_redis_costs_one_timeout_then_nothing_until_the_pause_ends(
+        self, settings, on_redis, paused_for_an_hour
+    ):
+        from django.core.cache import cache
+
+        cache.set("greeting", "hello")  # a pooled connection, which the next read will wait on
+        os.kill(on_redis._process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            started = time.monotonic()
+            assert cache.get("greeting") is None
+            first = time.monotonic() - started
+            for _ in range(20):
+                assert cache.get("greeting") is None and cache.add("lock", True) is True
+            rest = time.monotonic() - started - first
+        finally:
+            os.kill(on_redis._process.pid, signal.SIGCONT)
+        assert 0.9 * settings.REDIS_TIMEOUT <= first < settings.REDIS_TIMEOUT + 1  # gave up after REDIS_TIMEOUT
+        assert rest < 0.5, rest  # 40 more calls, none of them waited

@@ -4,7 +4,7 @@ SQLite, the per-process memory cache, and inputs on the local disk."""
 import pytest
 from django.core import checks
 
-from dashboard.settings import media_storage_settings
+from dashboard.settings import media_storage_settings, redis_cache_settings
 from tests.unit.test_deploy import PRODUCTION_ENV, manage
 
 SCALED_OUT_ENV = {
@@ -16,7 +16,7 @@ SCALED_OUT_ENV = {
     "AWS_STORAGE_BUCKET_NAME": "studio-inputs",
 }
 LOCAL_MEMORY = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-REDIS = {"BACKEND": "dashboard.rediscache.ResilientRedisCache", "LOCATION": "redis://cache.internal:6379/0"}
+REDIS = redis_cache_settings("redis://cache.internal:6379/0")
 
 
 def deploy_warnings() -> dict[str, checks.CheckMessage]:
