@@ -36,7 +36,7 @@ def age(value: datetime | None) -> str:
 
 
 def elapsed(value: datetime | None) -> str:
-    """How long a running job has run: "12 s", "3 min 5 s", "1 h 4 min". app.js's
+    """How long a running job has run: "12 s", "3 min 5 s", "1 h 4 min". core.js's
     elapsedText() keeps counting between polls by the same rule."""
     if value is None:
         return ""
@@ -72,7 +72,7 @@ def describe_size(num_bytes: int, *, round_up: bool = False) -> str:
     """A short human size: "20 MB", "1.5 KB", "12 bytes" (1 KB = 1024 bytes).
 
     `round_up` for a size measured against a limit: 20.01 MB reads "20.1 MB", never the
-    "20 MB" that would look allowed. static/js/app.js writes sizes the same way."""
+    "20 MB" that would look allowed. static/js/core.js writes sizes the same way."""
     for unit_bytes, unit in _SIZE_UNITS:
         if num_bytes >= unit_bytes:
             return f"{one_decimal(num_bytes, unit_bytes, round_up=round_up)} {unit}"

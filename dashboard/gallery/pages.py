@@ -68,7 +68,7 @@ def detail_context(request: HtmxHttpRequest, item: genapi.HistoryItem, filters: 
         if around.next
         else None,
         "close_url": gallery_url(filters, page=around.page),
-        # Where focus goes once this result is deleted (app.js).
+        # Where focus goes once this result is deleted (gallery.js).
         "next_id": around.next[0] if around.next else "",
         "previous_id": around.previous[0] if around.previous else "",
         "duration": display.duration(item.created_at, history.finished_at(item, card.job)),

@@ -83,7 +83,7 @@ def matrix_rows(run: Run, edges: list) -> list[list[CellView]]:
 def fingerprint(rows: list[list[CellView]], progress: runs.Progress, problem: str | None, seconds: int | None) -> str:
     """What the live part of the run page shows, in 16 hex digits: the same, nothing to redraw.
 
-    Running cells' elapsed seconds are not in it: the browser counts those (app.js)."""
+    Running cells' elapsed seconds are not in it: the browser counts those (core.js)."""
     state = [
         (view.cell.pk, view.status, view.cell.attempt, view.item_id, view.reason, view.like)
         for row in rows

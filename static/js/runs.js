@@ -4,13 +4,7 @@
 (function () {
   "use strict";
 
-  function formatBytes(bytes) {
-    const units = [[1024 * 1024 * 1024, "GB"], [1024 * 1024, "MB"], [1024, "KB"]];
-    for (const [size, unit] of units) {
-      if (bytes >= size) return String(Math.round((bytes * 10) / size) / 10) + " " + unit;
-    }
-    return bytes === 1 ? "1 byte" : bytes + " bytes";
-  }
+  const formatBytes = window.nextry.formatBytes;
 
   // The files chosen so far, per slot: choosing again adds to them rather than
   // replacing them, and each can be removed; the file input always holds them all.

@@ -136,7 +136,7 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
     first_cell.click()
     expect(page).to_have_url(re.compile(rf"/history/[^/]+/\?run={run.pk}$"))
     lightbox = page.locator("dialog[data-lightbox]")
-    expect(lightbox).to_have_attribute("data-modal", "1")  # app.js has taken it over: keys work
+    expect(lightbox).to_have_attribute("data-modal", "1")  # gallery.js has taken it over: keys work
     first_id = lightbox.get_attribute("data-item-id")
     page.keyboard.press("l")
     expect(lightbox.locator("[data-feedback=like]").first).to_have_attribute("aria-pressed", "true")

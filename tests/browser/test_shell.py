@@ -43,3 +43,41 @@ class TestLoginAndShell:
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
         page.goto(live_app.url + "/")
         expect(page).to_have_url(re.compile(r"/login/"))
+
+
+class TestOneRuleForSizesAndTimes:
+    """core.js writes sizes and elapsed times in the browser (a photo not yet uploaded, a
+    job still running); it must read exactly as the server writes them (core/display.py)."""
+
+    SIZES = [
+        0,
+        1,
+        2,
+        1023,
+        1024,
+        1075,
+        1076,
+        1536,
+        10 * 1024 - 52,
+        1024**2 - 1,
+        1024**2,
+        20 * 1024**2,
+        20 * 1024**2 + 52_429,
+    ]
+    SIZES += [int(1.05 * 1024**2), 3 * 1024**3 + 1, 999_999_999]
+    SECONDS = [0, 1, 59, 60, 61, 119, 3599, 3600, 3661, 86_399, 90_061]
+
+    def test_the_browser_and_the_server_agree(self, signed_in_page, live_app):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from dashboard.core import display
+
+        page = signed_in_page
+        page.goto(live_app.url + "/history/")
+        in_browser = page.evaluate("sizes => sizes.map(window.nextry.formatBytes)", self.SIZES)
+        assert in_browser == [display.describe_size(size) for size in self.SIZES]
+        now = timezone.now()
+        in_browser = page.evaluate("seconds => seconds.map(window.nextry.durationText)", self.SECONDS)
+        assert in_browser == [display.duration(now - timedelta(seconds=s), now) for s in self.SECONDS]
