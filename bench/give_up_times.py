@@ -224,7 +224,7 @@ def main() -> int:
             slowest = max(t for t, _ in tries)
             cells = "".join(f"{t * 1000:>9.0f} ms {o:>4}" for t, o in tries)
             say(f"  {name:<28}{cells}   < {goal:g} s: {'met' if slowest < goal else 'MISSED'}")
-        say("  (each cell: wall time and HTTP status; the job upload answers 302 when it was sent)")
+        say("  (each cell: wall time and HTTP status; the job upload answers 303 when it was sent)")
     return 0
 
 

@@ -277,7 +277,7 @@ def add_library_images(stack) -> int:  # noqa: ANN001
             size = (480, 640) if kind == "person" else (640, 480)
             files.append(("files", (f"{kind}-{seed}.jpg", small_jpeg(seed, size=size), "image/jpeg")))
         answer = post(stack, "/library/add", {"kind": kind}, files=files)
-        if answer.status_code != 302:
+        if answer.status_code != 303:
             raise RuntimeError(f"adding library images answered HTTP {answer.status_code}")
     return stack.query("SELECT COUNT(*) FROM dashboard_inputimage WHERE in_library")[0][0]
 
@@ -504,7 +504,7 @@ def main() -> int:
         third_page = stack.session.get(stack.url("/history/?page=3"), timeout=30).text
         for _, item_id in card_ids(third_page)[:TRASHED]:
             answer = post(stack, f"/history/{item_id}/delete", {"title": "bench"})
-            if answer.status_code != 302:
+            if answer.status_code != 303:
                 raise RuntimeError(f"moving {item_id} to the trash answered HTTP {answer.status_code}")
         trashed = stack.query("SELECT COUNT(*) FROM dashboard_trashedresult")[0][0]
         in_library = add_library_images(stack)

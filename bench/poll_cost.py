@@ -97,7 +97,7 @@ def main() -> int:
                     },
                     session=session,
                 )
-                if response.status_code != 302:
+                if response.status_code != 303:
                     raise RuntimeError(f"job {j} was not sent: HTTP {response.status_code}\n{response.text[:1500]}")
             return time.perf_counter() - started
 

@@ -577,7 +577,7 @@ class Stack:
         session: requests.Session | None = None,
         timeout: float = 120,
     ) -> requests.Response:
-        """POST / as the form does without htmx; 302 means the job was sent upstream."""
+        """POST / as the form does without htmx; 303 means the job was sent upstream."""
         session = session or self.session
         return session.post(
             self.url("/"),

@@ -61,7 +61,7 @@ def main() -> int:
                 "person": ("model.jpg", small_jpeg(2), "image/jpeg"),
             }
         )
-        if warm.status_code != 302:
+        if warm.status_code != 303:
             say(f"  warm-up job failed: HTTP {warm.status_code}\n{warm.text[:2000]}")
             return 1
         time.sleep(0.5)
@@ -86,7 +86,7 @@ def main() -> int:
                 duration = time.perf_counter() - t0
             peak_hwm = hwm_kib(pid) if reset_ok else None
             peak = peak_hwm if peak_hwm is not None else sampler.max_kib
-            created = response.status_code == 302 and stack.job_count() == jobs_before + 1
+            created = response.status_code == 303 and stack.job_count() == jobs_before + 1
             upstream = [e for e in stack.sim.requests() if e["method"] == "POST"]
             results.append(
                 {
@@ -100,7 +100,7 @@ def main() -> int:
                     "status": response.status_code,
                     "created": created,
                     "upstream": ", ".join(f"{e['method']} {e['path']} -> {e['status']}" for e in upstream) or "none",
-                    "body": "" if response.status_code == 302 else response.text,
+                    "body": "" if response.status_code == 303 else response.text,
                 }
             )
 
@@ -115,7 +115,7 @@ def main() -> int:
             row("request duration", f"{r['duration']:8.2f} s")
             row(
                 "status code",
-                f"{r['status']:>8}   ({'302 = job sent, redirect to /' if r['status'] == 302 else 'NOT sent'})",
+                f"{r['status']:>8}   ({'303 = job sent, redirect to /' if r['status'] == 303 else 'NOT sent'})",
             )
             row("job created", f"{'yes' if r['created'] else 'NO':>8}   (upstream: {r['upstream']})")
             if r["body"]:

@@ -280,7 +280,7 @@ STORAGES = {
     "default": media_storage_settings(os.environ),
     "staticfiles": {
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "dashboard.core.staticfiles.ManifestStaticFiles"
             if not DEBUG
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )

@@ -25,6 +25,7 @@ class StyleCards(forms.RadioSelect):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"].pop("id", None)  # each card's label holds its input: no ids needed
         style = self.styles.get(str(value))
         option["preview_url"] = (
             reverse("style_preview", args=[style.tool, style.id]) if style and style.preview_path else ""
@@ -49,6 +50,7 @@ class ImageTicks(forms.CheckboxSelectMultiple):
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"].pop("id", None)  # each tick's label holds its input: no ids needed
         option["image"] = image = self.images[value]
         option["thumbnail_url"] = reverse("input_image", args=[image.pk, "thumbnail"])
         return option

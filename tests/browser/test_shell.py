@@ -76,8 +76,9 @@ class TestOneRuleForSizesAndTimes:
 
         page = signed_in_page
         page.goto(live_app.url + "/history/")
-        in_browser = page.evaluate("sizes => sizes.map(window.nextry.formatBytes)", self.SIZES)
+        core = "await import('/static/js/core.js')"
+        in_browser = page.evaluate(f"async sizes => sizes.map(({core}).formatBytes)", self.SIZES)
         assert in_browser == [display.describe_size(size) for size in self.SIZES]
         now = timezone.now()
-        in_browser = page.evaluate("seconds => seconds.map(window.nextry.durationText)", self.SECONDS)
+        in_browser = page.evaluate(f"async seconds => seconds.map(({core}).durationText)", self.SECONDS)
         assert in_browser == [display.duration(now - timedelta(seconds=s), now) for s in self.SECONDS]
