@@ -60,12 +60,17 @@ test-services: $(STAMP) chromium services
 	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
 
-# Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes),
-# and whether requirements.lock was made from pyproject.toml's dependencies as they are.
+# Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes);
+# whether requirements.lock was made from pyproject.toml's dependencies as they are; mypy
+# with django-stubs over dashboard/ and simulator/; no function of worse complexity than
+# radon's C (xenon); no view longer than 40 lines (scripts/check-views).
 lint: $(STAMP)
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(PY) scripts/lock --check
+	@$(PY) -m mypy
+	@$(PY) -m xenon --max-absolute C dashboard simulator
+	@$(PY) scripts/check-views
 
 format: $(STAMP)
 	@$(PY) -m ruff check --fix .

@@ -275,7 +275,7 @@ def add_library_images(stack) -> int:  # noqa: ANN001
         for _ in range(count):
             seed += 1
             size = (480, 640) if kind == "person" else (640, 480)
-            files.append(("files", (f"{kind}-{seed}.jpg", small_jpeg(seed, size=size), "image/jpeg")))
+            files.append(("images", (f"{kind}-{seed}.jpg", small_jpeg(seed, size=size), "image/jpeg")))
         answer = post(stack, "/library/add", {"kind": kind}, files=files)
         if answer.status_code != 303:
             raise RuntimeError(f"adding library images answered HTTP {answer.status_code}")

@@ -22,7 +22,7 @@ def close_database_pools() -> None:
     for alias in connections:
         connection = connections[alias]
         if alias in getattr(type(connection), "_connection_pools", {}):
-            connection.close_pool()
+            connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL's backend only
 
 
 class DashboardConfig(AppConfig):

@@ -110,6 +110,8 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # When the upstream first answered that it does not know this job (see jobs._record).
     missing_since = models.DateTimeField(null=True, blank=True)
+    # The rating shown beside it where the tray draws it: set there, never stored.
+    like: bool | None
     # The matrix run that sent it, if any (dashboard/runs/services.py).
     run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
 

@@ -76,8 +76,8 @@ def _plan_statuses(count: int, rng: random.Random) -> list[Status]:
     """A couple pending, ~10% error, the rest complete, in random order."""
     pending = min(2, count)
     errors = min(count - pending, round(count * 0.1))
-    statuses: list[Status] = ["pending"] * pending + ["error"] * errors
-    statuses += ["complete"] * (count - len(statuses))
+    plan: list[tuple[Status, int]] = [("pending", pending), ("error", errors), ("complete", count - pending - errors)]
+    statuses = [status for status, times in plan for _ in range(times)]
     rng.shuffle(statuses)
     return statuses
 

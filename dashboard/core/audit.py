@@ -88,7 +88,8 @@ def sentence(entry: AuditEntry, item_id: str) -> str:
     if entry.action == Action.RERUN and entry.source_item_id == item_id:
         done, tried = "ran it again", "tried to run it again"
     else:
-        done, tried = DONE[entry.action], TRIED[entry.action]
+        action = Action(entry.action)
+        done, tried = DONE[action], TRIED[action]
     text = f"{entry.actor_name} {done if entry.succeeded else tried}"
     if entry.succeeded and entry.action in SAYS and entry.detail:
         text += f": {entry.detail}"

@@ -7,6 +7,7 @@ code (messages, file names) calls them directly. Status labels are `genapi.Statu
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
@@ -32,7 +33,8 @@ def age(value: datetime | None) -> str:
         return ""
     if (timezone.now() - value).total_seconds() < 60:
         return "just now"
-    return f"{timesince(value, time_strings=AGE_UNITS, depth=1)} ago"
+    # Lazy translations, like Django's own TIME_STRINGS (its stubs say plain str).
+    return f"{timesince(value, time_strings=cast(dict[str, str], AGE_UNITS), depth=1)} ago"
 
 
 def elapsed(value: datetime | None) -> str:

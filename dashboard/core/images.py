@@ -29,7 +29,7 @@ import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final, cast
 
 from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
@@ -54,6 +54,12 @@ SVG_MESSAGE: Final = "SVG drawings are not supported. Please use a PNG, JPEG or 
 UNREADABLE_MESSAGE: Final = "This file is not an image we can read. Please use a PNG, JPEG or WebP image."
 DAMAGED_MESSAGE: Final = "This image is damaged or incomplete. Please export it again."
 HIDDEN_DATA_MESSAGE: Final = "This file has too much hidden data for an image of its size. Please export it again."
+
+
+def readable(upload: Any) -> BinaryIO:
+    """An uploaded (or stored) Django file as the binary file it is: its type stubs do
+    not say it reads, seeks and tells like one."""
+    return cast(BinaryIO, upload)
 
 
 # Caps on a file's structure. Real images stay far below them; past them, a file of a

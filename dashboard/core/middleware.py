@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -83,7 +84,7 @@ class TextGZipMiddleware(GZipMiddleware):
 
     COMPRESSIBLE = ("text/", "application/json")
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         if not response.get("Content-Type", "").startswith(self.COMPRESSIBLE):
             return response
         return super().process_response(request, response)

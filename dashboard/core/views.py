@@ -58,10 +58,10 @@ class LoginView(auth_views.LoginView):
 
     redirect_authenticated_user = True
 
-    def get_redirect_url(self) -> str:
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
         # Django raises ValueError (a 500) when a logged-in user's `next` is the login
         # page itself: a crafted link, `/login/?next=/login/`. Such a `next` is dropped.
-        url = super().get_redirect_url()
+        url = super().get_redirect_url(request)
         return url if url != self.request.path and is_local_path(self.request, url) else ""
 
 

@@ -4,6 +4,8 @@ templates/core/widgets/; every attribute a field needs is set on its form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django import forms
 from django.urls import reverse
 
@@ -19,7 +21,7 @@ class StyleCards(forms.RadioSelect):
     template_name = "core/widgets/style_cards.html"
     option_template_name = "core/widgets/style_card.html"
 
-    def __init__(self, attrs=None, *, styles: list[genapi.Style] = ()):
+    def __init__(self, attrs=None, *, styles: Sequence[genapi.Style] = ()):
         super().__init__(attrs)
         self.styles = {style.id: style for style in styles}
 
@@ -39,11 +41,11 @@ class ImageTicks(forms.CheckboxSelectMultiple):
     template_name = "core/widgets/image_ticks.html"
     option_template_name = "core/widgets/image_tick.html"
 
-    def __init__(self, attrs=None, images: list[InputImage] = ()):
+    def __init__(self, attrs=None, images: Sequence[InputImage] = ()):
         super().__init__(attrs)
         self.show(images)
 
-    def show(self, images: list[InputImage]) -> None:
+    def show(self, images: Sequence[InputImage]) -> None:
         """Offer these images (a picker shows a few of the many its field accepts)."""
         self.images = {image.pk: image for image in images}
         self.choices = [(image.pk, image.display_name) for image in images]
@@ -82,3 +84,44 @@ class MultipleImageField(forms.FileField):
 
     def clean(self, data, initial=None):
         return [file for file in (data or []) if file]
+
+
+class Chips(forms.RadioSelect):
+    """Choices as a row of chips, one picked; `marked` adds attributes to some options
+    (the script finds them by these)."""
+
+    template_name = "core/widgets/chips.html"
+    option_template_name = "core/widgets/chip.html"
+
+    def __init__(self, attrs=None, choices=(), *, marked: dict[str, dict] | None = None):
+        super().__init__(attrs, choices)
+        self.marked = marked or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["attrs"].pop("id", None)  # each chip's label holds its input: no ids needed
+        option["attrs"].update(self.marked.get(str(value), {}))
+        return option
+
+
+class ChipBoxes(Chips, forms.CheckboxSelectMultiple):
+    """Choices as a row of chips, any number ticked."""
+
+    input_type = "checkbox"
+    allow_multiple_selected = True
+
+
+class ChipBox(forms.CheckboxInput):
+    """One tick as a chip, sent as `name=1`."""
+
+    template_name = "core/widgets/chip_box.html"
+
+    def __init__(self, attrs=None, *, label: str = ""):
+        super().__init__({"value": "1", **(attrs or {})})
+        self.label = label
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].pop("id", None)  # the chip's label holds its input
+        context["widget"]["label"] = self.label
+        return context

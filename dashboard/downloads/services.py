@@ -132,7 +132,7 @@ def plan_run(run: Run, *, liked_only: bool = False) -> Plan:
     the team liked. Results in the trash stay out. Raises genapi.GenApiError when the
     upstream cannot say which results there are."""
     cells = run.cells.filter(job__isnull=False).select_related("job").order_by("row", "column")
-    cell_jobs = [cell.job for cell in cells]
+    cell_jobs = [cell.job for cell in cells if cell.job is not None]
     hidden = trash.hidden_ids()
     # Jobs last seen running are asked about through the running-jobs snapshot: O(1)
     # upstream calls for the whole run (jobs.refresh).

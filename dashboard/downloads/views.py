@@ -4,6 +4,7 @@ selection. Any teammate may download: results are the team's."""
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
@@ -33,7 +34,7 @@ def problem_page(request: HtmxHttpRequest, message: str, status: int) -> HttpRes
 
 
 @require_GET
-def run_download(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+def run_download(request: HtmxHttpRequest, run_id: int) -> HttpResponseBase:
     """GET /runs/<id>/download[?liked=1][&next=<local path to return to on a problem>]."""
     run = get_object_or_404(Run, pk=run_id)
     try:
@@ -47,10 +48,10 @@ def run_download(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
 
 
 @require_POST
-def history_download(request: HtmxHttpRequest) -> HttpResponse:
+def history_download(request: HtmxHttpRequest) -> HttpResponseBase:
     """POST /history/download with `ids` repeated (the gallery's bulk form); a problem
     goes back to the gallery, with its filters, as a message."""
-    _, filters = pages.read_filters(request.GET)
+    filters = pages.read_filters(request.GET)
     try:
         ids = downloads.check_selection(request.POST.getlist("ids"))
         download = downloads.prepare(downloads.plan_selection(ids))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 from django import forms
 
 from dashboard import genapi
-from dashboard.gallery.history import PERIODS, Filters
+from dashboard.core.widgets import ChipBox, ChipBoxes, Chips
+from dashboard.gallery.history import PERIODS, Catalogue, Filters
 from dashboard.models import Review
 
 PAGE_SIZES = (20, 40, 100)
@@ -15,31 +17,77 @@ RATINGS = [("liked", "Liked"), ("disliked", "Disliked"), ("unrated", "Not rated"
 
 
 class GalleryFilterForm(forms.Form):
-    """The gallery's filters, read from the URL. Bad values fall back to defaults."""
+    """The gallery's filters, read from the URL. Bad values fall back to defaults.
 
-    status = forms.MultipleChoiceField(
-        required=False, choices=genapi.Status.choices, widget=forms.CheckboxSelectMultiple
+    Bound to the URL it reads the filters (`filters()`); `showing()` draws them, the
+    values applied filled in, with the catalogue's tools and styles to choose from."""
+
+    status = forms.MultipleChoiceField(required=False, choices=genapi.Status.choices, widget=ChipBoxes)
+    tool = forms.CharField(required=False, max_length=128, widget=forms.Select(attrs={"id": "filter-tool"}))
+    style = forms.CharField(required=False, max_length=128, widget=forms.Select(attrs={"id": "filter-style"}))
+    when = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any time"), *PERIODS.items()],
+        # gallery.js: a date typed in means "custom dates", a preset clears them.
+        widget=Chips(marked={"custom": {"data-custom-dates": True}}),
     )
-    style = forms.CharField(required=False, max_length=128)
     limit = forms.TypedChoiceField(
         required=False,
         coerce=int,
-        choices=[(size, f"{size} per page") for size in PAGE_SIZES],
-        empty_value=PAGE_SIZES[0],
+        choices=[(size, str(size)) for size in PAGE_SIZES],
+        empty_value=None,
+        widget=forms.Select(attrs={"id": "filter-limit"}),
     )
-    mine = forms.BooleanField(required=False, label="Made by me")
-    run = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    rating = forms.ChoiceField(
+        required=False, choices=[("", "Any rating"), *RATINGS], widget=forms.Select(attrs={"id": "filter-rating"})
+    )
+    reason = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any reason"), *Review.Reason.choices],
+        widget=forms.Select(attrs={"id": "filter-reason"}),
+    )
+    run = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1, widget=forms.HiddenInput)
+    mine = forms.BooleanField(required=False, widget=ChipBox(label="Made by me"))
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
-    rating = forms.ChoiceField(required=False, choices=[("", "Any rating"), *RATINGS])
-    reason = forms.ChoiceField(required=False, choices=[("", "Any reason"), *Review.Reason.choices])
-    tool = forms.CharField(required=False, max_length=128)
-    when = forms.ChoiceField(required=False, choices=[("", "Any time"), *PERIODS.items()])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, catalogue: Catalogue | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         # `from` and `to` read well in a URL but are not Python names.
-        self.fields["from"] = forms.DateField(required=False, label="From")
-        self.fields["to"] = forms.DateField(required=False, label="To")
+        for name, label in (("from", "From"), ("to", "To")):
+            self.fields[name] = forms.DateField(
+                required=False,
+                label=label,
+                widget=forms.DateInput(attrs={"type": "date", "data-date-bound": True}, format="%Y-%m-%d"),
+            )
+        if catalogue is not None:
+            tools = cast(forms.Select, self.fields["tool"].widget)
+            tools.choices = [("", "All tools"), *((tool.name, tool.title) for tool in catalogue.tools.values())]
+            styles = cast(forms.Select, self.fields["style"].widget)
+            styles.choices = [
+                ("", "All styles"),
+                *(
+                    (tool.title, [(style.id, style.title) for style in offered])
+                    for tool, offered in catalogue.styles_by_tool()
+                ),
+            ]
+
+    @classmethod
+    def showing(cls, filters: Filters, catalogue: Catalogue) -> GalleryFilterForm:
+        """The form as the page draws it: the filters applied (a bad value shows as its default)."""
+        initial = {
+            "status": list(filters.statuses),
+            "tool": filters.tool,
+            "style": filters.style,
+            "when": filters.period,
+            "from": filters.date_from,
+            "to": filters.date_to,
+            "limit": filters.limit,
+            "rating": filters.rating,
+            "reason": filters.reason,
+            "run": filters.run,
+            "mine": filters.mine,
+        }
+        return cls(initial=initial, catalogue=catalogue)
 
     def clean_style(self) -> str:
         value = self.cleaned_data.get("style", "")
@@ -64,6 +112,7 @@ class GalleryFilterForm(forms.Form):
         """Clean values; an invalid one falls back to its default rather than failing the page."""
         self.is_valid()
         data = self.cleaned_data
+        period, date_from, date_to = self.period()
         return Filters(
             statuses=tuple(data.get("status") or ()),
             style=data.get("style") or "",
@@ -74,5 +123,7 @@ class GalleryFilterForm(forms.Form):
             rating=data.get("rating") or "",
             reason=data.get("reason") or "",
             tool=data.get("tool") or "",
-            **dict(zip(("period", "date_from", "date_to"), self.period(), strict=True)),
+            period=period,
+            date_from=date_from,
+            date_to=date_to,
         )

@@ -302,6 +302,7 @@ def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
 def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
     """One page of results from the upstream (or, for "made by me", from our own records)."""
     complete = True
+    total: int | None
     try:
         if filters.from_our_records:
             items, pages, total = _my_items(filters, designer)
@@ -457,8 +458,30 @@ class Neighbours:
 
 
 def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
-    """The results before and after one item under the same filters, across page edges."""
+    """The results before and after one item under the same filters, across page edges;
+    none when the upstream cannot be read or the item is not among them."""
+    try:
+        if filters.scans and not filters.from_our_records:
+            return _neighbours_in_walk(item_id, filters)
+        return _neighbours_by_pages(item_id, filters, designer)
+    except genapi.GenApiError:
+        return Neighbours(previous=None, next=None, page=filters.page)
 
+
+def _neighbours_in_walk(item_id: str, filters: Filters) -> Neighbours:
+    """One walk gives every match: the neighbours and the item's page come from it."""
+    found = [item.id for item in walk(filters, catalogue()).shown]
+    if item_id not in found:
+        return Neighbours(previous=None, next=None, page=filters.page)
+    index = found.index(item_id)
+    return Neighbours(
+        previous=(found[index - 1], (index - 1) // filters.limit + 1) if index > 0 else None,
+        next=(found[index + 1], (index + 1) // filters.limit + 1) if index + 1 < len(found) else None,
+        page=index // filters.limit + 1,
+    )
+
+
+def _neighbours_by_pages(item_id: str, filters: Filters, designer) -> Neighbours:
     def ids_on(page: int) -> tuple[list[str], int]:
         if filters.from_our_records:
             jobs = Paginator(_my_jobs(filters, designer), filters.limit)
@@ -468,40 +491,21 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
         items, pages, _, _ = _listing(replace(filters, page=page), catalogue())
         return [item.id for item in items], pages
 
-    if filters.scans and not filters.from_our_records:
-        # One walk gives every match: the neighbours and the item's page come from it.
-        try:
-            found = [item.id for item in walk(filters, catalogue()).shown]
-        except genapi.GenApiError:
+    page, (ids, pages) = filters.page, ids_on(filters.page)
+    if item_id not in ids:
+        # New results push older ones down a page (and deletions pull them up): a link
+        # made a moment ago may name the page next to the item's own.
+        nearby = [number for number in (page + 1, page - 1) if 1 <= number <= pages]
+        page, ids = next(((number, found) for number in nearby if item_id in (found := ids_on(number)[0])), (0, []))
+        if not page:
             return Neighbours(previous=None, next=None, page=filters.page)
-        if item_id not in found:
-            return Neighbours(previous=None, next=None, page=filters.page)
-        index = found.index(item_id)
-        return Neighbours(
-            previous=(found[index - 1], (index - 1) // filters.limit + 1) if index > 0 else None,
-            next=(found[index + 1], (index + 1) // filters.limit + 1) if index + 1 < len(found) else None,
-            page=index // filters.limit + 1,
-        )
-    try:
-        page, ids, pages = filters.page, *ids_on(filters.page)
-        if item_id not in ids:
-            # New results push older ones down a page (and deletions pull them up): a
-            # link made a moment ago may name the page next to the item's own.
-            for nearby in (page + 1, page - 1):
-                if 1 <= nearby <= pages and item_id in (found := ids_on(nearby)[0]):
-                    page, ids = nearby, found
-                    break
-            else:
-                return Neighbours(previous=None, next=None, page=filters.page)
-        index = ids.index(item_id)
-        previous = (ids[index - 1], page) if index > 0 else None
-        if previous is None and page > 1:
-            before, _ = ids_on(page - 1)
-            previous = (before[-1], page - 1) if before else None
-        following = (ids[index + 1], page) if index + 1 < len(ids) else None
-        if following is None and page < pages:
-            after, _ = ids_on(page + 1)
-            following = (after[0], page + 1) if after else None
-    except genapi.GenApiError:
-        return Neighbours(previous=None, next=None, page=filters.page)
+    index = ids.index(item_id)
+    previous = (ids[index - 1], page) if index > 0 else None
+    if previous is None and page > 1:
+        before, _ = ids_on(page - 1)
+        previous = (before[-1], page - 1) if before else None
+    following = (ids[index + 1], page) if index + 1 < len(ids) else None
+    if following is None and page < pages:
+        after, _ = ids_on(page + 1)
+        following = (after[0], page + 1) if after else None
     return Neighbours(previous=previous, next=following, page=page)

@@ -17,9 +17,9 @@ from dashboard.jobs import services as jobs
 from dashboard.reviews.services import review_panel
 
 
-def read_filters(source) -> tuple[GalleryFilterForm, history.Filters]:
-    form = GalleryFilterForm(source)
-    return form, form.filters()
+def read_filters(source) -> history.Filters:
+    """The gallery's filters in the URL; a bad value falls back to its default."""
+    return GalleryFilterForm(source).filters()
 
 
 def with_query(path: str, query: str) -> str:
@@ -30,7 +30,7 @@ def gallery_url(filters: history.Filters, **changes) -> str:
     return with_query(reverse("history"), filters.query(**changes))
 
 
-def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: history.Filters, **extra) -> dict:
+def gallery_context(request: HtmxHttpRequest, filters: history.Filters, **extra) -> dict:
     known = history.catalogue()
     page = history.load_page(filters, request.user, known)
     pagination = [
@@ -39,7 +39,7 @@ def gallery_context(request: HtmxHttpRequest, form: GalleryFilterForm, filters: 
     return {
         "pagination": pagination,
         "nav_active": "history",
-        "filter_form": form,
+        "filter_form": GalleryFilterForm.showing(filters, known),
         "filters": filters,
         "gallery": page,
         "catalogue": known,
@@ -106,7 +106,7 @@ def poll_news(ids: list[str]) -> News:
         found = jobs.refresh(ids)
     except genapi.GenApiError:
         found = {}
-    running = [item_id for item_id in ids if item_id not in found or (found[item_id] and found[item_id].is_pending)]
+    running = [item_id for item_id in ids if item_id not in found or ((item := found[item_id]) and item.is_pending)]
     return News(
         still_running=running,
         finished=[item for item in found.values() if item is not None and not item.is_pending],

@@ -20,32 +20,32 @@ UNDO_SESSION_KEY = "undo_trash"
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    form, filters = pages.read_filters(request.GET)
-    context = pages.gallery_context(request, form, filters, undo_ids=request.session.pop(UNDO_SESSION_KEY, []))
+    filters = pages.read_filters(request.GET)
+    context = pages.gallery_context(request, filters, undo_ids=request.session.pop(UNDO_SESSION_KEY, []))
     # A fragment carries the canonical address of this view, whatever the filter form sent.
     return render_page(request, PAGE, context, fragments={"gallery": "gallery"}, canonical_url=context["gallery_url"])
 
 
 @require_GET
 def detail(request: HtmxHttpRequest, item_id: str) -> HttpResponse:
-    form, filters = pages.read_filters(request.GET)
+    filters = pages.read_filters(request.GET)
     try:
         item = genapi.item(item_id)
     except genapi.NotFound:
         raise Gone("This result no longer exists. It may have been deleted.") from None
     except genapi.GenApiError as exc:
-        context = pages.gallery_context(request, form, filters, lightbox_problem=upstream_message(exc))
+        context = pages.gallery_context(request, filters, lightbox_problem=upstream_message(exc))
         return render(request, PAGE, context)
     context = pages.detail_context(request, item, filters)
     if request.htmx.target == "lightbox" and not request.htmx.history_restore_request:
         return render(request, f"{PAGE}#lightbox", context)
-    return render(request, PAGE, {**pages.gallery_context(request, form, filters), **context, "lightbox_open": True})
+    return render(request, PAGE, {**pages.gallery_context(request, filters), **context, "lightbox_open": True})
 
 
 def answer_gallery_change(request: HtmxHttpRequest, acted: Acted) -> HttpResponse:
     """The gallery redrawn with what happened and its Undo; without htmx, the gallery's
     page again, which offers the Undo (and says what went wrong)."""
-    form, filters = pages.read_filters(request.GET)
+    filters = pages.read_filters(request.GET)
     if not request.htmx and acted.undo_ids:
         request.session[UNDO_SESSION_KEY] = acted.undo_ids
     notice = acted.notice if request.htmx else acted.said_without_javascript
@@ -53,7 +53,7 @@ def answer_gallery_change(request: HtmxHttpRequest, acted: Acted) -> HttpRespons
         request,
         notice,
         fragment=f"{PAGE}#gallery-update",
-        context=lambda: pages.gallery_context(request, form, filters, undo_ids=acted.undo_ids),
+        context=lambda: pages.gallery_context(request, filters, undo_ids=acted.undo_ids),
         redirect_to=pages.gallery_url(filters),
     )
     if request.htmx and request.htmx.target == "gallery":

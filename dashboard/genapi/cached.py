@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Iterable
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Literal, cast
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -61,12 +61,17 @@ def _key(*parts: str) -> str:
     return ":".join(("genapi", origin, *parts))
 
 
+def _cached[T](key: str, read: Callable[[], T], seconds: int) -> T:
+    """`read()`'s value, shared through the cache for `seconds`."""
+    return cast(T, cache.get_or_set(key, read, seconds))
+
+
 def tools() -> list[Tool]:
-    return cache.get_or_set(_key("tools"), client().tools, CATALOGUE_SECONDS)
+    return _cached(_key("tools"), client().tools, CATALOGUE_SECONDS)
 
 
 def styles(tool: str) -> list[Style]:
-    return cache.get_or_set(_key("styles", validate_id(tool)), lambda: client().styles(tool), CATALOGUE_SECONDS)
+    return _cached(_key("styles", validate_id(tool)), lambda: client().styles(tool), CATALOGUE_SECONDS)
 
 
 def style(tool: str, style_id: str) -> Style | None:
@@ -225,7 +230,7 @@ def open_result(found: HistoryItem) -> ResultFile:
 
 
 def style_preview(chosen: Style) -> bytes:
-    return cache.get_or_set(
+    return _cached(
         _key("style-preview", validate_id(chosen.tool), validate_id(chosen.id)),
         lambda: _fetch_clean_image(chosen.preview_path),
         CATALOGUE_SECONDS,

@@ -85,7 +85,7 @@ NOT_DONE_MESSAGE = "The generation service answered that it did not do this."
 TOO_LARGE_MESSAGE = "The generation service sent an answer larger than the dashboard accepts."
 
 
-def _read_timed_out(error: requests.ConnectionError) -> bool:
+def _read_timed_out(error: requests.RequestException) -> bool:
     """Whether a ConnectionError is really read timeouts that exhausted urllib3's retries."""
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(reason, ReadTimeoutError)
@@ -323,7 +323,7 @@ class GenApiClient:
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: object = None,
-        data: object = None,
+        data: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] | None = None,
         limit: int | None = None,

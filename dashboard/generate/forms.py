@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -120,13 +121,14 @@ class GenerateForm(forms.Form):
     ):
         super().__init__(*args, **kwargs)
         self.designer = designer
-        self.tool = tool
+        self.chosen_tool = tool
         self.slots = slots
         self.styles = {style.id: style for style in styles}
         self.fields["tool"].initial = tool.name
         self.fields["tool_group"].initial = tool.group
-        self.fields["style"].widget = StyleCards(styles=styles)
-        self.fields["style"].choices = [("", "No style")] + [(style.id, style.title) for style in styles]
+        style = cast(forms.ChoiceField, self.fields["style"])
+        style.widget = StyleCards(styles=styles)
+        style.choices = [("", "No style")] + [(offered.id, offered.title) for offered in styles]
         self._inspected: dict[str, images.ImageInfo] = {}
         for slot in slots:
             self.fields[slot.name] = forms.FileField(
@@ -150,27 +152,35 @@ class GenerateForm(forms.Form):
 
     def clean_tool(self) -> str:
         value = self.cleaned_data["tool"]
-        if value != self.tool.name:
+        if value != self.chosen_tool.name:
             raise forms.ValidationError("Choose one of the tools offered.")
         return value
 
+    def upload(self, slot: Slot) -> UploadedFile | None:
+        """The file sent for this slot, if any."""
+        sent = self.files.get(slot.name)
+        return sent if isinstance(sent, UploadedFile) else None
+
     def clean(self):
         cleaned = super().clean()
-        new = [slot for slot in self.slots if slot.name not in self.errors and self.files.get(slot.name) is not None]
-        refusal = uploads.upload_refusal(self.designer, [self.files[slot.name].size for slot in new])
+        new = [upload for slot in self.slots if slot.name not in self.errors and (upload := self.upload(slot))]
+        refusal = uploads.upload_refusal(self.designer, [upload.size or 0 for upload in new])
         if refusal:
-            for slot in new:
-                self.add_error(slot.name, refusal)
-                self.kept.pop(slot.name, None)
+            for slot in self.slots:
+                if slot.name not in self.errors and self.upload(slot):
+                    self.add_error(slot.name, refusal)
+                    self.kept.pop(slot.name, None)
         for slot in self.slots:
             if slot.name in self.errors:
                 self.kept.pop(slot.name, None)
                 continue
-            upload = self.files.get(slot.name)
+            upload = self.upload(slot)
             if upload is not None:
                 try:
                     self._inspected[slot.name] = images.inspect_image(
-                        upload, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+                        images.readable(upload),
+                        max_bytes=settings.UPLOAD_MAX_BYTES,
+                        max_pixels=settings.UPLOAD_MAX_PIXELS,
                     )
                 except images.ImageRejected as exc:
                     self.add_error(slot.name, exc.message)
@@ -183,9 +193,11 @@ class GenerateForm(forms.Form):
     def checked_uploads(self) -> list[tuple[Slot, UploadedFile, images.ImageInfo]]:
         """The new uploads that passed their checks, whatever happened to the rest."""
         return [
-            (slot, self.files[slot.name], info)
+            (slot, upload, info)
             for slot in self.slots
-            if (info := self._inspected.get(slot.name)) is not None and slot.name not in self.errors
+            if (info := self._inspected.get(slot.name)) is not None
+            and slot.name not in self.errors
+            and (upload := self.upload(slot)) is not None
         ]
 
     def keep(self, slot: Slot, image: InputImage) -> None:
@@ -205,10 +217,10 @@ class GenerateForm(forms.Form):
         file chosen and, once refused, its errors."""
         drawn = []
         for slot in self.slots:
-            errors = list(self.errors.get(slot.name, [])) if self.is_bound else []
+            errors = [str(error) for error in self.errors.get(slot.name, [])] if self.is_bound else []
             described_by = [f"{slot.name}-help", f"{slot.name}-file"] + ([f"{slot.name}-errors"] if errors else [])
             self.fields[slot.name].widget.attrs["aria-describedby"] = " ".join(described_by)
-            others = {name: image.pk for name, image in self.kept.items() if name != slot.name}
+            others: dict[str, str | int] = {name: image.pk for name, image in self.kept.items() if name != slot.name}
             drawn.append(
                 SlotField(
                     slot=slot,
@@ -216,7 +228,7 @@ class GenerateForm(forms.Form):
                     kept_field=self[kept_field_name(slot)],
                     kept=self.kept.get(slot.name),
                     errors=errors,
-                    pick_query=urlencode({"slot": slot.name, "tool": self.tool.name, **others}),
+                    pick_query=urlencode({"slot": slot.name, "tool": self.chosen_tool.name, **others}),
                 )
             )
         return drawn

@@ -49,13 +49,14 @@ def already_sent_message(earlier: tokens.AlreadySent) -> str:
 
 def page_url(tool: genapi.Tool, kept: Mapping[str, InputImage]) -> str:
     """The Generate page with this tool and these photos attached."""
-    return f"{reverse('home')}?{urlencode({'tool': tool.name, **{name: image.pk for name, image in kept.items()}})}"
+    query: dict[str, str | int] = {"tool": tool.name, **{name: image.pk for name, image in kept.items()}}
+    return f"{reverse('home')}?{urlencode(query)}"
 
 
 def edit_again_url(job: Job) -> str:
     """The Generate page with a result's tool, style and input images loaded, to change
     one of them before sending ("Edit and run again")."""
-    query = {"tool": job.tool}
+    query: dict[str, str | int] = {"tool": job.tool}
     if job.style_id:
         query["style"] = job.style_id
     query.update({entry.slot: entry.image_id for entry in job.inputs.all()})
@@ -125,7 +126,7 @@ class Sent:
         if self.earlier is not None:
             return Notice(already_sent_message(self.earlier), "warning")
         if self.job is not None:
-            return Notice(f"Job sent: {self.form.tool.title}. It appears under Recent jobs.")
+            return Notice(f"Job sent: {self.form.chosen_tool.title}. It appears under Recent jobs.")
         return None
 
 
@@ -157,8 +158,8 @@ def _send_job(designer, form: GenerateForm, arguments: dict[str, Any]) -> Sent:
     try:
         job = jobs.send_job(
             designer,
-            tool=form.tool.name,
-            tool_title=form.tool.title,
+            tool=form.chosen_tool.name,
+            tool_title=form.chosen_tool.title,
             inputs=form.inputs(),
             style=form.chosen_style,
             token=form.cleaned_data["submission"],

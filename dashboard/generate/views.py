@@ -56,7 +56,7 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         choice,
         sent.form,
         sent_job=sent.job,
-        already_sent=sent.notice.text if sent.earlier else None,
+        already_sent=sent.notice.text if sent.earlier and sent.notice else None,
     )
     return render(request, f"{PAGE}#form-and-tray" if request.htmx else PAGE, context)
 

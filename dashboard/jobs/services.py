@@ -77,8 +77,8 @@ def create_upstream(
             genapi.UploadFile(
                 slot=slot.name,
                 # The designer's own file names stay here; upstream sees neutral ones.
-                filename=f"{slot.name}{PurePath(image.file.name).suffix}",
-                fileobj=stack.enter_context(default_storage.open(image.file.name, "rb")),
+                filename=f"{slot.name}{PurePath(str(image.file)).suffix}",
+                fileobj=stack.enter_context(default_storage.open(str(image.file), "rb")),
                 content_type=image.content_type,
             )
             for slot, image in inputs
@@ -211,7 +211,7 @@ def not_found(item_ids: Iterable[str]) -> set[str]:
     ours.filter(missing_since__isnull=True).update(missing_since=now)
     grace_over = now - timedelta(seconds=settings.MISSING_JOB_GRACE_SECONDS)
     missing_since = dict(ours.values_list("history_item_id", "missing_since"))
-    gone = {item_id for item_id in ids if item_id not in missing_since or missing_since[item_id] <= grace_over}
+    gone = {item_id for item_id in ids if (since := missing_since.get(item_id)) is None or since <= grace_over}
     forget(Job.objects.filter(history_item_id__in=gone))
     return gone
 

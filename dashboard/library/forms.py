@@ -1,24 +1,43 @@
-"""The library's filters, read from the URL."""
+"""The library's forms: its filters (read from the URL) and adding several files."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
+from dashboard.core.widgets import ChipBox, MultipleImageField
 from dashboard.library import services as library
 
 
-class LibraryFilterForm(forms.Form):
-    """The library's filters, read from the URL. Bad values fall back to defaults."""
+def kind_choices() -> list[tuple[str, str]]:
+    return list(library.kinds().items())
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
-    kind = forms.ChoiceField(required=False, label="Kind")
-    mine = forms.BooleanField(required=False, label="Added by me")
-    archived = forms.BooleanField(required=False, label="Show archived")
+
+class LibraryFilterForm(forms.Form):
+    """The library's filters, read from the URL. Bad values fall back to defaults.
+    `showing()` draws the filters applied."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "id": "library-q", "placeholder": "Name or tag", "autocomplete": "off"}
+        ),
+    )
+    kind = forms.ChoiceField(required=False, label="Kind", widget=forms.Select(attrs={"id": "library-kind"}))
+    mine = forms.BooleanField(required=False, widget=ChipBox(label="Added by me"))
+    archived = forms.BooleanField(required=False, widget=ChipBox(label="Show archived"))
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", "All kinds"), *library.kinds().items()]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", "All kinds"), *kind_choices()]
+
+    @classmethod
+    def showing(cls, filters: dict) -> LibraryFilterForm:
+        return cls(initial=filters)
 
     def filters(self) -> dict:
         """Clean values (a bad one is dropped rather than failing the page)."""
@@ -30,3 +49,18 @@ class LibraryFilterForm(forms.Form):
             "mine": bool(data.get("mine")),
             "archived": bool(data.get("archived")),
         }
+
+
+class LibraryAddForm(forms.Form):
+    """Several image files of one kind, added to the library at once (each checked on
+    its own: library.add_chosen_files)."""
+
+    kind = forms.ChoiceField(label="Kind", widget=forms.Select(attrs={"id": "add-kind"}))
+    images = MultipleImageField(label="Image files")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["kind"]).choices = kind_choices()
+        self.fields["images"].widget.attrs.update(
+            {"id": "add-files", "class": "dropzone-input", "aria-describedby": "add-files-help add-files-chosen"}
+        )

@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 from dashboard.core.http import Gone, HtmxHttpRequest
 from dashboard.core.responses import Notice
 from dashboard.library import services as library
-from dashboard.library.forms import LibraryFilterForm
+from dashboard.library.forms import LibraryAddForm, LibraryFilterForm
 from dashboard.models import InputImage
 
 # What the picker lists at once: a search narrows it down.
@@ -31,14 +31,15 @@ def library_query(filters: dict, **changes) -> str:
     return urlencode(pairs)
 
 
-def browse_context(request: HtmxHttpRequest, form: LibraryFilterForm, filters: dict, page_number) -> dict:
+def browse_context(request: HtmxHttpRequest, filters: dict, page_number) -> dict:
     found = library.search(request.user, **filters)
     page = Paginator(found, library.PAGE_SIZE).get_page(page_number)
     base = reverse("library")
     query = library_query(filters, page=page.number)
     return {
         "nav_active": "library",
-        "filter_form": form,
+        "filter_form": LibraryFilterForm.showing(filters),
+        "add_form": LibraryAddForm(initial={"kind": filters.get("kind")}),
         "filters": filters,
         "page": page,
         "kinds": library.kinds(),

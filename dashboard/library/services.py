@@ -234,13 +234,13 @@ def add_files(owner, files: Iterable[UploadedFile], kind: str) -> Added:
     added = Added()
     for upload in files:
         name = (upload.name or "file")[:120]
-        refusal = uploads.upload_refusal(owner, [upload.size])
+        refusal = uploads.upload_refusal(owner, [upload.size or 0])
         if refusal:
             added.refused.append((name, refusal))
             continue
         try:
             info = images.inspect_image(
-                upload, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+                images.readable(upload), max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
             )
         except images.ImageRejected as exc:
             added.refused.append((name, exc.message))

@@ -127,10 +127,10 @@ def store(owner, upload: UploadedFile, info: images.ImageInfo, *, kind: str = ""
     plus a small thumbnail; filed in the library under `kind` (the slot it came for)."""
     stem = uuid.uuid4().hex
     month = timezone.now().strftime("%Y/%m")
-    thumbnail = images.make_thumbnail(upload, info, max_side=THUMBNAIL_SIDE)
+    thumbnail = images.make_thumbnail(images.readable(upload), info, max_side=THUMBNAIL_SIDE)
     # Streamed through a temporary file: a 20 MB photo is never held whole in memory.
     with tempfile.TemporaryFile() as sanitized:
-        images.write_sanitized(upload, info, sanitized)
+        images.write_sanitized(images.readable(upload), info, sanitized)
         size = sanitized.tell()
         sanitized.seek(0)
         name = default_storage.save(f"inputs/{month}/{stem}{info.extension}", File(sanitized))

@@ -20,8 +20,7 @@ PAGE = "library/library.html"
 
 @require_GET
 def library_page(request: HtmxHttpRequest) -> HttpResponse:
-    form = LibraryFilterForm(request.GET)
-    context = pages.browse_context(request, form, form.filters(), request.GET.get("page"))
+    context = pages.browse_context(request, LibraryFilterForm(request.GET).filters(), request.GET.get("page"))
     # The card drawn open for renaming and tagging, without JavaScript (`?edit=<pk>`).
     edit = request.GET.get("edit", "")
     context["editing_pk"] = int(edit) if edit.isdecimal() and len(edit) < 12 else None
@@ -33,15 +32,14 @@ def library_page(request: HtmxHttpRequest) -> HttpResponse:
 def add(request: HtmxHttpRequest) -> HttpResponse:
     """Add several files at once: each is checked as on the generate form; the refused
     are listed with their reasons and never kept, the rest are kept whatever happened."""
-    files, kind = request.FILES.getlist("files"), request.POST.get("kind", "")
+    files, kind = request.FILES.getlist("images"), request.POST.get("kind", "")
     added, problem = library.add_chosen_files(request.user, files, kind)
     if not request.htmx:
         for notice in pages.added_notices(added, problem):
             notice.tell(request)
         return see_other(reverse("library"))
-    form = LibraryFilterForm({})
     context = {
-        **pages.browse_context(request, form, form.filters(), 1),
+        **pages.browse_context(request, LibraryFilterForm({}).filters(), 1),
         "add_problem": problem,
         "added": added,
         "added_message": pages.added_message(added) if added.images else "",

@@ -83,7 +83,7 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
         item = genapi.item(item_id)
         if not item.is_complete:
             return placeholder_response(404)
-        content = genapi.result_image(item, kind)
+        content = genapi.result_image(item, "stock" if kind == "stock" else "preview")
     except genapi.NotFound:
         return placeholder_response(404)
     except genapi.NotAnImage:
@@ -118,7 +118,7 @@ def input_image(request, pk: int, variant: str) -> FileResponse:
         handle,
         content_type="image/webp" if variant == "thumbnail" else image.content_type,
         as_attachment=variant == "download",
-        filename=image.original_name if variant == "download" else None,
+        filename=image.original_name if variant == "download" else "",
     )
     response["Cache-Control"] = "private, max-age=86400"
     return response

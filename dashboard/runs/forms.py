@@ -13,12 +13,12 @@ said wrong before the designer asks to start) and checked when "Start run" is pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -78,7 +78,7 @@ class SearchField(forms.CharField):
     """A picker's search: words, cut to SEARCH_MAX_LENGTH characters."""
 
     def to_python(self, value):
-        return " ".join(super().to_python(value).split())[:SEARCH_MAX_LENGTH]
+        return " ".join((super().to_python(value) or "").split())[:SEARCH_MAX_LENGTH]
 
 
 @dataclass
@@ -100,7 +100,7 @@ class SlotChoice:
 
     @property
     def errors(self) -> list[str]:
-        return list(self.library_field.errors)
+        return [str(error) for error in self.library_field.errors]
 
 
 def size_limits_text() -> str:
@@ -138,11 +138,11 @@ class RunForm(forms.Form):
         tool: genapi.Tool,
         slots: tuple[Slot, ...],
         styles: list[genapi.Style],
-        initial: Mapping[str, Any] | None = None,
+        initial: dict[str, Any] | None = None,
     ):
         super().__init__(data, files, initial=initial)
         self.designer = designer
-        self.tool = tool
+        self.chosen_tool = tool
         self.slots = slots
         self.styles = {style.id: style for style in styles}
         self.refused: list[RefusedFile] = []
@@ -151,8 +151,9 @@ class RunForm(forms.Form):
         self._chosen: dict[str, list[InputImage]] = {}
         self.fields["tool"].initial = tool.name
         self.fields["tool_group"].initial = tool.group
-        self.fields["style"].widget = StyleCards(styles=styles)
-        self.fields["style"].choices = [("", "No style")] + [(style.id, style.title) for style in styles]
+        style = cast(forms.ChoiceField, self.fields["style"])
+        style.widget = StyleCards(styles=styles)
+        style.choices = [("", "No style")] + [(offered.id, offered.title) for offered in styles]
         picker_url = reverse("run_picker")
         for slot in slots:
             self.fields[slot.name] = MultipleImageField(label=slot.label, help_text=slot.help)
@@ -188,14 +189,12 @@ class RunForm(forms.Form):
             )
 
     @classmethod
-    def initial_from(cls, data: Mapping, slots: tuple[Slot, ...]) -> dict[str, Any]:
+    def initial_from(cls, data: QueryDict, slots: tuple[Slot, ...]) -> dict[str, Any]:
         """What a form drawn from these values starts with (the URL's ticks and searches,
         or a form sent with "Add files and keep choosing"), without judging them."""
         initial: dict[str, Any] = {"style": data.get("style", "")}
-        if hasattr(data, "getlist"):
-            for slot in slots:
-                initial[library_field(slot)] = data.getlist(library_field(slot))
         for slot in slots:
+            initial[library_field(slot)] = data.getlist(library_field(slot))
             initial[search_field(slot)] = SearchField().to_python(data.get(search_field(slot), ""))
         if data.get("submission"):
             initial["submission"] = tokens.carried(data.get("submission"))
@@ -207,7 +206,7 @@ class RunForm(forms.Form):
         """The slot's images: those ticked (that the designer may pick), then those just stored."""
         if slot.name not in self._chosen:
             name = library_field(slot)
-            source = self.data.getlist(name) if self.is_bound else (self.initial.get(name) or [])
+            source = cast(QueryDict, self.data).getlist(name) if self.is_bound else (self.initial.get(name) or [])
             ticked = picked_images(self.designer, source)
             ticked_ids = {image.pk for image in ticked}
             stored = [image for image in self.stored.get(slot.name, []) if image.pk not in ticked_ids]
@@ -277,12 +276,12 @@ class RunForm(forms.Form):
             count += len(added.images)
         return count
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         if len(self.slots) > 2:
             self.add_error(
                 None,
-                f"{self.tool.title} takes {len(self.slots)} images per job; a run sets out two of them "
+                f"{self.chosen_tool.title} takes {len(self.slots)} images per job; a run sets out two of them "
                 "as rows and columns. Use Generate for this tool.",
             )
         for slot in self.slots:
@@ -309,12 +308,12 @@ class RunForm(forms.Form):
     def carried_on(self) -> RunForm:
         """This form drawn again, unbound, with everything it chose and the files just
         stored ticked ("Add files and keep choosing")."""
-        initial = self.initial_from(self.data, self.slots)
+        initial = self.initial_from(cast(QueryDict, self.data), self.slots)
         for slot in self.slots:
             initial[library_field(slot)] = [image.pk for image in self.chosen(slot)]
         again = RunForm(
             designer=self.designer,
-            tool=self.tool,
+            tool=self.chosen_tool,
             slots=self.slots,
             styles=list(self.styles.values()),
             initial=initial,

@@ -297,15 +297,8 @@ def send_cell(cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "",
     cell = cells.filter(pk=cell_id).first()
     if cell is None or cell.attempt != attempt or cell.state != RunCell.State.QUEUED:
         return "skipped"
-    when = datetime.fromisoformat(reserved_at) if reserved_at else reserve_send_time()
-    wait = (when - timezone.now()).total_seconds()
-    if wait > LONGEST_WAIT_IN_TASK:
-        # The send time stays this task's: coming back for it must not take another one
-        # (every waiting task would push the pace further out each time it came back).
-        _enqueue([(cell_id, attempt)], tries=tries, run_after=when, reserved=True)
+    if _deferred(cell_id, attempt, tries, reserved_at):
         return "deferred"
-    if wait > 0:
-        time.sleep(wait)
     if not claim(cell_id, attempt, worker or "worker"):
         return "skipped"
     run = cell.run
@@ -315,32 +308,8 @@ def send_cell(cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "",
     style = genapi.Style(id=run.style_id, title=run.style_title, tool=run.tool) if run.style_id else None
     try:
         created = jobs.create_upstream(run.tool, inputs, style)
-    except (genapi.RateLimited, genapi.UpstreamUnavailable) as exc:
-        nothing_made = isinstance(exc, genapi.RateLimited) or exc.never_arrived
-        if nothing_made and tries + 1 < len(BACKOFF_SECONDS):
-            pause = exc.retry_after if isinstance(exc, genapi.RateLimited) and exc.retry_after else None
-            later = timezone.now() + timedelta(seconds=pause or BACKOFF_SECONDS[tries])
-            hold_sends_until(later)
-            _give_back(cell_id, attempt)
-            _enqueue([(cell_id, attempt)], tries=tries + 1, run_after=later)
-            logger.info("run %s cell %s: upstream busy or away, sending again at %s", run.pk, cell_id, later)
-            return "later"
-        _not_sent(cell_id, attempt, exc.message)
-        audit.record(run.designer, audit.Action.RUN, problem=exc.message)
-        return "not sent"
-    except genapi.UpstreamRejected as exc:
-        problem = "; ".join(m for messages in exc.field_errors.values() for m in messages) or exc.message
-        _not_sent(cell_id, attempt, problem)
-        audit.record(run.designer, audit.Action.RUN, problem=problem)
-        return "not sent"
-    except genapi.GenApiError as exc:
-        _not_sent(cell_id, attempt, exc.message)
-        audit.record(run.designer, audit.Action.RUN, problem=exc.message)
-        return "not sent"
-    except OSError:
-        logger.exception("run %s cell %s: an input could not be read", run.pk, cell_id)
-        _not_sent(cell_id, attempt, "An input image could not be read from storage, so the job was not sent.")
-        return "not sent"
+    except (genapi.GenApiError, OSError) as exc:
+        return _not_made(cell, tries, exc)
     try:
         with transaction.atomic():
             job = jobs.remember_job(created, run.designer, run.tool, run.tool_title, inputs, style, run=run)
@@ -353,6 +322,47 @@ def send_cell(cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "",
         raise
     audit.record(run.designer, audit.Action.RUN, job.history_item_id)
     return "sent"
+
+
+def _deferred(cell_id: int, attempt: int, tries: int, reserved_at: str) -> bool:
+    """Wait for this task's send time (a short wait here), or give the worker back and
+    come again then (a long one); whether it was put off."""
+    when = datetime.fromisoformat(reserved_at) if reserved_at else reserve_send_time()
+    wait = (when - timezone.now()).total_seconds()
+    if wait > LONGEST_WAIT_IN_TASK:
+        # The send time stays this task's: coming back for it must not take another one
+        # (every waiting task would push the pace further out each time it came back).
+        _enqueue([(cell_id, attempt)], tries=tries, run_after=when, reserved=True)
+        return True
+    if wait > 0:
+        time.sleep(wait)
+    return False
+
+
+def _not_made(cell: RunCell, tries: int, error: genapi.GenApiError | OSError) -> str:
+    """A claimed cell whose job was not made: sent again later when the upstream surely
+    took nothing (busy, away) and tries remain; else not sent, with the reason."""
+    run = cell.run
+    if isinstance(error, genapi.RateLimited | genapi.UpstreamUnavailable):
+        nothing_made = isinstance(error, genapi.RateLimited) or error.never_arrived
+        if nothing_made and tries + 1 < len(BACKOFF_SECONDS):
+            pause = error.retry_after if isinstance(error, genapi.RateLimited) and error.retry_after else None
+            later = timezone.now() + timedelta(seconds=pause or BACKOFF_SECONDS[tries])
+            hold_sends_until(later)
+            _give_back(cell.pk, cell.attempt)
+            _enqueue([(cell.pk, cell.attempt)], tries=tries + 1, run_after=later)
+            logger.info("run %s cell %s: upstream busy or away, sending again at %s", run.pk, cell.pk, later)
+            return "later"
+    if isinstance(error, OSError):
+        logger.exception("run %s cell %s: an input could not be read", run.pk, cell.pk)
+        _not_sent(cell.pk, cell.attempt, "An input image could not be read from storage, so the job was not sent.")
+        return "not sent"
+    problem = error.message
+    if isinstance(error, genapi.UpstreamRejected):
+        problem = "; ".join(m for messages in error.field_errors.values() for m in messages) or error.message
+    _not_sent(cell.pk, cell.attempt, problem)
+    audit.record(run.designer, audit.Action.RUN, problem=problem)
+    return "not sent"
 
 
 # --- Following a run ------------------------------------------------------------------
@@ -412,12 +422,13 @@ def cell_status(cell: RunCell, now: datetime | None = None) -> str:
     """What a designer is told of a cell: queued, sending, running, done, failed or cancelled."""
     State = RunCell.State
     if cell.state == State.SENT and cell.job is not None:
-        return {Job.Status.COMPLETE: "done", Job.Status.ERROR: "failed"}.get(cell.job.status, "running")
+        return {Job.Status.COMPLETE: "done", Job.Status.ERROR: "failed"}.get(Job.Status(cell.job.status), "running")
     if cell.state == State.SENT:  # the job's record was deleted with its result
         return "done"
     if cell.state == State.SENDING and cell.claimed_at and cell.claimed_at < (now or timezone.now()) - STUCK_AFTER:
         return "failed"
-    return {State.QUEUED: "queued", State.SENDING: "sending", State.NOT_SENT: "failed"}.get(cell.state, "cancelled")
+    shown = {State.QUEUED: "queued", State.SENDING: "sending", State.NOT_SENT: "failed"}
+    return shown.get(State(cell.state), "cancelled")
 
 
 STUCK_MESSAGE = (

@@ -41,8 +41,8 @@ def restore(request: HtmxHttpRequest) -> HttpResponse:
     restored = sum(trash.restore(request.user, item_id) for item_id in ids)
     notice = Notice(f"{restored} restored." if restored != 1 else "Restored.")
     if request.htmx and request.htmx.target == "gallery":
-        form, filters = pages.read_filters(request.GET)
-        context = pages.gallery_context(request, form, filters, notice=notice)
+        filters = pages.read_filters(request.GET)
+        context = pages.gallery_context(request, filters, notice=notice)
         return render(request, "gallery/history.html#gallery-update", context)
     notice.tell(request)
     return see_other(safe_next(request, fallback=reverse("trash")))

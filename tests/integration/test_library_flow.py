@@ -47,7 +47,7 @@ class TestPickingFromTheLibrary:
         client.force_login(bob)
         response = client.post(
             reverse("library_add"),
-            {"kind": "clothes", "files": [SimpleUploadedFile("linen-shirt.png", garment_photo(), "image/png")]},
+            {"kind": "clothes", "images": [SimpleUploadedFile("linen-shirt.png", garment_photo(), "image/png")]},
             headers=HTMX,
         )
         assert "Added 1 image to the library." in response.content.decode()

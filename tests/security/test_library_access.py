@@ -35,7 +35,7 @@ def bobs_images(client, bob) -> dict[str, InputImage]:
         reverse("library_add"),
         {
             "kind": "person",
-            "files": [
+            "images": [
                 SimpleUploadedFile(f"{name}.jpg", person_photo(), "image/jpeg") for name in ("private", "archived")
             ],
         },
@@ -128,7 +128,7 @@ class TestOwnImages:
         client.force_login(bob)
         client.post(
             reverse("library_add"),
-            {"kind": "clothes", "files": [SimpleUploadedFile("coat.png", garment_photo(), "image/png")]},
+            {"kind": "clothes", "images": [SimpleUploadedFile("coat.png", garment_photo(), "image/png")]},
         )
         coat = InputImage.objects.get(name="coat")
         client.force_login(ada)
@@ -155,7 +155,7 @@ class TestOwnImages:
         client.force_login(bob)
         client.post(
             reverse("library_add"),
-            {"kind": "person", "files": [SimpleUploadedFile("anna.jpg", person_photo(), "image/jpeg")]},
+            {"kind": "person", "images": [SimpleUploadedFile("anna.jpg", person_photo(), "image/jpeg")]},
         )
         anna = InputImage.objects.get(name="anna")
         client.force_login(ada)
@@ -182,7 +182,7 @@ class TestAPrivateImageUsedInAJob:
         assert InputImage.objects.visible_to(ada).filter(pk=private.pk).exists(), "shown to the team as a job's input"
         client.post(
             reverse("library_add"),
-            {"kind": "person", "files": [SimpleUploadedFile("shared.jpg", person_photo(), "image/jpeg")]},
+            {"kind": "person", "images": [SimpleUploadedFile("shared.jpg", person_photo(), "image/jpeg")]},
             follow=True,
         )
         shared = InputImage.objects.get(name="shared")
@@ -240,7 +240,7 @@ class TestOddCharacters:
         client.force_login(ada)
         client.post(
             reverse("library_add"),
-            {"kind": "person", "files": [SimpleUploadedFile("an\x00na\x07.jpg", person_photo(), "image/jpeg")]},
+            {"kind": "person", "images": [SimpleUploadedFile("an\x00na\x07.jpg", person_photo(), "image/jpeg")]},
             follow=True,
         )
         image = InputImage.objects.get(owner=ada)

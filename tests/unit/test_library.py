@@ -260,7 +260,7 @@ class TestThePages:
             reverse("library_add"),
             {
                 "kind": "person",
-                "files": [
+                "images": [
                     SimpleUploadedFile("anna.jpg", person_photo(), "image/jpeg"),
                     SimpleUploadedFile("x.gif", b"GIF89a", "image/gif"),
                 ],

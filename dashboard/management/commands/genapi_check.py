@@ -52,7 +52,8 @@ def _schema_fields(schema: object, doc: Mapping[str, Any], seen: set[str] | None
 
 def check_openapi(doc: Mapping[str, Any]) -> list[tuple[bool, str]]:
     """(ok, sentence) for each endpoint the dashboard uses, as the upstream documents it."""
-    paths = doc.get("paths") if isinstance(doc.get("paths"), Mapping) else {}
+    found = doc.get("paths")
+    paths: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     # Parameter names differ between backends ({id}, {history_id}...): compare shapes.
     normalised = {re.sub(r"\{[^}]*\}", "{}", p).rstrip("/"): p for p in paths}
     report: list[tuple[bool, str]] = []
