@@ -541,6 +541,22 @@ class TestBulk:
         assert response.status_code == 200
         return text(response)
 
+    def test_a_bulk_action_that_outlasts_its_deadline_lists_what_was_not_done(
+        self, client, designer, upstream, settings
+    ):
+        ids = [upstream.create() for _ in range(4)]
+        settings.BULK_CONCURRENCY, settings.BULK_DEADLINE_SECONDS = 1, 0.5
+        upstream.process.configure(latency_ms=400)  # one call at a time: at most two fit in the deadline
+        try:
+            html = self.bulk(client, "delete", ids)
+        finally:
+            upstream.process.configure(latency_ms=0)
+        trashed = set(TrashedResult.objects.values_list("history_item_id", flat=True))
+        late = [item_id for item_id in ids if item_id not in trashed]
+        assert len(late) >= 2 and f"{len(ids) - len(late)} moved to the trash; {len(late)} failed." in html
+        for item_id in late:
+            assert f"<li><code>{item_id}</code>: The generation service did not answer in time. Try again.</li>" in html
+
     def test_liking_three_at_once(self, client, designer, upstream):
         ids = [item["id"] for item in upstream.listing(1, 20)["items"] if item["status"] == "complete"][:3]
         html = self.bulk(client, "like", ids)
