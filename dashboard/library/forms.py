@@ -64,3 +64,16 @@ class LibraryAddForm(forms.Form):
         self.fields["images"].widget.attrs.update(
             {"id": "add-files", "class": "dropzone-input", "aria-describedby": "add-files-help add-files-chosen"}
         )
+
+
+class LibraryImageForm(forms.Form):
+    """An image's name and tags, edited on its card (library.change checks them)."""
+
+    name = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"data-focus-after-swap": True}))
+    tags = forms.CharField(required=False)
+
+    def __init__(self, data=None, *, image):
+        # Many cards on a page: ids carry the image's (name-<pk>, tags-<pk>).
+        initial = {"name": image.display_name, "tags": ", ".join(image.tag_list)}
+        super().__init__(data, initial=initial, auto_id=f"%s-{image.pk}")
+        self.fields["tags"].widget.attrs["aria-describedby"] = f"tags-help-{image.pk}"

@@ -13,7 +13,7 @@ from dashboard.core.http import HtmxHttpRequest, safe_next
 from dashboard.core.responses import Notice, render_page, see_other
 from dashboard.library import pages
 from dashboard.library import services as library
-from dashboard.library.forms import LibraryFilterForm
+from dashboard.library.forms import LibraryFilterForm, LibraryImageForm
 
 PAGE = "library/library.html"
 
@@ -23,7 +23,9 @@ def library_page(request: HtmxHttpRequest) -> HttpResponse:
     context = pages.browse_context(request, LibraryFilterForm(request.GET).filters(), request.GET.get("page"))
     # The card drawn open for renaming and tagging, without JavaScript (`?edit=<pk>`).
     edit = request.GET.get("edit", "")
-    context["editing_pk"] = int(edit) if edit.isdecimal() and len(edit) < 12 else None
+    context["editing_pk"] = editing = int(edit) if edit.isdecimal() and len(edit) < 12 else None
+    shown = {image.pk: image for image in context["page"]}
+    context["edit_form"] = LibraryImageForm(image=shown[editing]) if editing in shown else None
     fragments = {"library-results": "results"}
     return render_page(request, PAGE, context, fragments=fragments, canonical_url=context["library_url"])
 
@@ -56,7 +58,13 @@ def image_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         if not request.htmx:
             return see_other(f"{reverse('library')}?edit={pk}#library-image-{pk}")
         editing = request.GET.get("edit") == "1"
-        context = {"image": image, "editing": editing, "focus_edit_link": not editing, "return_to": reverse("library")}
+        context = {
+            "image": image,
+            "editing": editing,
+            "edit_form": LibraryImageForm(image=image),
+            "focus_edit_link": not editing,
+            "return_to": reverse("library"),
+        }
         return render(request, f"{PAGE}#image-card", context)
     action = request.POST.get("action", "save")
     name, tags = request.POST.get("name", ""), request.POST.get("tags", "")
@@ -69,15 +77,14 @@ def image_action(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         Notice(f"{image.display_name}: {problem or said}", "error" if problem else "ok").tell(request)
         return see_other(return_to)
     image = pages.card_image(request.user, pk)
-    typing = bool(problem) and action == "save"
+    still_editing = bool(problem) and action == "save"
     context = {
         "image": image,
-        "editing": typing,
+        "editing": still_editing,
         "card_notice": said,
         "card_problem": problem,
         # A refused edit stays open with what was typed, so nothing is lost.
-        "typed_name": request.POST.get("name", image.display_name) if typing else None,
-        "typed_tags": tags if typing else None,
+        "edit_form": LibraryImageForm(request.POST if still_editing else None, image=image),
         "return_to": return_to,
         "kinds": library.kinds(),
     }

@@ -16,11 +16,11 @@ from dashboard import genapi
 from dashboard.core import audit, concurrency
 from dashboard.core.responses import upstream_message
 from dashboard.models import Review
+from dashboard.reviews.forms import NOTE_MAX_CHARS, NoteForm
 
 Reason = Review.Reason
 # One key per reason in the lightbox, in the order they are listed.
 REASON_KEYS = {code: str(number) for number, code in enumerate(Reason.values, start=1)}
-NOTE_MAX_CHARS = 2000
 
 
 def reviews_of(item_ids: Iterable[str]) -> dict[str, Review]:
@@ -184,5 +184,6 @@ def review_panel(item_id: str, like: bool | None, review: Review | None, problem
         "review": review,
         "feedback_problem": problem,
         "activity": audit.recent(item_id),
+        "note_form": NoteForm(initial={"note": review.note if review else ""}, item_id=item_id),
         "reasons": [(code, label, REASON_KEYS[code], code in chosen) for code, label in Reason.choices],
     }
