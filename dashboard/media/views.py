@@ -48,6 +48,14 @@ def placeholder_response(status: int) -> HttpResponse:
     return response
 
 
+def placeholder_for(error: genapi.GenApiError) -> HttpResponse:
+    """The tile for an image that cannot be had: 404 when it does not exist, 502 when the
+    upstream sent something that is not an image, 503 when it could not be read."""
+    if isinstance(error, genapi.NotFound):
+        return placeholder_response(404)
+    return placeholder_response(502 if isinstance(error, genapi.NotAnImage) else 503)
+
+
 def result_etag(item_id: str, kind: str) -> str:
     """Results never change: the item and the kind name the bytes, on this upstream."""
     return quote_etag(hashlib.sha256(f"{settings.GENAPI_BASE_URL}|{item_id}|{kind}".encode()).hexdigest()[:32])
@@ -84,12 +92,8 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
         if not item.is_complete:
             return placeholder_response(404)
         content = genapi.result_image(item, "stock" if kind == "stock" else "preview")
-    except genapi.NotFound:
-        return placeholder_response(404)
-    except genapi.NotAnImage:
-        return placeholder_response(502)
-    except genapi.GenApiError:
-        return placeholder_response(503)
+    except genapi.GenApiError as exc:
+        return placeholder_for(exc)
     response = image_response(content)
     if response.status_code != 200:
         return response
@@ -132,10 +136,6 @@ def style_preview(request, tool: str, style_id: str) -> HttpResponse:
         if style is None or not style.preview_path:
             return placeholder_response(404)
         content = genapi.style_preview(style)
-    except genapi.NotFound:
-        return placeholder_response(404)
-    except genapi.NotAnImage:
-        return placeholder_response(502)
-    except genapi.GenApiError:
-        return placeholder_response(503)
+    except genapi.GenApiError as exc:
+        return placeholder_for(exc)
     return image_response(content, max_age=3600)

@@ -69,6 +69,25 @@ setInterval(tick, 1000);
 document.addEventListener("htmx:afterSettle", tick);
 tick();
 
+// A place files can be dropped on (a Generate slot, the library's files, a run's slot)
+// shows it is ready, and the browser does not open the file instead. The page's own
+// script takes the files on "drop".
+const DROP_ZONES = "[data-dropzone], [data-multi-dropzone], [data-run-dropzone]";
+["dragenter", "dragover"].forEach(function (type) {
+  document.addEventListener(type, function (event) {
+    const zone = event.target.closest && event.target.closest(DROP_ZONES);
+    if (!zone) return;
+    event.preventDefault();
+    zone.classList.add("is-dragging");
+  });
+});
+["dragleave", "drop"].forEach(function (type) {
+  document.addEventListener(type, function (event) {
+    const zone = event.target.closest && event.target.closest(DROP_ZONES);
+    if (zone) zone.classList.remove("is-dragging");
+  });
+});
+
 // A form that asks first (cancel a run, delete for good, empty the trash).
 document.addEventListener("submit", function (event) {
   const form = event.target.closest && event.target.closest("form[data-confirm]");

@@ -57,20 +57,6 @@ document.addEventListener("click", function (event) {
   if (button) clearSlot(button.closest("[data-slot]"));
 });
 
-["dragenter", "dragover"].forEach(function (type) {
-  document.addEventListener(type, function (event) {
-    const zone = event.target.closest && event.target.closest("[data-dropzone], [data-multi-dropzone]");
-    if (!zone) return;
-    event.preventDefault();
-    zone.classList.add("is-dragging");
-  });
-});
-["dragleave", "drop"].forEach(function (type) {
-  document.addEventListener(type, function (event) {
-    const zone = event.target.closest && event.target.closest("[data-dropzone], [data-multi-dropzone]");
-    if (zone) zone.classList.remove("is-dragging");
-  });
-});
 document.addEventListener("drop", function (event) {
   const zone = event.target.closest && event.target.closest("[data-dropzone]");
   if (!zone) return;

@@ -132,20 +132,6 @@ document.addEventListener("click", function (event) {
   (next || slot.querySelector("[data-run-files]")).focus();
 });
 
-["dragenter", "dragover"].forEach(function (type) {
-  document.addEventListener(type, function (event) {
-    const zone = event.target.closest && event.target.closest("[data-run-dropzone]");
-    if (!zone) return;
-    event.preventDefault();
-    zone.classList.add("is-dragging");
-  });
-});
-["dragleave", "drop"].forEach(function (type) {
-  document.addEventListener(type, function (event) {
-    const zone = event.target.closest && event.target.closest("[data-run-dropzone]");
-    if (zone) zone.classList.remove("is-dragging");
-  });
-});
 document.addEventListener("drop", function (event) {
   const zone = event.target.closest && event.target.closest("[data-run-dropzone]");
   if (!zone) return;

@@ -188,3 +188,34 @@ class TestEditAndRunAgain:
         again_inputs = {entry.slot: entry.image_id for entry in again.inputs.all()}
         assert again_inputs["clothes"] == inputs["clothes"] and again_inputs["person"] != inputs["person"]
         assert again.style_title == style_title
+
+
+DROP_FILES = """([selector, names]) => {
+    const zone = document.querySelector(selector);
+    const transfer = new DataTransfer();
+    for (const name of names) transfer.items.add(new File(["x"], name, { type: "image/png" }));
+    const over = new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: transfer });
+    zone.dispatchEvent(over);
+    const highlighted = zone.classList.contains("is-dragging");
+    zone.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    return { accepted: over.defaultPrevented, highlighted: highlighted, after: zone.classList.contains("is-dragging") };
+}"""
+
+
+class TestDroppingFiles:
+    """Files dragged onto a drop zone are taken by the page (the browser would open them
+    otherwise): the library's file list, and each of Generate's slots."""
+
+    def test_files_dropped_on_the_library_are_listed_to_add(self, signed_in_page, live_app):
+        page = signed_in_page
+        page.goto(live_app.url + "/library/")
+        dropped = page.evaluate(DROP_FILES, ["[data-multi-dropzone]", ["linen.png", "wool.png"]])
+        assert dropped == {"accepted": True, "highlighted": True, "after": False}
+        expect(page.locator("[data-chosen-files]")).to_have_text("2 files: linen.png, wool.png")
+
+    def test_a_file_dropped_on_a_generate_slot_fills_it(self, signed_in_page, live_app):
+        page = signed_in_page
+        page.goto(live_app.url + "/")
+        dropped = page.evaluate(DROP_FILES, ['[data-slot="clothes"] [data-dropzone]', ["dress.png"]])
+        assert dropped == {"accepted": True, "highlighted": True, "after": False}
+        expect(page.locator('[data-slot="clothes"] [data-file-meta]')).to_contain_text("dress.png")
