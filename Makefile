@@ -48,7 +48,7 @@ demo: $(STAMP)
 # `make test` runs the suite twice: everything on SQLite and the per-process memory
 # cache (the defaults), then the tests that touch the database and the cache again on
 # real PostgreSQL and Redis servers that tests/support/services.py starts and stops.
-SERVICES_PYTEST_ARGS ?= $(if $(PYTEST_ARGS),$(PYTEST_ARGS),tests/unit tests/integration tests/security)
+SERVICES_PYTEST_ARGS ?= $(if $(PYTEST_ARGS),$(PYTEST_ARGS),tests -m "not browser" --ignore=tests/simulator)
 
 test: test-sqlite test-services
 
@@ -57,7 +57,7 @@ test-sqlite: $(STAMP) chromium services
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-services: $(STAMP) chromium services
-	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
+	@echo "== The suite but the browser and simulator tests, on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
 
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes),

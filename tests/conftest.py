@@ -3,6 +3,10 @@ import socket
 
 import pytest
 
+# Shared fixtures of their own module: the browser tests' (Playwright) in every feature
+# folder. Only this root conftest may list plugins.
+pytest_plugins = ["tests.support.browser"]
+
 # pytest-django's live_server runs beside Playwright's sync API, which holds an event
 # loop open in this thread; Django's async-safety check would refuse the ORM there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

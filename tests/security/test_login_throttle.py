@@ -118,7 +118,7 @@ class TestTheAddressBehindAProxy:
         ids=["no-proxy", "one-proxy-forged-left", "one-proxy", "two-proxies"],
     )
     def test_the_client_address_is_the_one_the_proxies_saw(self, env, header, address):
-        from tests.unit.test_deploy import PRODUCTION_ENV, manage
+        from tests.core.test_deploy_checks import PRODUCTION_ENV, manage
 
         result = manage("shell", "--no-imports", "-c", ADDRESS_OF.format(header=header), env={**PRODUCTION_ENV, **env})
         assert result.stdout.split()[-1:] == [address], result.stderr

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from dashboard.models import InputImage, Job, JobInput
+from tests.generate.test_page import api, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import person_photo
-from tests.unit.test_generate import api, post_job, upload  # noqa: F401 (api is a fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.keyboard import small_targets, unringed_focus_stops
+from tests.support.browser import axe_violations, screenshot, small_targets, unringed_focus_stops
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

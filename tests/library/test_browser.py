@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.models import InputImage, Job
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.keyboard import small_targets, unringed_focus_stops
+from tests.support.browser import axe_violations, screenshot, small_targets, unringed_focus_stops
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.waiting import wait_until
 

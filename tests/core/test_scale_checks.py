@@ -5,7 +5,7 @@ import pytest
 from django.core import checks
 
 from dashboard.settings import media_storage_settings, redis_cache_settings
-from tests.unit.test_deploy import PRODUCTION_ENV, manage
+from tests.core.test_deploy_checks import PRODUCTION_ENV, manage
 
 SCALED_OUT_ENV = {
     **PRODUCTION_ENV,

@@ -107,7 +107,7 @@ class TestPollingCost:
             assert len(api.calls) == 1
 
     def test_a_job_deleted_upstream_leaves_the_tray(self, client, designer, settings):
-        settings.MISSING_JOB_GRACE_SECONDS = 0  # kept while it lasts: test_hostile_upstream.py
+        settings.MISSING_JOB_GRACE_SECONDS = 0  # kept while it lasts: tests/genapi/test_hostile_upstream.py
         (gone,) = make_jobs(designer, 1)
         with responses.RequestsMock() as api:
             api.get(LISTING, json={"items": [], "pages": 0, "total_count": 0})

@@ -12,8 +12,8 @@ import pytest
 import responses
 
 from dashboard.models import InputImage, Job
+from tests.generate.test_page import JOB_URL, api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import garment_photo, person_photo
-from tests.unit.test_generate import JOB_URL, api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from dashboard.models import InputImage, Job, Run, RunCell
-from tests.browser.conftest import axe_violations, screenshot
+from tests.support.browser import axe_violations, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

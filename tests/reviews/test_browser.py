@@ -8,7 +8,7 @@ import requests
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from tests.browser.conftest import SCREENSHOTS, axe_violations
+from tests.support.browser import SCREENSHOTS, axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}

@@ -1,6 +1,6 @@
 """The run engine (dashboard/runs/services.py) with the upstream stubbed by `responses`: what one
 send does with each answer, retries, progress. Real database, real stored images; the
-real worker processes are in tests/integration/test_run_worker.py."""
+real worker processes are in tests/runs/test_worker.py."""
 
 from __future__ import annotations
 

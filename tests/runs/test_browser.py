@@ -11,8 +11,7 @@ from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
 from dashboard.models import InputImage, Job, Run
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.keyboard import small_targets, unringed_focus_stops
+from tests.support.browser import axe_violations, screenshot, small_targets, unringed_focus_stops
 from tests.support.corpus import encode
 from tests.support.worker import WorkerProcess
 
