@@ -46,9 +46,13 @@ demo: $(STAMP)
 	@scripts/demo
 
 # `make test` runs the suite twice: everything on SQLite and the per-process memory
-# cache (the defaults), then the tests that touch the database and the cache again on
-# real PostgreSQL and Redis servers that tests/support/services.py starts and stops.
-SERVICES_PYTEST_ARGS ?= $(if $(PYTEST_ARGS),$(PYTEST_ARGS),tests -m "not browser" --ignore=tests/simulator)
+# cache (the defaults), then again on real PostgreSQL and Redis servers that
+# tests/support/services.py starts and stops, the tests whose behaviour can differ there.
+# The rule: a test module is marked `postgres_redis` (pytestmark) when it exercises
+# queries, transactions, row locks, unique constraints, sessions or the shared cache;
+# folders do not decide. PYTEST_ARGS applies to both runs (the services run still keeps
+# to the marker); SERVICES_PYTEST_ARGS replaces the services run's arguments whole.
+SERVICES_PYTEST_ARGS ?= -m postgres_redis $(PYTEST_ARGS)
 
 test: test-sqlite test-services
 
@@ -57,8 +61,9 @@ test-sqlite: $(STAMP) chromium services
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(PYTEST_ARGS)
 
 test-services: $(STAMP) chromium services
-	@echo "== The suite but the browser and simulator tests, on PostgreSQL and Redis =="
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
+	@echo "== The tests marked postgres_redis, on PostgreSQL and Redis =="
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] && echo "(none of these tests is marked postgres_redis)" || exit $$rc; }
 
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes),
 # and whether requirements.lock was made from pyproject.toml's dependencies as they are.

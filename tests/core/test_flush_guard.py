@@ -8,6 +8,8 @@ from dashboard.settings import redis_cache_settings
 from tests.conftest import clear_caches
 from tests.support.services import STARTED_REDIS_RUN_IDS
 
+pytestmark = pytest.mark.postgres_redis
+
 
 @pytest.fixture
 def somebody_elses_redis(settings, redis_server):

@@ -14,6 +14,8 @@ import pytest
 
 from tests.support.services import PostgresServer
 
+pytestmark = pytest.mark.postgres_redis
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Twelve threads, as in a gunicorn worker with --threads 12, each making a query while

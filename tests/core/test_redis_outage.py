@@ -18,7 +18,7 @@ from dashboard.jobs import services as jobs
 from dashboard.models import Job
 from tests.support.forms import job_form
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
 @pytest.fixture

@@ -7,6 +7,10 @@ import requests
 import responses
 from django.urls import reverse
 
+# On PostgreSQL and Redis too: /healthz probes the database and writes and reads the shared
+# cache, and logging out ends a session (kept in the cache and the database).
+pytestmark = pytest.mark.postgres_redis
+
 API = "http://genapi.test"
 TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
 

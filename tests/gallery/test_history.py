@@ -28,7 +28,7 @@ from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 
 SEEDED = 250
 HTMX = {"HX-Request": "true"}

@@ -23,6 +23,8 @@ from dashboard.management.commands.genapi_check import check_openapi
 from tests.support.seed import SEED_TOOLS
 from tests.support.waiting import record_sleeps
 
+pytestmark = pytest.mark.postgres_redis
+
 BASE = "http://genapi.test"
 KEY = "test-api-key"
 

@@ -18,6 +18,11 @@ from dashboard import genapi
 from dashboard.jobs import services as jobs
 from dashboard.models import Job, TrashedResult
 
+# On PostgreSQL and Redis too: the running-jobs snapshot, not-found answers and the catalogue
+# live in the shared cache (pollers arriving together share one listing; Redis rounds a
+# timeout to whole seconds, which the snapshot's own clock must not care about).
+pytestmark = pytest.mark.postgres_redis
+
 API = "http://genapi.test"
 TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
 STYLES = [{"id": "a" * 24, "title": "Studio white", "preview_url": "image/s/a.png"}]

@@ -11,7 +11,7 @@ from tests.support.corpus import flat_photo, person_photo
 from tests.support.forms import job_form
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 
 

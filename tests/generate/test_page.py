@@ -14,6 +14,8 @@ from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
 
+pytestmark = pytest.mark.postgres_redis
+
 API = "http://genapi.test"
 TOOLS = [
     {"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"},

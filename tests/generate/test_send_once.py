@@ -20,7 +20,7 @@ from django.utils import timezone
 from dashboard.models import InputImage, Job, Submission
 from tests.support.corpus import garment_photo, person_photo
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 ALREADY = "already sent"
 

@@ -11,6 +11,8 @@ from django.utils import timezone
 from dashboard.models import Job
 from tests.conftest import clear_caches
 
+pytestmark = pytest.mark.postgres_redis
+
 API = "http://genapi.test"
 LISTING = re.compile(rf"{API}/user/generation-history\?.*status=pending.*")
 

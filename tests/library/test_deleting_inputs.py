@@ -19,7 +19,7 @@ from dashboard.models import InputImage, Job
 from tests.support.corpus import person_photo
 from tests.support.forms import job_form
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 
 

@@ -18,7 +18,7 @@ from dashboard.models import InputImage, Job, JobInput
 from tests.generate.test_page import api, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import person_photo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
 @pytest.fixture

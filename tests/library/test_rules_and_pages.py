@@ -18,7 +18,7 @@ from dashboard.library import services as library
 from dashboard.models import InputImage, Job, JobInput
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 
 

@@ -15,7 +15,7 @@ from dashboard.core.tokens import new as new_token
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 LIGHTBOX = {**HTMX, "HX-Target": "lightbox"}
 

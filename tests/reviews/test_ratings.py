@@ -15,7 +15,7 @@ from django.urls import reverse
 from dashboard.models import AuditEntry, Review
 from tests.support.simulator import SimulatorProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 LIGHTBOX = {**HTMX, "HX-Target": "lightbox"}
 

@@ -18,7 +18,7 @@ from tests.support.services import PostgresServer
 from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_redis]
 ROOT = Path(__file__).resolve().parents[2]
 
 MAKE_RUN = """

@@ -20,7 +20,7 @@ from dashboard.models import AuditEntry, InputImage, Job, RunCell, SendPacer
 from dashboard.runs import services as runs
 from tests.support.library import library_image
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 API = "http://genapi.test"
 JOB_URL = f"{API}/generation/generate_image_v2/"
 FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion")

@@ -20,7 +20,7 @@ from tests.support.corpus import garment_photo, person_photo
 from tests.support.library import library_image
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 GARMENT = Slot("clothes", "Garment")
 MODEL = Slot("person", "Model photo")

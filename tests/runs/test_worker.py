@@ -23,7 +23,7 @@ from tests.support.library import library_image
 from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.postgres_redis]
 
 FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion")
 GARMENT, MODEL = slots_for("fashion_swap", "fashion")

@@ -30,7 +30,9 @@ from tests.security.support import (
     routes,
 )
 
-pytestmark = pytest.mark.django_db
+# On PostgreSQL and Redis too: every check here goes through a session (kept in the shared
+# cache and the database), and logging out must end it there.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 ROUTES = routes()
 ITEM = "0123456789abcdef01234567"

@@ -15,7 +15,7 @@ from dashboard.models import InputImage
 from tests.generate.test_page import JOB_URL, api, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import garment_photo, person_photo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 VARIANTS = ("file", "thumbnail", "download")
 

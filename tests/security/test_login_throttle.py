@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 PASSWORD = "correct horse battery"
 LOCKED = "Too many failed logins"

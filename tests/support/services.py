@@ -4,7 +4,7 @@ Every server here is started by the test run itself: on a free loopback port, wi
 random password and a throw-away data directory, and stopped afterwards. No system
 service is used or touched. `scripts/ensure-services` installs the programs.
 
-    python -m tests.support.services -- python -m pytest tests/runs
+    python -m tests.support.services -- python -m pytest -m postgres_redis
 
 starts PostgreSQL and Redis, runs the command with DATABASE_URL and REDIS_URL pointing
 at them (and TEST_REDIS_RUN_ID naming the Redis that may be flushed), then stops both.

@@ -19,7 +19,7 @@ from django.utils import timezone
 from dashboard.models import AuditEntry, TrashedResult
 from tests.support.simulator import SimulatorProcess
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
 GALLERY = {**HTMX, "HX-Target": "gallery"}
 
