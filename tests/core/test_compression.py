@@ -17,9 +17,8 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 
 @pytest.fixture
-def browser_session(live_server, on_simulator, django_user_model, client):
+def browser_session(live_server, on_simulator, designer, client):
     """A requests session logged in as a designer, talking to the live server."""
-    client.force_login(django_user_model.objects.create_user(username="ada"))
     session = requests.Session()
     session.cookies.set(settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value)
     return session

@@ -16,16 +16,17 @@ from django.urls import reverse
 from dashboard.core import rediscache
 from dashboard.jobs import services as jobs
 from dashboard.models import Job
+from tests.factories import DEFAULT_PASSWORD
 from tests.support.forms import job_form
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
 @pytest.fixture
-def designer(django_user_model, client, on_simulator, on_redis):
-    user = django_user_model.objects.create_user(username="ada", password="correct horse battery")
-    client.force_login(user)
-    return user
+def designer(on_simulator, on_redis, designer):
+    """Ada, with Django on the simulator and the test's own Redis; logged into `client`
+    after the switch (the shared `designer` comes last), so her session is in that Redis."""
+    return designer
 
 
 class TestPagesWithRedisDown:
@@ -41,7 +42,7 @@ class TestPagesWithRedisDown:
     def test_a_designer_can_log_in_and_out_while_redis_is_down(self, client, designer, redis_server):
         client.logout()
         redis_server.stop()
-        response = client.post(reverse("login"), {"username": "ada", "password": "correct horse battery"})
+        response = client.post(reverse("login"), {"username": "ada", "password": DEFAULT_PASSWORD})
         assert response.status_code == 302
         assert client.get(reverse("home")).wsgi_request.user == designer
         assert client.post(reverse("logout")).status_code == 302

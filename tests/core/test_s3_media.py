@@ -59,10 +59,9 @@ def on_s3(settings, s3_server, bucket):
 
 
 @pytest.fixture
-def designer(django_user_model, client, on_simulator):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def designer(designer, on_simulator):
+    """Ada, logged into `client`, with Django on the real simulator."""
+    return designer
 
 
 def stored_keys(s3, bucket: str) -> list[str]:

@@ -57,8 +57,7 @@ class TestShell:
         nonce = csp.split("'nonce-")[1].split("'")[0]
         assert f'nonce="{nonce}"' in response.content.decode()  # htmx's script carries it
 
-    def test_every_page_shows_a_banner_when_the_api_cannot_be_reached(self, client, django_user_model):
-        client.force_login(django_user_model.objects.create_user(username="ada"))
+    def test_every_page_shows_a_banner_when_the_api_cannot_be_reached(self, client, designer):
         with responses.RequestsMock() as api:
             api.get(f"{API}/generation/tools", body=requests.ConnectionError())
             response = client.get(reverse("home"))
@@ -70,15 +69,13 @@ class TestShell:
             response = client.get(reverse("home"))
         assert 'id="upstream-banner"' not in response.content.decode()
 
-    def test_a_refused_key_is_shown_as_the_operators_problem(self, client, django_user_model):
-        client.force_login(django_user_model.objects.create_user(username="ada"))
+    def test_a_refused_key_is_shown_as_the_operators_problem(self, client, designer):
         with responses.RequestsMock() as api:
             api.get(f"{API}/generation/tools", status=401, json={"detail": "nope"})
             body = client.get(reverse("home")).content.decode()
         assert "administrator needs to check GENAPI_API_KEY" in body
 
-    def test_logout_needs_a_post(self, client, django_user_model):
-        client.force_login(django_user_model.objects.create_user(username="ada"))
+    def test_logout_needs_a_post(self, client, designer):
         assert client.get(reverse("logout")).status_code == 405
         assert client.post(reverse("logout")).status_code == 302
 

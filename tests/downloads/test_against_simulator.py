@@ -79,10 +79,10 @@ def stock_image(process: SimulatorProcess, item_id: str) -> bytes:
 
 
 @pytest.fixture
-def ada(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def ada(ada, client):
+    """Ada, logged into `client`."""
+    client.force_login(ada)
+    return ada
 
 
 def library_image(owner, name: str, kind: str) -> InputImage:

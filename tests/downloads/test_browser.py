@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from dashboard.models import InputImage, Job, Run, RunCell
+from dashboard.models import Job, RunCell
+from tests.factories import InputImageFactory, JobFactory, RunCellFactory, RunFactory
 from tests.support.browser import axe_violations, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -97,17 +98,10 @@ def unliked_run(designer, seeded_simulator, settings):
         timeout=5,
     ).json()
     item_id = next(item["id"] for item in listing["items"] if item.get("like") is not True)
-    image = InputImage.objects.create(
-        owner=designer, file="inputs/a.png", thumbnail="thumbnails/a.webp", original_name="a.png",
-        content_type="image/png", size=1, width=1, height=1,
-    )  # fmt: skip
-    run = Run.objects.create(
-        designer=designer, designer_name="ada", tool="fashion_swap", row_slot="clothes", row_label="Garment"
-    )
-    job = Job.objects.create(
-        history_item_id=item_id, designer=designer, tool="fashion_swap", status=Job.Status.COMPLETE, run=run
-    )
-    RunCell.objects.create(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
+    image = InputImageFactory(owner=designer, original_name="a.png")
+    run = RunFactory(designer=designer)
+    job = JobFactory(history_item_id=item_id, designer=designer, status=Job.Status.COMPLETE, run=run)
+    RunCellFactory(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
     return run
 
 

@@ -26,11 +26,7 @@ FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fas
 GARMENT, MODEL = slots_for("fashion_swap", "fashion")
 
 
-def test_a_run_sent_by_the_worker_downloads_whole_and_liked(
-    settings, simulator, on_simulator, django_user_model, client
-):
-    designer = django_user_model.objects.create_user(username="ada")
-    client.force_login(designer)
+def test_a_run_sent_by_the_worker_downloads_whole_and_liked(settings, simulator, on_simulator, designer, client):
     garments = [library_image(designer, "clothes", name) for name in ("Red dress", "Linen shirt")]
     models = [library_image(designer, "person", name) for name in ("Anna", "Zoé")]
     run = runs.start_run(designer, tool=FASHION_SWAP, style=None, rows=(GARMENT, garments), columns=(MODEL, models))

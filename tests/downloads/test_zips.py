@@ -67,10 +67,10 @@ def upstream_has(rsps, item_id: str, *, image: bytes | None = None, **fields) ->
 
 
 @pytest.fixture
-def ada(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def ada(ada, client):
+    """Ada, logged into `client`."""
+    client.force_login(ada)
+    return ada
 
 
 def library_image(owner, name: str, kind: str) -> InputImage:

@@ -172,10 +172,9 @@ def upstream(simulator_for_history, settings):
 
 
 @pytest.fixture
-def designer(django_user_model, client, upstream):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def designer(upstream, designer):
+    """Ada, logged into `client`, with Django on this module's simulator."""
+    return designer
 
 
 # --- Reading pages ---------------------------------------------------------------------------
@@ -395,11 +394,9 @@ class TestMadeByMe:
         job.refresh_from_db()
         assert job.status == "complete"
 
-    def test_another_designer_does_not_see_my_jobs_under_made_by_me(
-        self, client, designer, upstream, django_user_model
-    ):
+    def test_another_designer_does_not_see_my_jobs_under_made_by_me(self, client, designer, upstream, teammate):
         job = self.send(client, upstream)
-        client.force_login(django_user_model.objects.create_user(username="grace"))
+        client.force_login(teammate)
         mine = text(gallery(client, "mine=1"))
         assert card_ids(mine) == []
         assert "No results match these filters." in mine

@@ -86,16 +86,15 @@ FAULTS = [
 
 
 @pytest.fixture
-def designer(django_user_model, client, settings, on_simulator):
+def designer(settings, on_simulator, designer):
+    """Ada, logged into `client`, with Django on the real simulator and short timeouts."""
     settings.GENAPI_READ_TIMEOUT = 1.0
     settings.GENAPI_UPLOAD_TIMEOUT = 1.0
     settings.GENAPI_READ_RETRIES = 1
     # /healthz here must follow the upstream from one request to the next; its probe
     # cache (tests/core/test_healthz.py) would otherwise report the fault for 15 s.
     settings.HEALTHZ_CACHE_SECONDS = 0
-    user = django_user_model.objects.create_user(username="grace")
-    client.force_login(user)
-    return user
+    return designer
 
 
 def send(client):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from dashboard import genapi
 from dashboard.jobs import services as jobs
 from dashboard.models import Job, TrashedResult
+from tests.factories import DesignerFactory
 
 # On PostgreSQL and Redis too: the running-jobs snapshot, not-found answers and the catalogue
 # live in the shared cache (pollers arriving together share one listing; Redis rounds a
@@ -45,13 +46,6 @@ def item(item_id: str, status: str = "complete", **extra) -> dict:
 
 def listing(*items: dict) -> dict:
     return {"page": 1, "pages": 1, "total_count": len(items), "items": list(items)}
-
-
-@pytest.fixture
-def designer(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
 
 
 @pytest.fixture
@@ -91,13 +85,13 @@ class TestOddDataNeverGivesA500:
 
 @pytest.mark.django_db
 class TestProblemsBelongToTheRequestThatMetThem:
-    def test_one_designers_failed_call_shows_no_banner_on_the_next_page(self, client, designer, api, django_user_model):
+    def test_one_designers_failed_call_shows_no_banner_on_the_next_page(self, client, designer, api):
         api.get(re.compile(rf"{API}/generation/generationTypes\?.*"), json=STYLES)
         api.get(LISTING, body=requests.ConnectionError("refused"))
         failed = client.get(reverse("history"))
         assert "cannot be reached" in failed.content.decode()  # the designer who met it is told
         # The next page makes no upstream call at all (catalogue cached, nothing running).
-        other = django_user_model.objects.create_user(username="grace")
+        other = DesignerFactory(username="grace")
         client.force_login(other)
         calls_before = len(api.calls)
         page = client.get(reverse("home")).content.decode()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from dashboard.core.slots import DEFAULT_SLOTS, slots_for
 from dashboard.core.tokens import new as new_token
 from dashboard.models import InputImage, Job
+from tests.factories import InputImageFactory
 from tests.support.corpus import REFUSED_UPLOADS, garment_photo, person_photo
 
 pytestmark = pytest.mark.postgres_redis
@@ -42,13 +43,6 @@ def api():
             json={"page": 1, "pages": 0, "total_count": 0, "items": []},
         )
         yield mock
-
-
-@pytest.fixture
-def designer(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada", password="pw")
-    client.force_login(user)
-    return user
 
 
 def job_posts(api) -> list:
@@ -132,18 +126,8 @@ class TestRefusedInputs:
         assert "That tool is not offered" in response.content.decode()
         assert job_posts(api) == []
 
-    def test_a_kept_image_of_another_designer_cannot_be_used(self, client, designer, api, django_user_model):
-        other = django_user_model.objects.create_user(username="bob")
-        stolen = InputImage.objects.create(
-            owner=other,
-            file="x.png",
-            thumbnail="x.webp",
-            original_name="x.png",
-            content_type="image/png",
-            size=1,
-            width=1,
-            height=1,
-        )
+    def test_a_kept_image_of_another_designer_cannot_be_used(self, client, designer, api, bob):
+        stolen = InputImageFactory(owner=bob, original_name="x.png")
         body = post_job(
             client, {"clothes": upload("g.png", garment_photo())}, person__kept=str(stolen.pk)
         ).content.decode()
@@ -219,16 +203,7 @@ class TestSendingAJob:
                 "the garment is not kept: the next one is another"
             )
         # A photo named in the address wins over the one remembered.
-        other = InputImage.objects.create(
-            owner=designer,
-            file="inputs/x.png",
-            thumbnail="thumbnails/x.webp",
-            original_name="x.png",
-            content_type="image/png",
-            size=1,
-            width=1,
-            height=1,
-        )
+        other = InputImageFactory(owner=designer, original_name="x.png")
         page = client.get(f"/?person={other.pk}").content.decode()
         assert f'name="person__kept" value="{other.pk}"' in page
 
@@ -376,7 +351,7 @@ class TestJobRateLimit:
         )
         assert len(job_posts(api)) == 2
 
-    def test_the_limit_is_per_designer(self, client, designer, api, settings, django_user_model):
+    def test_the_limit_is_per_designer(self, client, designer, api, settings, bob):
         settings.JOB_RATE_LIMIT_PER_MINUTE = 1
         ids = iter(["jobrate4", "jobrate5"])
         api.add_callback(
@@ -386,7 +361,7 @@ class TestJobRateLimit:
             client,
             {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},
         )
-        client.force_login(django_user_model.objects.create_user(username="bob"))
+        client.force_login(bob)
         body = post_job(
             client,
             {"clothes": upload("g.png", garment_photo()), "person": upload("m.jpg", person_photo(), "image/jpeg")},

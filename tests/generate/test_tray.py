@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from dashboard.models import Job
 from tests.conftest import clear_caches
+from tests.factories import DesignerFactory
 
 pytestmark = pytest.mark.postgres_redis
 
@@ -25,13 +26,6 @@ def item(item_id: str, status: str, **extra) -> dict:
         "created_at": "2026-11-25T10:00:00Z",
         **extra,
     }
-
-
-@pytest.fixture
-def designer(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
 
 
 def make_jobs(designer, count: int, *, age_seconds: int = 0) -> list[Job]:
@@ -130,8 +124,8 @@ class TestPollingCost:
 
 @pytest.mark.django_db
 class TestSharedSnapshot:
-    def test_many_designers_polling_at_once_share_one_listing(self, client, django_user_model):
-        designers = [django_user_model.objects.create_user(username=f"d{n}") for n in range(5)]
+    def test_many_designers_polling_at_once_share_one_listing(self, client):
+        designers = DesignerFactory.create_batch(5)
         with responses.RequestsMock() as api:
             api.get(LISTING, json={"items": [item(f"job{n:021d}", "pending") for n in range(5)], "pages": 1})
             for n, designer in enumerate(designers):
@@ -184,9 +178,8 @@ class TestPacing:
         body = self._tick_with_all_pending(client, make_jobs(designer, 3))
         assert body.lstrip().startswith("<title>(3) Generate · Nextry Studio</title>")
 
-    def test_only_the_designers_own_jobs_are_in_the_tray(self, client, designer, django_user_model):
-        other = django_user_model.objects.create_user(username="bob")
-        Job.objects.create(history_item_id="theirs", designer=other, tool="fashion_swap", status="complete")
+    def test_only_the_designers_own_jobs_are_in_the_tray(self, client, designer, bob):
+        Job.objects.create(history_item_id="theirs", designer=bob, tool="fashion_swap", status="complete")
         with responses.RequestsMock():
             body = tick(client).content.decode()
         assert "theirs" not in body

@@ -15,17 +15,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from dashboard.models import InputImage, Job, JobInput
+from tests.factories import InputImageFactory
 from tests.generate.test_page import api, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import person_photo
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
-
-
-@pytest.fixture
-def designer(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
 
 
 def stored_files(settings) -> set[str]:
@@ -64,14 +58,12 @@ class TestDraftsAreBounded:
         assert sorted(left.values_list("original_name", flat=True)) == ["photo-3.jpg", "photo-4.jpg"]
         assert stored_files(settings) == files_of(left)
 
-    def test_inputs_of_jobs_and_other_designers_drafts_are_not_counted(
-        self, client, designer, api, settings, django_user_model
-    ):
+    def test_inputs_of_jobs_and_other_designers_drafts_are_not_counted(self, client, designer, api, settings, bob):
         settings.DRAFTS_PER_DESIGNER = 1
         used, _ = draft(client, "used.jpg")
         job = Job.objects.create(history_item_id="job00000000000000000000b", designer=designer, tool="fashion_swap")
         JobInput.objects.create(job=job, slot="person", label="Model photo", image=used)
-        client.force_login(django_user_model.objects.create_user(username="bob"))
+        client.force_login(bob)
         draft(client, "bobs.jpg")
         client.force_login(designer)
         draft(client, "new.jpg")
@@ -120,25 +112,13 @@ class TestPruneDrafts:
 
 @pytest.mark.django_db(transaction=True)
 class TestTwoMachinesPruneAtOnce:
-    def test_two_runs_at_the_same_time_remove_each_draft_once_and_every_file(self, django_user_model, settings):
+    def test_two_runs_at_the_same_time_remove_each_draft_once_and_every_file(self, ada, settings):
         from concurrent.futures import ThreadPoolExecutor
 
-        from django.core.files.base import ContentFile
-        from django.core.files.storage import default_storage
         from django.db import connection
 
-        owner = django_user_model.objects.create_user(username="ada")
         for index in range(40):
-            InputImage.objects.create(
-                owner=owner,
-                file=default_storage.save(f"inputs/d{index}.png", ContentFile(b"x" * 100)),
-                thumbnail=default_storage.save(f"thumbnails/d{index}.webp", ContentFile(b"y")),
-                original_name=f"d{index}.png",
-                content_type="image/png",
-                size=100,
-                width=1,
-                height=1,
-            )
+            InputImageFactory(owner=ada, original_name=f"d{index}.png", size=100, stored=True)
         InputImage.objects.update(created_at=timezone.now() - timedelta(days=30))
 
         def run() -> str:

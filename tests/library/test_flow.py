@@ -22,13 +22,15 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def ada(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="ada")
+def ada(ada, on_simulator):
+    """Ada, with Django on the real simulator; each test logs its designers in."""
+    return ada
 
 
 @pytest.fixture
-def bob(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="bob")
+def bob(bob, on_simulator):
+    """Bob, with Django on the real simulator."""
+    return bob
 
 
 def sent_upload(simulator, job: Job, slot: str) -> bytes:

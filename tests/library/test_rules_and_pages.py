@@ -16,20 +16,11 @@ from django.utils import timezone
 from dashboard.core import images
 from dashboard.library import services as library
 from dashboard.models import InputImage, Job, JobInput
+from tests.factories import InputImageFactory
 from tests.support.corpus import flat_photo, garment_photo, person_photo
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
 
 
 def add(owner, name: str, kind: str = "clothes", content: bytes | None = None, **fields) -> InputImage:
@@ -58,16 +49,7 @@ class TestSearch:
         add(ada, "red-dress.png")
         add(bob, "blue-coat.png")
         add(bob, "secret.png", private=True)
-        InputImage.objects.create(
-            owner=bob,
-            file="x",
-            thumbnail="y",
-            original_name="draft.png",
-            content_type="image/png",
-            size=1,
-            width=1,
-            height=1,
-        )
+        InputImageFactory(owner=bob, original_name="draft.png")
         assert names(library.search(ada)) == ["blue-coat", "red-dress"]
         assert names(library.search(bob)) == ["secret", "blue-coat", "red-dress"]  # his own private one, not his draft
 
@@ -235,18 +217,8 @@ class TestThePages:
     def test_pages_hold_48_images_and_keep_the_filters_in_their_links(self, client, ada):
         client.force_login(ada)
         for number in range(library.PAGE_SIZE + 1):
-            InputImage.objects.create(
-                owner=ada,
-                file=f"f{number}",
-                thumbnail="t",
-                original_name=f"linen-{number}.png",
-                name=f"linen-{number}",
-                kind="clothes",
-                content_type="image/png",
-                size=1,
-                width=1,
-                height=1,
-                in_library=True,
+            InputImageFactory(
+                owner=ada, original_name=f"linen-{number}.png", name=f"linen-{number}", kind="clothes", in_library=True
             )
         page = client.get(reverse("library") + "?q=linen&kind=clothes").content.decode()
         assert page.count('class="library-card') == 48

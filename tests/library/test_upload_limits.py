@@ -19,13 +19,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
 @pytest.fixture
-def designer(django_user_model, client):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def jobs_succeed(api):
     ids = (f"jobupload{n:04d}" for n in range(1000))
     api.add_callback(
@@ -81,10 +74,10 @@ class TestUploadsPerMinute:
         assert f'name="person__kept" value="{kept.pk}"' in body
         assert InputImage.objects.count() == 1 and job_posts(jobs_succeed) == []
 
-    def test_the_limit_is_per_designer(self, client, designer, jobs_succeed, settings, django_user_model):
+    def test_the_limit_is_per_designer(self, client, designer, jobs_succeed, settings, bob):
         settings.UPLOADS_PER_MINUTE = 2
         post_job(client, pair())
-        client.force_login(django_user_model.objects.create_user(username="bob"))
+        client.force_login(bob)
         body = post_job(client, pair()).content.decode()
         assert "in the last minute" not in body
         assert len(job_posts(jobs_succeed)) == 2

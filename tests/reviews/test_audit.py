@@ -21,13 +21,9 @@ LIGHTBOX = {**HTMX, "HX-Target": "lightbox"}
 
 
 @pytest.fixture
-def ada(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
+def ada(ada, on_simulator):
+    """Ada, with Django on the real simulator; each test logs its designers in."""
+    return ada
 
 
 def finished_job(client, simulator) -> Job:

@@ -35,10 +35,10 @@ def upstream(seeded, settings):
 
 
 @pytest.fixture
-def ada(django_user_model, client, upstream):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def ada(ada, client, upstream):
+    """Ada, with Django on this module's simulator, logged into `client`."""
+    client.force_login(ada)
+    return ada
 
 
 def upstream_item(process, item_id: str) -> dict:

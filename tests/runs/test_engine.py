@@ -28,8 +28,9 @@ GARMENT, MODEL = slots_for("fashion_swap", "fashion")
 
 
 @pytest.fixture
-def designer(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
+def designer(ada):
+    """Ada, logged in nowhere: the run engine is called directly."""
+    return ada
 
 
 @pytest.fixture
@@ -262,7 +263,7 @@ class TestProgress:
 
 
 class TestAMissingWorker:
-    def test_tasks_nobody_took_for_minutes_say_the_worker_is_missing(self, run, client, django_user_model):
+    def test_tasks_nobody_took_for_minutes_say_the_worker_is_missing(self, run, client):
         assert not runs.worker_missing(run) and runs.overdue_tasks() == 0
         assert client.get("/healthz").json()["worker"] == "ok"
         DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)

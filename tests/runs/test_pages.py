@@ -27,11 +27,10 @@ MODEL = Slot("person", "Model photo")
 
 
 @pytest.fixture
-def designer(django_user_model, client, on_simulator, settings):
+def designer(on_simulator, settings, designer):
+    """Ada, logged into `client`, with Django on the real simulator and sends unpaced."""
     settings.RUN_SENDS_PER_MINUTE = 60_000  # pacing is the worker tests' subject, not these
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+    return designer
 
 
 def garment_file(name: str, width: int = 400) -> SimpleUploadedFile:
@@ -73,12 +72,11 @@ def poll_url(body: str) -> str | None:
 
 
 class TestTheForm:
-    def test_offers_the_team_library_by_slot_recent_first_and_searches_it(self, client, designer, django_user_model):
-        colleague = django_user_model.objects.create_user(username="grace")
-        older = library_image(colleague, "clothes", "linen shirt")
+    def test_offers_the_team_library_by_slot_recent_first_and_searches_it(self, client, designer, teammate):
+        older = library_image(teammate, "clothes", "linen shirt")
         newer = library_image(designer, "clothes", "wool coat")
         library_image(designer, "person", "studio model")
-        private = library_image(colleague, "clothes", "secret sample")
+        private = library_image(teammate, "clothes", "secret sample")
         InputImage.objects.filter(pk=private.pk).update(private=True)
         body = client.get(reverse("new_run"), {"tool": "fashion_swap"}).content.decode()
         garments = body.split('id="picker-clothes"')[1].split('id="picker-person"')[0]

@@ -30,8 +30,9 @@ GARMENT, MODEL = slots_for("fashion_swap", "fashion")
 
 
 @pytest.fixture
-def designer(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="ada")
+def designer(ada, on_simulator):
+    """Ada, logged in nowhere (the run engine is called directly), with Django on the simulator."""
+    return ada
 
 
 def start(designer, garments: int, models: int):

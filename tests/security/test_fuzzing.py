@@ -104,8 +104,9 @@ POST_FORM = {"like": "true"}
 
 
 @pytest.fixture
-def designer(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="ada", password="pw")
+def designer(ada, on_simulator):
+    """Ada, with Django on the real simulator; logged into `browser` below, not `client`."""
+    return ada
 
 
 @pytest.fixture

@@ -20,16 +20,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 VARIANTS = ("file", "thumbnail", "download")
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
-
-
 def drafted_photo(client, ada) -> InputImage:
     """Ada adds a model photo but no garment: her photo is kept, no job is sent."""
     client.force_login(ada)

@@ -18,16 +18,6 @@ from tests.support.corpus import garment_photo, person_photo
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
-
-
 def bobs_images(client, bob) -> dict[str, InputImage]:
     """Bob's private library model photo, his draft, and an archived shared one."""
     client.force_login(bob)

@@ -12,18 +12,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.factories import DEFAULT_PASSWORD
+
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
-PASSWORD = "correct horse battery"
+PASSWORD = DEFAULT_PASSWORD  # ada's (the shared fixture, tests/factories.py)
 LOCKED = "Too many failed logins"
 # The defaults (LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES), which the tests do not change.
 LIMIT = 5
 COOL_OFF = timedelta(minutes=15)
-
-
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password=PASSWORD)
 
 
 def log_in(client: Client, username: str, password: str, **headers):

@@ -63,11 +63,6 @@ def live_app(live_server, on_simulator):
 
 
 @pytest.fixture
-def designer(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password="correct horse battery")
-
-
-@pytest.fixture
 def signed_in_page(page, live_app, designer, client):
     """A page whose browser carries the designer's session cookie."""
     client.force_login(designer)

@@ -39,10 +39,10 @@ def upstream(seeded, settings):
 
 
 @pytest.fixture
-def ada(django_user_model, client, upstream):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def ada(ada, client, upstream):
+    """Ada, with Django on this module's simulator, logged into `client`."""
+    client.force_login(ada)
+    return ada
 
 
 def listing(process, limit: int = 100) -> list[str]:
@@ -141,8 +141,8 @@ class TestPurgeTrash:
 
 @pytest.mark.django_db(transaction=True)
 class TestPurgeOnSeveralMachines:
-    def test_a_result_another_run_is_deleting_is_skipped_not_waited_for(self, django_user_model, client, upstream):
-        client.force_login(django_user_model.objects.create_user(username="bob"))
+    def test_a_result_another_run_is_deleting_is_skipped_not_waited_for(self, bob, client, upstream):
+        client.force_login(bob)
         item_id = listing(upstream)[-9]
         trash(client, item_id)
         age(item_id, 400)
