@@ -53,16 +53,22 @@ demo: $(STAMP)
 # folders do not decide. PYTEST_ARGS applies to both runs (the services run still keeps
 # to the marker); SERVICES_PYTEST_ARGS replaces the services run's arguments whole.
 SERVICES_PYTEST_ARGS ?= -m postgres_redis $(PYTEST_ARGS)
+# Both runs spread their tests over pytest-xdist workers, each test module whole on one
+# worker (--dist loadfile: a module's own simulator, seeded with hundreds of items, then
+# starts once, and its tests run in their order as they do alone). Each worker has its own
+# test database (pytest-django's _gwN suffix), Redis database (tests/settings.py) and
+# servers on free ports. `make test XDIST=` runs one process, as before.
+XDIST ?= -n 3 --dist loadfile
 
 test: test-sqlite test-services
 
 test-sqlite: $(STAMP) chromium services
 	@echo "== The whole suite on SQLite and the local memory cache =="
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(PYTEST_ARGS)
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-services: $(STAMP) chromium services
 	@echo "== The tests marked postgres_redis, on PostgreSQL and Redis =="
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS) \
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(XDIST) $(SERVICES_PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] && echo "(none of these tests is marked postgres_redis)" || exit $$rc; }
 
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes),

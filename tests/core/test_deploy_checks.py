@@ -18,7 +18,8 @@ PRODUCTION_ENV = {
     "BEHIND_PROXY": "true",
     "GENAPI_BASE_URL": "https://api.example.com",
     "GENAPI_API_KEY": "not-a-real-key",
-    "DATABASE_URL": "sqlite:////tmp/nextry-deploy-check.sqlite3",
+    # Opened by the processes below (no table is read): one file per pytest-xdist worker.
+    "DATABASE_URL": f"sqlite:////tmp/nextry-deploy-check{os.environ.get('PYTEST_XDIST_WORKER', '')}.sqlite3",
 }
 
 OWN_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "MEDIA_", "AWS_", "STATIC_ROOT", "WEB_CONCURRENCY", "HEALTHZ_")
