@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from dashboard import genapi
 from dashboard.core.tokens import new as new_token
+from dashboard.genapi import cached
 from dashboard.models import Job
 from tests.support.corpus import garment_photo, person_photo
 from tests.support.simulator import SimulatorProcess
@@ -142,6 +143,11 @@ def finished_job(client, designer, simulator) -> Job:
         message="the simulator did not finish the job",
     )
     Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING)
+    # The sent page's own tray may have polled after the simulator finished the job (it is
+    # quick with job_seconds=0): forget what that taught the dashboard, the running-jobs
+    # snapshot and the finished item, or the pages under the fault answer from the cache.
+    genapi.forget_running()
+    cached._forget(job.history_item_id)
     return job
 
 
