@@ -57,8 +57,9 @@ SERVICES_PYTEST_ARGS ?= -m postgres_redis $(PYTEST_ARGS)
 # worker (--dist loadfile: a module's own simulator, seeded with hundreds of items, then
 # starts once, and its tests run in their order as they do alone). Each worker has its own
 # test database (pytest-django's _gwN suffix), Redis database (tests/settings.py) and
-# servers on free ports. `make test XDIST=` runs one process, as before.
-XDIST ?= -n 3 --dist loadfile
+# servers on free ports. Four workers on two cores, as measured (README): most tests wait
+# on the simulator, subprocesses and Chromium. `make test XDIST=` runs one process.
+XDIST ?= -n 4 --dist loadfile
 
 test: test-sqlite test-services
 
