@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from tests.support.simulator import PROJECT_ROOT, end_process, free_port
+from tests.support.simulator import PROJECT_ROOT, end_process, free_port, read_output
 
 START_TIMEOUT = 30.0
 # Environment variable naming the run_id (from INFO server) of the one Redis server that
@@ -117,8 +117,7 @@ class RedisServer:
     def output(self) -> str:
         if self._output is None:
             return ""
-        self._output.seek(0)
-        return self._output.read().decode("utf-8", "replace")
+        return read_output(self._output)
 
     def stop(self) -> None:
         """Stop the process; the port and data directory are kept for a restart."""
@@ -314,8 +313,7 @@ class S3Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                self._output.seek(0)
-                raise ServiceError(f"moto server exited:\n{self._output.read().decode('utf-8', 'replace')}")
+                raise ServiceError(f"moto server exited:\n{read_output(self._output)}")
             try:
                 requests.get(f"{self.endpoint_url}/moto-api/", timeout=1)
                 return self
