@@ -46,19 +46,31 @@ demo: $(STAMP)
 	@scripts/demo
 
 # `make test` runs the suite twice: everything on SQLite and the per-process memory
-# cache (the defaults), then the tests that touch the database and the cache again on
-# real PostgreSQL and Redis servers that tests/support/services.py starts and stops.
-SERVICES_PYTEST_ARGS ?= $(if $(PYTEST_ARGS),$(PYTEST_ARGS),tests/unit tests/integration tests/security)
+# cache (the defaults), then again on real PostgreSQL and Redis servers that
+# tests/support/services.py starts and stops, the tests whose behaviour can differ there.
+# The rule: a test module is marked `postgres_redis` (pytestmark) when it exercises
+# queries, transactions, row locks, unique constraints, sessions or the shared cache;
+# folders do not decide. PYTEST_ARGS applies to both runs (the services run still keeps
+# to the marker); SERVICES_PYTEST_ARGS replaces the services run's arguments whole.
+SERVICES_PYTEST_ARGS ?= -m postgres_redis $(PYTEST_ARGS)
+# Both runs spread their tests over pytest-xdist workers, each test module whole on one
+# worker (--dist loadfile: a module's own simulator, seeded with hundreds of items, then
+# starts once, and its tests run in their order as they do alone). Each worker has its own
+# test database (pytest-django's _gwN suffix), Redis database (tests/settings.py) and
+# servers on free ports. Four workers on two cores, as measured (README): most tests wait
+# on the simulator, subprocesses and Chromium. `make test XDIST=` runs one process.
+XDIST ?= -n 4 --dist loadfile
 
 test: test-sqlite test-services
 
 test-sqlite: $(STAMP) chromium services
 	@echo "== The whole suite on SQLite and the local memory cache =="
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(PYTEST_ARGS)
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-services: $(STAMP) chromium services
-	@echo "== Unit, integration and security tests on PostgreSQL and Redis =="
-	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(SERVICES_PYTEST_ARGS)
+	@echo "== The tests marked postgres_redis, on PostgreSQL and Redis =="
+	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(XDIST) $(SERVICES_PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] && echo "(none of these tests is marked postgres_redis)" || exit $$rc; }
 
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes);
 # whether requirements.lock was made from pyproject.toml's dependencies as they are; mypy

@@ -14,7 +14,7 @@ wall time, next to the bound the tests used to assert:
      nothing listening (under 3 s);
   3. dashboard.images: refusing a 30000 x 30000 PNG from its header (goal: under 1 s);
   4. the dashboard under gunicorn (1 s upstream timeouts, one retry for reads, as in
-     tests/integration/test_faults.py): the generate page, the tray, the gallery and a
+     tests/genapi/test_faults.py): the generate page, the tray, the gallery and a
      job upload under each fault (goal: under 8 s a page; 2 s when rate limited or
      answered by something that is not the API, 3 s when nothing listens).
 
@@ -38,7 +38,7 @@ RUNS = 5
 LATENCY_MS = 400
 SEED_ITEMS = 50
 
-# The faults of tests/integration/test_faults.py: (name, knobs, goal in seconds a page).
+# The faults of tests/genapi/test_faults.py: (name, knobs, goal in seconds a page).
 FAULTS = [
     ("slow (2.5 s latency)", {"latency_ms": 2500}, 8.0),
     ("server error (500)", {"error_rate": 1.0}, 8.0),

@@ -3,6 +3,10 @@ import socket
 
 import pytest
 
+# Shared fixtures of their own module: the browser tests' (Playwright) in every feature
+# folder. Only this root conftest may list plugins.
+pytest_plugins = ["tests.support.browser"]
+
 # pytest-django's live_server runs beside Playwright's sync API, which holds an event
 # loop open in this thread; Django's async-safety check would refuse the ORM there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -50,6 +54,43 @@ def _fresh_cache():
     clear_caches()
     yield
     clear_caches()
+
+
+# --- Designers (tests/factories.py) -----------------------------------------------------
+# The team every test may ask for, each made by DesignerFactory (password DEFAULT_PASSWORD).
+# A module whose designer needs more (the simulator, settings) says so with a fixture of
+# the same name that asks for this one and the rest.
+
+
+@pytest.fixture
+def ada(db):
+    """Ada, a designer; logged in nowhere."""
+    from tests.factories import DesignerFactory
+
+    return DesignerFactory(username="ada")
+
+
+@pytest.fixture
+def designer(ada, client):
+    """Ada, logged into `client`: the designer most tests act as."""
+    client.force_login(ada)
+    return ada
+
+
+@pytest.fixture
+def bob(db):
+    """Bob, a second designer of the team; logged in nowhere."""
+    from tests.factories import DesignerFactory
+
+    return DesignerFactory(username="bob")
+
+
+@pytest.fixture
+def teammate(db):
+    """Grace, another designer of the team; logged in nowhere."""
+    from tests.factories import DesignerFactory
+
+    return DesignerFactory(username="grace")
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ export function toast(text) {
 }
 
 // The rules of describe_size() and elapsed() in dashboard/core/display.py: a size or
-// a time reads the same before an upload as after it (tests/browser/test_shell.py
+// a time reads the same before an upload as after it (tests/core/test_browser_shell.py
 // checks that both sides agree).
 export function formatBytes(bytes) {
   const units = [[1024 * 1024 * 1024, "GB"], [1024 * 1024, "MB"], [1024, "KB"]];

@@ -19,7 +19,8 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
-from dashboard.models import InputImage, Job, Run, RunCell
+from dashboard.models import InputImage, Job
+from tests.factories import DEFAULT_PASSWORD, InputImageFactory, JobFactory, RunCellFactory, RunFactory
 from tests.security.support import (
     CHANGING,
     HTMX,
@@ -30,7 +31,9 @@ from tests.security.support import (
     routes,
 )
 
-pytestmark = pytest.mark.django_db
+# On PostgreSQL and Redis too: every check here goes through a session (kept in the shared
+# cache and the database), and logging out must end it there.
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 ROUTES = routes()
 ITEM = "0123456789abcdef01234567"
@@ -42,29 +45,17 @@ FORM = {
     "tool": "fashion_swap",
     "next": "/",
     "username": "ada",
-    "password": "pw",
+    "password": DEFAULT_PASSWORD,
 }
 
 
 @pytest.fixture
-def someone_elses_work(django_user_model):
+def someone_elses_work(teammate):
     """A Job and an input of another designer: what a refused request must not touch."""
-    owner = django_user_model.objects.create_user(username="grace", password="pw")
-    image = InputImage.objects.create(
-        owner=owner,
-        file="inputs/a.png",
-        thumbnail="thumbnails/a.webp",
-        original_name="a.png",
-        content_type="image/png",
-        size=1,
-        width=1,
-        height=1,
-    )
-    job = Job.objects.create(history_item_id=ITEM, designer=owner, tool="fashion_swap")
-    run = Run.objects.create(
-        designer=owner, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment"
-    )
-    RunCell.objects.create(run=run, row=0, column=0, row_image=image)
+    image = InputImageFactory(owner=teammate, original_name="a.png")
+    job = JobFactory(history_item_id=ITEM, designer=teammate)
+    run = RunFactory(designer=teammate)
+    RunCellFactory(run=run, row=0, column=0, row_image=image)
     return Ids(
         items=[job.history_item_id],
         input_pks=[image.pk],
@@ -157,8 +148,9 @@ class TestAVisitorWhoIsNotLoggedIn:
 
 
 @pytest.fixture
-def designer(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password="pw")
+def designer(ada):
+    """Ada, logged in nowhere: each test logs in the clients it means to."""
+    return ada
 
 
 class TestCsrf:

@@ -9,7 +9,8 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from dashboard.models import InputImage, Job, Run, RunCell
+from dashboard.models import Job, RunCell
+from tests.factories import InputImageFactory, JobFactory, RunCellFactory, RunFactory
 from tests.support.corpus import flat_photo
 
 pytestmark = pytest.mark.django_db
@@ -23,19 +24,11 @@ def no_upstream():
 
 
 @pytest.fixture
-def graces_run(django_user_model):
-    grace = django_user_model.objects.create_user(username="grace")
-    image = InputImage.objects.create(
-        owner=grace, file="inputs/a.png", thumbnail="thumbnails/a.webp", original_name="a.png",
-        content_type="image/png", size=1, width=1, height=1,
-    )  # fmt: skip
-    run = Run.objects.create(
-        designer=grace, designer_name="grace", tool="fashion_swap", row_slot="clothes", row_label="Garment"
-    )
-    job = Job.objects.create(
-        history_item_id=ITEM, designer=grace, tool="fashion_swap", status=Job.Status.COMPLETE, run=run
-    )
-    RunCell.objects.create(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
+def graces_run(teammate):
+    image = InputImageFactory(owner=teammate, original_name="a.png")
+    run = RunFactory(designer=teammate)
+    job = JobFactory(history_item_id=ITEM, designer=teammate, status=Job.Status.COMPLETE, run=run)
+    RunCellFactory(run=run, row=0, column=0, row_image=image, job=job, state=RunCell.State.SENT)
     return run
 
 
@@ -51,9 +44,9 @@ def test_logged_out_both_downloads_lead_to_the_login_page_without_an_upstream_ca
     assert len(no_upstream.calls) == 0
 
 
-def test_a_selection_posted_without_its_csrf_token_is_refused(django_user_model, no_upstream):
+def test_a_selection_posted_without_its_csrf_token_is_refused(ada, no_upstream):
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(django_user_model.objects.create_user(username="ada"))
+    browser.force_login(ada)
 
     response = browser.post(reverse("history_download"), {"ids": [ITEM]})
 
@@ -61,8 +54,7 @@ def test_a_selection_posted_without_its_csrf_token_is_refused(django_user_model,
     assert len(no_upstream.calls) == 0
 
 
-def test_a_teammate_may_download_anothers_run(django_user_model, client, graces_run, no_upstream):
-    client.force_login(django_user_model.objects.create_user(username="ada"))
+def test_a_teammate_may_download_anothers_run(designer, client, graces_run, no_upstream):
     base = "http://genapi.test"
     no_upstream.get(f"{base}/generation/tools", json=[])
     no_upstream.get(
@@ -77,8 +69,7 @@ def test_a_teammate_may_download_anothers_run(django_user_model, client, graces_
     assert b"".join(response.streaming_content).startswith(b"PK")
 
 
-def test_a_run_that_does_not_exist_is_a_404(django_user_model, client, no_upstream):
-    client.force_login(django_user_model.objects.create_user(username="ada"))
+def test_a_run_that_does_not_exist_is_a_404(designer, client, no_upstream):
     assert client.get("/runs/987654/download").status_code == 404
     assert client.get("/runs/-1/download").status_code == 404
     assert client.get("/runs/1%2F..%2F/download").status_code == 404
@@ -86,8 +77,7 @@ def test_a_run_that_does_not_exist_is_a_404(django_user_model, client, no_upstre
 
 
 @pytest.mark.parametrize("hostile", ["../../generation/tools", "x%2F..", "a b", "\x00", "<script>", "a" * 129])
-def test_a_hostile_id_in_a_selection_never_reaches_the_upstream(django_user_model, client, no_upstream, hostile):
-    client.force_login(django_user_model.objects.create_user(username="ada"))
+def test_a_hostile_id_in_a_selection_never_reaches_the_upstream(designer, client, no_upstream, hostile):
 
     response = client.post(reverse("history_download"), {"ids": [ITEM, hostile]})
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from dashboard.models import Job
 from tests.security.support import HTMX, METHODS, routes, stray_paths, url_with
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 
 FUZZ = hypothesis_settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
@@ -104,8 +104,9 @@ POST_FORM = {"like": "true"}
 
 
 @pytest.fixture
-def designer(django_user_model, on_simulator):
-    return django_user_model.objects.create_user(username="ada", password="pw")
+def designer(ada, on_simulator):
+    """Ada, with Django on the real simulator; logged into `browser` below, not `client`."""
+    return ada
 
 
 @pytest.fixture

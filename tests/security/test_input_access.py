@@ -12,22 +12,12 @@ import pytest
 from django.urls import reverse
 
 from dashboard.models import InputImage
+from tests.generate.test_page import JOB_URL, api, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import garment_photo, person_photo
-from tests.unit.test_generate import JOB_URL, api, post_job, upload  # noqa: F401 (api is a fixture)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 VARIANTS = ("file", "thumbnail", "download")
-
-
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
 
 
 def drafted_photo(client, ada) -> InputImage:

@@ -171,8 +171,9 @@ def canary_sim(tmp_path_factory):
 
 
 @pytest.fixture
-def designer(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password="pw")
+def designer(ada):
+    """Ada, logged in nowhere: the walks log `client` in and out themselves."""
+    return ada
 
 
 @pytest.fixture

@@ -12,20 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.models import InputImage
+from tests.generate.test_page import JOB_URL, api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
 from tests.support.corpus import garment_photo, person_photo
-from tests.unit.test_generate import JOB_URL, api, job_posts, post_job, upload  # noqa: F401 (api is a fixture)
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada")
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user(username="bob")
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 
 
 def bobs_images(client, bob) -> dict[str, InputImage]:

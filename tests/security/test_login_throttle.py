@@ -12,18 +12,15 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-pytestmark = pytest.mark.django_db
+from tests.factories import DEFAULT_PASSWORD
 
-PASSWORD = "correct horse battery"
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
+
+PASSWORD = DEFAULT_PASSWORD  # ada's (the shared fixture, tests/factories.py)
 LOCKED = "Too many failed logins"
 # The defaults (LOGIN_FAILURE_LIMIT, LOGIN_COOLOFF_MINUTES), which the tests do not change.
 LIMIT = 5
 COOL_OFF = timedelta(minutes=15)
-
-
-@pytest.fixture
-def ada(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password=PASSWORD)
 
 
 def log_in(client: Client, username: str, password: str, **headers):
@@ -118,7 +115,7 @@ class TestTheAddressBehindAProxy:
         ids=["no-proxy", "one-proxy-forged-left", "one-proxy", "two-proxies"],
     )
     def test_the_client_address_is_the_one_the_proxies_saw(self, env, header, address):
-        from tests.unit.test_deploy import PRODUCTION_ENV, manage
+        from tests.core.test_deploy_checks import PRODUCTION_ENV, manage
 
         result = manage("shell", "--no-imports", "-c", ADDRESS_OF.format(header=header), env={**PRODUCTION_ENV, **env})
         assert result.stdout.split()[-1:] == [address], result.stderr

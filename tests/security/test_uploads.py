@@ -27,10 +27,9 @@ def contents(name: str) -> bytes:
 
 
 @pytest.fixture
-def designer(django_user_model, client, on_simulator):
-    user = django_user_model.objects.create_user(username="ada")
-    client.force_login(user)
-    return user
+def designer(designer, on_simulator):
+    """Ada, logged into `client`, with Django on the real simulator."""
+    return designer
 
 
 def job_creations(simulator) -> list[dict]:

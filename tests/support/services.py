@@ -4,7 +4,7 @@ Every server here is started by the test run itself: on a free loopback port, wi
 random password and a throw-away data directory, and stopped afterwards. No system
 service is used or touched. `scripts/ensure-services` installs the programs.
 
-    python -m tests.support.services -- python -m pytest tests/unit
+    python -m tests.support.services -- python -m pytest -m postgres_redis
 
 starts PostgreSQL and Redis, runs the command with DATABASE_URL and REDIS_URL pointing
 at them (and TEST_REDIS_RUN_ID naming the Redis that may be flushed), then stops both.
@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from tests.support.simulator import PROJECT_ROOT, end_process, free_port
+from tests.support.simulator import PROJECT_ROOT, end_process, free_port, read_output
 
 START_TIMEOUT = 30.0
 # Environment variable naming the run_id (from INFO server) of the one Redis server that
@@ -117,8 +117,7 @@ class RedisServer:
     def output(self) -> str:
         if self._output is None:
             return ""
-        self._output.seek(0)
-        return self._output.read().decode("utf-8", "replace")
+        return read_output(self._output)
 
     def stop(self) -> None:
         """Stop the process; the port and data directory are kept for a restart."""
@@ -314,8 +313,7 @@ class S3Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                self._output.seek(0)
-                raise ServiceError(f"moto server exited:\n{self._output.read().decode('utf-8', 'replace')}")
+                raise ServiceError(f"moto server exited:\n{read_output(self._output)}")
             try:
                 requests.get(f"{self.endpoint_url}/moto-api/", timeout=1)
                 return self

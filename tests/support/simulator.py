@@ -49,6 +49,14 @@ def end_process(process: subprocess.Popen[bytes] | None, output: IO[bytes] | Non
         output.close()
 
 
+def read_output(output: IO[bytes]) -> str:
+    """What a server process of the tests' wrote so far to `output`, the temporary file
+    that is its stdout and stderr. Read with pread, at an offset: the process shares the
+    file's offset with us, and a seek(0) then read() here made it write over its own
+    first lines meanwhile (a worker's "Starting worker" line was lost that way)."""
+    return os.pread(output.fileno(), os.fstat(output.fileno()).st_size, 0).decode("utf-8", "replace")
+
+
 class SimulatorError(RuntimeError):
     """The simulator did not start, or a control call failed."""
 
@@ -130,8 +138,7 @@ class SimulatorProcess:
         """Everything the process wrote to stdout/stderr so far."""
         if self._output is None:
             return ""
-        self._output.seek(0)
-        return self._output.read().decode("utf-8", "replace")
+        return read_output(self._output)
 
     def stop(self) -> None:
         end_process(self._process, self._output)

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-from tests.support.simulator import PROJECT_ROOT, end_process
+from tests.support.simulator import PROJECT_ROOT, end_process, read_output
 
 
 def database_url() -> str:
@@ -109,8 +109,7 @@ class WorkerProcess:
     def output(self) -> str:
         if self._output is None:
             return ""
-        self._output.seek(0)
-        return self._output.read().decode("utf-8", "replace")
+        return read_output(self._output)
 
     def __enter__(self) -> Self:
         return self.start()

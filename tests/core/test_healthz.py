@@ -1,0 +1,42 @@
+"""/healthz is public: hammering it must not spend the API key's rate limit."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
+
+
+def tool_listings(simulator) -> int:
+    return sum(1 for entry in simulator.requests() if entry["path"].startswith("/generation/tools"))
+
+
+class TestHealthzProbesTheUpstreamSparingly:
+    def test_seventy_hits_make_one_upstream_call(self, client, on_simulator):
+        on_simulator.clear_requests()
+        for _ in range(70):
+            response = client.get(reverse("healthz"))
+            assert response.status_code == 200
+        assert tool_listings(on_simulator) == 1
+
+    def test_a_failed_probe_is_remembered_too(self, client, on_simulator):
+        on_simulator.configure(error_rate=1)
+        on_simulator.clear_requests()
+        for _ in range(20):
+            assert client.get(reverse("healthz")).json()["upstream"] == "unavailable"
+        assert tool_listings(on_simulator) == 1
+
+    def test_workers_share_the_probe_through_redis(self, client, on_simulator, on_redis):
+        from django.core.cache import caches
+
+        on_simulator.clear_requests()
+        client.get(reverse("healthz"))
+        caches["local"].clear()  # another worker: nothing in its own memory
+        assert client.get(reverse("healthz")).json()["upstream"] == "ok"
+        assert tool_listings(on_simulator) == 1
+
+    def test_with_redis_down_each_worker_still_remembers_its_probe(self, client, on_simulator, on_redis):
+        on_redis.stop()
+        on_simulator.clear_requests()
+        for _ in range(20):
+            assert client.get(reverse("healthz")).json()["cache"] == "unavailable"
+        assert tool_listings(on_simulator) == 1

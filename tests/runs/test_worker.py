@@ -1,0 +1,221 @@
+"""Matrix runs sent by real background workers (`manage.py db_worker` subprocesses) to the
+real simulator: paced, under its rate limit, each cell sent once, cancellable.
+
+Counted from the simulator's own access log: what reached the upstream, not what the
+dashboard believes it sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from dashboard import genapi
+from dashboard.core.slots import slots_for
+from dashboard.models import Job, RunCell
+from dashboard.runs import services as runs
+from tests.support.library import library_image
+from tests.support.waiting import wait_until
+from tests.support.worker import WorkerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.postgres_redis]
+
+FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion")
+GARMENT, MODEL = slots_for("fashion_swap", "fashion")
+
+
+@pytest.fixture
+def designer(ada, on_simulator):
+    """Ada, logged in nowhere (the run engine is called directly), with Django on the simulator."""
+    return ada
+
+
+def start(designer, garments: int, models: int):
+    rows = [library_image(designer, "clothes", f"garment {i}") for i in range(garments)]
+    columns = [library_image(designer, "person", f"model {j}") for j in range(models)]
+    return runs.start_run(designer, tool=FASHION_SWAP, style=None, rows=(GARMENT, rows), columns=(MODEL, columns))
+
+
+def creations(simulator, status: int | None = None) -> list[dict]:
+    return [
+        entry
+        for entry in simulator.requests()
+        if entry["method"] == "POST" and (status is None or entry["status"] == status)
+    ]
+
+
+def all_sent(run) -> bool:
+    return not run.cells.exclude(state=RunCell.State.SENT).exists()
+
+
+def tasks_settled() -> bool:
+    return not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
+
+
+def test_two_workers_under_the_rate_limit_send_every_cell_once(settings, simulator, designer):
+    # The upstream takes 3 requests in any 2 seconds; the workers would send 10 a second.
+    simulator.configure(rate_limit="3/2")
+    simulator.clear_requests()
+    run = start(designer, 4, 3)
+    with (
+        WorkerProcess(settings, sends_per_minute=600) as first,
+        WorkerProcess(settings, sends_per_minute=600) as second,
+    ):
+        wait_until(lambda: all_sent(run), timeout=120, message="every cell of the run sent")
+        wait_until(tasks_settled, timeout=30, message="no task left to run")
+
+    made = creations(simulator, status=200)
+    refused = creations(simulator, status=429)
+    assert refused, "the rate limit was never reached: this test would not show 429s are honoured"
+    assert len(made) == 12, f"12 cells must make 12 jobs, the upstream made {len(made)}"
+    recorded = set(Job.objects.filter(run=run).values_list("history_item_id", flat=True))
+    cells = list(run.cells.select_related("job"))
+    assert len(recorded) == 12 and {cell.job.history_item_id for cell in cells} == recorded
+    assert all(genapi.item(item_id) for item_id in recorded), "every recorded id is a job the upstream knows"
+    assert {cell.claimed_by for cell in cells} == {first.name, second.name}, "both workers sent some cells"
+    assert all(cell.attempt == 1 for cell in cells)
+
+
+def test_sends_keep_to_the_pace_across_workers(settings, simulator, designer):
+    simulator.clear_requests()
+    started = time.time()
+    run = start(designer, 3, 2)
+    with WorkerProcess(settings, sends_per_minute=120), WorkerProcess(settings, sends_per_minute=120):
+        wait_until(lambda: all_sent(run), timeout=60, message="every cell sent")
+
+    # 120 a minute is a send time every 0.5 s, whichever worker takes it: the k-th job
+    # (counting from 0) reaches the upstream no sooner than k × 0.5 s after the start.
+    # (A busy machine may delay a send, and so bring two closer together, but never
+    # lets more through in a span than the pace allows.)
+    arrived = sorted(entry["at"] - started for entry in creations(simulator))
+    assert len(arrived) == 6
+    early = [(k, round(at, 3)) for k, at in enumerate(arrived) if at < k * 0.5]
+    assert not early, f"jobs sent ahead of the pace (k, seconds after the start): {early}"
+
+
+def test_cancel_stops_the_cells_not_yet_sent(settings, simulator, designer):
+    simulator.clear_requests()
+    run = start(designer, 5, 2)
+    with WorkerProcess(settings, sends_per_minute=60):
+        wait_until(
+            lambda: run.cells.filter(state=RunCell.State.SENT).count() >= 2, timeout=60, message="two cells sent"
+        )
+        cancelled = runs.cancel(run, designer)
+        wait_until(tasks_settled, timeout=60, message="the worker went through every task")
+
+    states = list(run.cells.values_list("state", flat=True))
+    sent = states.count(RunCell.State.SENT)
+    assert cancelled >= 1 and states.count(RunCell.State.CANCELLED) == cancelled
+    assert sent + cancelled == 10, f"every cell is sent or cancelled: {states}"
+    assert len(creations(simulator)) == sent, "a cancelled cell reached the upstream"
+    assert run.cancelled_at is not None and run.cancelled_by_name == "ada"
+    assert runs.progress(run).cancelled == cancelled
+
+
+def test_one_claim_wins_however_many_workers_race_for_a_cell(designer):
+    run = start(designer, 1, 1)
+    cell = run.cells.get()
+    barrier = threading.Barrier(6)
+    won: list[bool] = []
+
+    def race(name: str) -> None:
+        barrier.wait()
+        try:
+            won.append(runs.claim(cell.pk, cell.attempt, name))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=race, args=(f"w{n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(won) == [False] * 5 + [True]
+
+
+def test_the_same_cell_enqueued_twice_is_sent_once(settings, simulator, designer):
+    from dashboard.runs.tasks import send_cell
+
+    simulator.clear_requests()
+    run = start(designer, 1, 1)
+    cell = run.cells.get()
+    # A duplicate task for the same attempt: a retried enqueue, a restored backup...
+    send_cell.enqueue(cell.pk, cell.attempt, 0)
+    with WorkerProcess(settings), WorkerProcess(settings):
+        wait_until(lambda: all_sent(run), timeout=60, message="the cell sent")
+        wait_until(tasks_settled, timeout=30, message="both tasks run")
+
+    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == 2, "both tasks ran"
+    assert len(creations(simulator)) == 1
+
+
+HELD_MS = 4000
+
+
+def test_a_cell_whose_worker_died_while_sending_is_not_sent_again_by_itself(settings, simulator, designer):
+    simulator.clear_requests()
+    simulator.configure(latency_ms=HELD_MS)  # the upstream holds the job creation a while
+    run = start(designer, 1, 1)
+    cell = run.cells.get()
+    with WorkerProcess(settings) as worker:
+        wait_until(
+            lambda: RunCell.objects.get(pk=cell.pk).state == RunCell.State.SENDING,
+            timeout=30,
+            message="the cell claimed",
+        )
+        worker.kill()
+        killed_at = time.monotonic()
+    simulator.configure(latency_ms=0)
+    with WorkerProcess(settings):
+        # The dead worker's task is left RUNNING; nothing else may send this cell.
+        wait_until(
+            lambda: not DBTaskResult.objects.filter(status="READY").exists(), timeout=30, message="ready tasks taken"
+        )
+    cell.refresh_from_db()
+    assert cell.state == RunCell.State.SENDING and cell.job is None
+    assert runs.cell_status(cell) == "sending"
+
+    # Once it has been quiet too long it shows as failed, with why, and may be tried again.
+    RunCell.objects.filter(pk=cell.pk).update(claimed_at=timezone.now() - runs.STUCK_AFTER * 2)
+    cell.refresh_from_db()
+    assert runs.cell_status(cell) == "failed" and "may or may not" in runs.cell_problem(cell)
+    # The dead worker's request, when it reached the simulator before the kill, is still held
+    # there and is logged only once the hold is over (and the job made): wait for it (or long
+    # enough for it), or it would be counted below as the new attempt's: a test that got here
+    # within the hold counted it twice.
+    wait_until(
+        lambda: creations(simulator) or time.monotonic() - killed_at > HELD_MS / 1000 + 10,
+        timeout=HELD_MS / 1000 + 20,
+        message="the dead worker's request logged or given up",
+    )
+    before = len(creations(simulator))
+    assert runs.retry(run, designer) == 1
+    with WorkerProcess(settings):
+        wait_until(lambda: all_sent(run), timeout=60, message="the new attempt sent")
+    cell.refresh_from_db()
+    assert cell.attempt == 2 and cell.job is not None
+    assert len(creations(simulator)) == before + 1
+
+
+def test_a_failed_job_is_tried_again_as_a_new_attempt(settings, simulator, designer):
+    simulator.configure(fail_next=1)
+    run = start(designer, 2, 1)
+    with WorkerProcess(settings):
+        wait_until(lambda: all_sent(run), timeout=60, message="both cells sent")
+        wait_until(lambda: runs.refresh(run).finished, timeout=60, message="both jobs finished")
+        progress = runs.refresh(run)
+        assert (progress.done, progress.failed, progress.failed_after_sending) == (1, 1, 1)
+        failed = next(cell for cell in run.cells.select_related("job") if runs.cell_status(cell) == "failed")
+        first_job = failed.job
+        assert runs.retry(run, designer, [failed.pk]) == 1
+        assert runs.retry(run, designer, [failed.pk]) == 0, "a second press makes no second attempt"
+        wait_until(lambda: runs.refresh(run).finished and runs.progress(run).done == 2, timeout=60, message="retried")
+
+    failed.refresh_from_db()
+    assert failed.attempt == 2 and failed.job != first_job
+    assert Job.objects.filter(pk=first_job.pk, status=Job.Status.ERROR).exists(), "the failed job stays in History"
