@@ -1,5 +1,6 @@
 import os
 import socket
+import time
 
 import pytest
 
@@ -47,6 +48,18 @@ def clear_caches() -> None:
                     returncode=3,
                 )
         backend.clear()
+
+
+@pytest.fixture(autouse=True)
+def _one_rate_limit_window(monkeypatch):
+    """Per-minute limits count in fixed one-minute windows: a test sending a few forms
+    must not straddle two of them on a slow machine (the count would start again), so
+    the window's clock stands still in the middle of the minute the test began in."""
+    from dashboard.core import ratelimit
+
+    start = time.time()
+    still = start - start % ratelimit.WINDOW_SECONDS + ratelimit.WINDOW_SECONDS / 2
+    monkeypatch.setattr(ratelimit, "clock", lambda: still)
 
 
 @pytest.fixture(autouse=True)
