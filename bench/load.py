@@ -1,10 +1,12 @@
 """A team under load: 50 designers browse, rate and poll at once against gunicorn.
 
 The dashboard runs as in production (DEBUG=false, collected static files) under gunicorn
-with several workers on this machine, against the simulator seeded with SEED_ITEMS history
-items; jobs take long enough upstream (job_seconds) to stay pending for the whole run.
-REDIS_URL is unset, so each gunicorn worker has its own memory cache (catalogue, finished
-items, result previews, and the job-creation rate limit's counters).
+with several workers on this machine, beside the sync process (`manage.py sync_index`,
+default SYNC_* pacing), against the simulator seeded with SEED_ITEMS history items, which
+the sync has read before the run starts; jobs take long enough upstream (job_seconds) to
+stay pending for the whole run. Pages read the index the sync keeps. REDIS_URL is unset,
+so each gunicorn worker has its own memory cache (the Generate form's catalogue, result
+previews, and the job-creation rate limit's counters).
 
 Every designer has its own user and logged-in session and, from one thread,
 
@@ -20,7 +22,10 @@ Every designer has its own user and logged-in session and, from one thread,
      HX-Request); with a think time of THINK_SECONDS after each step;
 
 while a second thread with the same cookies polls its tray (GET /jobs/tray, HX-Request)
-every TRAY_SECONDS from its first job on: the tray is what keeps the 5 pending jobs polled.
+every TRAY_SECONDS from its first job on, as the open Generate page does. The tray reads
+the index; the sync alone follows the 250 running jobs upstream (every
+SYNC_RUNNING_SECONDS one status=pending listing, 100 results a page: 3 pages for 250,
+however many designers poll).
 
 The gallery is filtered to finished results (status=complete): the 250 jobs just sent are
 the newest items upstream, so unfiltered pages 1-5 would hold only running jobs, with no
@@ -31,10 +36,12 @@ failed outright, or a 200 whose HTML carries an error notice (the upstream banne
 notice-error, a tray warning, a form or field error, a job that was not sent). Traffic goes
 to 127.0.0.1 only; every loop stops by itself at the deadline.
 
-After the run, with the load stopped, a quiet pass counts the upstream calls of single
-requests of each kind (from the simulator's access log), including one tray poll per
-designer: the tray's one pending listing covers the PENDING_LISTING_LIMIT newest running
-jobs of the whole team, and every job outside it costs a detail read per poll.
+Upstream calls are counted by the process that made them (each logs its own; the
+simulator's access log sees them mixed): the dashboard's during the run, by call, and
+the sync's beside them. After the run, with the load stopped, a quiet pass counts the
+dashboard's upstream calls of single requests of each kind, including one tray poll per
+designer (expected: 0 for every page that reads the index: gallery, details, tray; the
+rating's write and re-read, a preview's image when not cached, a job's creation).
 
 Every run samples each gunicorn worker's VmRSS every 10 s; --soak runs 10 minutes and
 reports per-worker growth from the first minute to the last (goal: flat). The CPU time of
@@ -63,12 +70,14 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import requests
 from support import (
     bench_stack,
     cpu_seconds,
     heading,
+    is_pending_listing,
     main_guard,
     percentile,
     row,
@@ -92,7 +101,6 @@ RSS_EVERY = 10.0
 REQUEST_TIMEOUT = 30.0
 GOAL_P95_MS = 250.0
 GOAL_FLAT_MB = 5.0  # per-worker growth from the first minute to the last that still counts as flat
-PENDING_LISTING_LIMIT = 100  # dashboard/jobs/services.py
 QUIET_JOBS = 3  # jobs the quiet pass sends one at a time (within the rate limit)
 # The job-creation rate limit's refusal (dashboard/generate/views.py: rate_limit_message), a
 # form error on a 200; an HTTP 429 counts as the refusal too.
@@ -525,10 +533,14 @@ def main() -> int:
         workers=args.workers,
         threads=args.threads,
         settings_extra=SQLITE_MODES[args.sqlite],
+        # dashboard.wsgi: the worker times come from gunicorn's access log (%(D)s), which
+        # uvicorn's worker (the Procfile's web) does not write.
         access_log=True,
+        web="wsgi",
     ) as stack:
         sim = stack.sim
         sim.seed(SEED_ITEMS)
+        synced = stack.wait_for_index()
         worker_pids = stack.dashboard.wait_for_workers()
         sim_pid = sim._process.pid if sim._process else None  # noqa: SLF001 (bench only)
         journal = stack.query("PRAGMA journal_mode")[0][0]
@@ -544,6 +556,11 @@ def main() -> int:
         row("", "(catalogue, finished items, result previews and the job rate-limit counters are per worker)")
         row("database", f"SQLite, journal_mode={journal} (--sqlite {args.sqlite})")
         row("simulator", f"{SEED_ITEMS} seeded history items; job_seconds {job_seconds:.0f} (jobs stay pending)")
+        row(
+            "sync",
+            f"manage.py sync_index, pid {stack.sync.process.pid}, default SYNC_* pacing; it had read the"
+            f" {SEED_ITEMS} seeded items {synced:.1f} s after seeding",
+        )
         row(
             "designers",
             f"{len(names)}, each its own user and session; {JOBS_PER_DESIGNER} jobs each first (~{len(images[0]) // 1000} KB images x 2)",
@@ -569,7 +586,9 @@ def main() -> int:
         ]
         access_path, app_log_path = stack.tmp / "access.log", stack.tmp / "gunicorn.log"
         logs_before = size_of(access_path), size_of(app_log_path)
-        cpu_before = cpu_of([*worker_pids, *([sim_pid] if sim_pid else [])])
+        sync_pid = stack.sync.process.pid
+        cpu_before = cpu_of([*worker_pids, sync_pid, *([sim_pid] if sim_pid else [])])
+        run_mark = stack.mark()
         client_cpu_before = time.process_time()
         busy_before = machine_busy_seconds()
         with Watcher(stack.dashboard.worker_pids, record.started, RSS_EVERY, sim, baseline_seq) as watcher:
@@ -578,8 +597,9 @@ def main() -> int:
                 for future in futures:
                     future.result()
         elapsed = time.monotonic() - record.started
-        cpu_after = cpu_of([*worker_pids, *([sim_pid] if sim_pid else [])])
+        cpu_after = cpu_of([*worker_pids, sync_pid, *([sim_pid] if sim_pid else [])])
         time.sleep(0.2)  # let gunicorn flush its access log
+        run_calls = stack.calls_since(run_mark)
         access_lines = read_from(access_path, logs_before[0])
         app_lines = read_from(app_log_path, logs_before[1])
         client_cpu = time.process_time() - client_cpu_before
@@ -605,14 +625,14 @@ def main() -> int:
                 return 0.0, 0.0
 
         def measure(kind: str, fn) -> None:
-            sim.clear_requests()
+            mark = stack.mark()
             (dash0, sim0), t0 = cpu_now(), time.perf_counter()
             fn()
             wall = time.perf_counter() - t0
             dash1, sim1 = cpu_now()
-            calls = sim.requests()
-            quiet[kind].append(len(calls))
-            quiet_paths[kind].update(group_calls(calls))
+            calls = stack.calls_since(mark)["dashboard"]  # the dashboard's own, not the sync's
+            quiet[kind].append(sum(calls.values()))
+            quiet_paths[kind].update(calls)
             quiet_cost[kind].append((wall, dash1 - dash0, sim1 - sim0))
 
         gallery_html = probe.session.get(f"{stack.dashboard.base_url}/history/?{GALLERY_QUERY}&page=2", timeout=30).text
@@ -643,11 +663,6 @@ def main() -> int:
                 ),
             )
             measure("preview", lambda item_id=item_id: probe.call("preview", "GET", f"/results/{item_id}/preview"))
-        pending_upstream = int(
-            api.get(
-                f"{sim.base_url}/user/generation-history", params={"status": "pending", "limit": 1}, timeout=10
-            ).json()["total_count"]
-        )
         for d in designers:
             measure("tray", lambda d=d: d.call("tray", "GET", "/jobs/tray", headers={"HX-Request": "true"}))
         for j in range(QUIET_JOBS):
@@ -762,9 +777,21 @@ def main() -> int:
             p95 = percentile(timed, 95) * 1000
             row(f"  p95 {kind}", f"{p95:7.1f} ms  -> {'met' if p95 < GOAL_P95_MS else 'MISSED'}")
 
-    heading("the simulator's share (its access log)")
+    heading("the upstream's share: the simulator's access log, and each process's own calls (their logs)")
     row("upstream API calls", f"{upstream_total:,} in {elapsed:.1f} s = {upstream_total / elapsed:.1f} per second")
     row("per dashboard request", f"{upstream_total / total:.2f}")
+    for process, label in (("dashboard", "gunicorn's workers (the pages)"), ("sync", "the sync process")):
+        made = run_calls.get(process, Counter())
+        row(f"  by {label}", f"{sum(made.values()):,} = {sum(made.values()) / elapsed:.2f} per second")
+        for name, count in made.most_common():
+            say(f"    {count:>7,}  {count / elapsed:6.2f}/s  {name}")
+    listings = [e for e in entries if is_pending_listing(e)]
+    firsts = sum(1 for e in listings if parse_qs(e.get("query", "")).get("page", ["1"]) == ["1"])
+    row(
+        "  running listings (the sync's)",
+        f"{firsts:,} = {firsts / elapsed:.2f} per second, {len(listings):,} pages in all (100 results a page),"
+        f" for {sum(1 for x in samples if x.kind == 'tray')} tray polls",
+    )
     by_path = group_calls(entries)
     statuses = Counter(e["status"] for e in entries)
     shown = (
@@ -772,14 +799,15 @@ def main() -> int:
         if len(entries) < upstream_total
         else ""
     )
-    say(f"  by call{shown}:")
+    say(f"  all of them by call{shown}:")
     for name, count in by_path.most_common():
         say(f"    {count:>7,}  {count / elapsed:6.1f}/s  {name}")
     say(f"  upstream statuses: {', '.join(f'{code}: {n:,}' for code, n in sorted(statuses.items()))}")
 
     heading("one request at a time, load stopped (quiet pass, caches as the run left them)")
     say("  what a single request costs: wall time (median), CPU of the dashboard's workers and of the")
-    say("  simulator (mean per request), and its upstream calls (min / median / max, and which)")
+    say("  simulator (mean per request; the simulator's also serves the sync meanwhile), and the")
+    say("  dashboard's upstream calls for it (min / median / max, and which; from its own log)")
     say(
         f"  {'kind':<13} {'requests':>8} {'wall ms':>8} {'dash CPU ms':>11} {'sim CPU ms':>10} {'calls':>11}  calls seen"
     )
@@ -795,16 +823,7 @@ def main() -> int:
         sim_cost = sum(c[2] for c in costs) / len(costs)
         seen = ", ".join(f"{n} x {name}" for name, n in quiet_paths[kind].most_common())
         say(f"  {kind:<13} {len(counts):>8} {ms(wall)} {ms(dash):>11} {ms(sim_cost):>10} {spread:>11}  {seen}")
-    tray_counts = quiet.get("tray", [])
-    if tray_counts:
-        heavy = sum(1 for c in tray_counts if c > 1)
-        say(
-            f"  tray: {pending_upstream} jobs pending upstream (the whole team); the tray's one listing covers the newest"
-            f" {PENDING_LISTING_LIMIT},"
-        )
-        say(
-            f"        so {heavy} of {len(tray_counts)} designers' trays also read each of their jobs outside it, every poll."
-        )
+    say("  (gallery, details and tray read the index: 0 calls; a rating is written upstream, then re-read)")
 
     heading(
         f"CPU used during the run (CPU seconds; {os.cpu_count()} CPUs x {elapsed:.0f} s = {os.cpu_count() * elapsed:.0f} available)"
@@ -821,8 +840,10 @@ def main() -> int:
     if sim_pid and sim_pid in cpu_after:
         sim_cpu = cpu_after[sim_pid] - cpu_before.get(sim_pid, 0)
         row("simulator", f"{sim_cpu:7.1f} s  ({sim_cpu / elapsed * 100:5.1f} % of one CPU)")
+    sync_cpu = cpu_after.get(sync_pid, 0) - cpu_before.get(sync_pid, 0)
+    row("sync process", f"{sync_cpu:7.1f} s  ({sync_cpu / elapsed * 100:5.1f} % of one CPU)")
     row("load generator (this script)", f"{client_cpu:7.1f} s  ({client_cpu / elapsed * 100:5.1f} % of one CPU)")
-    ours = worker_cpu + client_cpu + (sim_cpu if sim_pid and sim_pid in cpu_after else 0.0)
+    ours = worker_cpu + sync_cpu + client_cpu + (sim_cpu if sim_pid and sim_pid in cpu_after else 0.0)
     others = max(0.0, machine_busy - ours)
     row(
         "everything else on the machine",

@@ -4,11 +4,12 @@ The "before" and "after" figure for refactors that move templates or split the s
 files: run it on both commits and compare (``--json`` keeps the figures, ``--compare``
 prints the differences against a kept run).
 
-Against gunicorn (DEBUG=false, collected static files) and the simulator, with seeded
-content: 60 history items (a fixed random seed; the gallery at its default 20 a page),
-three of them moved to the trash, six library images, and a 2 × 2 run sent through the
-run form (no background worker runs, so its four cells stay queued: the page renders
-all the same). Then every page is asked with ``Accept-Encoding: gzip`` and with
+Against gunicorn (DEBUG=false, collected static files), the simulator and the sync process
+(bench_stack; pages read the index it keeps, so they are asked once it has read the
+seeded history and the seeded running items' ends), with seeded content: 60 history
+items (a fixed random seed; the gallery at its default 20 a page), three of them moved
+to the trash, six library images, and a 2 × 2 run sent through the run form (no
+background worker runs, so its four cells stay queued: the page renders all the same). Then every page is asked with ``Accept-Encoding: gzip`` and with
 ``Accept-Encoding: identity``; its ``<link rel="stylesheet">`` and ``<script src>``
 (same origin only; CSS ``@import`` and the static imports of ``type="module"``
 scripts followed) are fetched the same two ways.
@@ -497,9 +498,12 @@ def main() -> int:
         started = time.monotonic()
         seed_history(stack, SEED_ITEMS)
         pending, waited = wait_for_pending(stack)
+        synced = stack.wait_for_index(settled=True)
         say(
             f"  seeded {SEED_ITEMS} history items (random seed {SEED_RANDOM}); waited {waited:.0f} s for the seeded "
-            f"pending ones to finish" + (f": {pending} STILL PENDING" if pending else "")
+            f"pending ones to finish"
+            + (f": {pending} STILL PENDING" if pending else "")
+            + f", and {synced:.0f} s more for the sync to have read it all"
         )
         third_page = stack.session.get(stack.url("/history/?page=3"), timeout=30).text
         for _, item_id in card_ids(third_page)[:TRASHED]:

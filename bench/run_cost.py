@@ -3,17 +3,23 @@ worker's memory, and what following it from the run page costs.
 
 One designer sends a run of 10 garments × 10 model photos (100 jobs) through the
 dashboard's own form (POST /runs/new with 20 new files), against gunicorn, the
-simulator and one background worker (`manage.py db_worker`), all as in production
-(DEBUG off, SQLite). While the worker sends, the run page's poller is asked every 2 s
-as htmx asks it; each tick's upstream calls are counted in the simulator's access log.
+simulator and one background worker (`manage.py run_worker`), all as in production
+(DEBUG off, SQLite), with the sync process beside them (bench_stack; default SYNC_*
+pacing), which alone follows the jobs' statuses. While the worker sends, the run page's
+poller is asked every 2 s as htmx asks it; each tick's upstream calls are counted from
+the dashboard's own log (the run page reads the Job rows and the index: expected 0), and
+the sync's calls over the whole sending from its log (its status=pending listings, 100
+results a page, from the simulator's access log).
 
   start request      time of the POST that starts the run (stores 20 photos, writes
                      100 cells, enqueues 100 tasks; the worker does the sending)
   time to all sent   from that POST's answer to the 100th job recorded as sent
   calls a minute     job creations a minute at the upstream, against RUN_SENDS_PER_MINUTE
   worker RSS         the worker's resident memory: at start, its peak, at the end
-  poll cost          upstream calls of one run-page poll tick while the worker sends,
-                     and once all 100 run and nothing changes; bytes of such a poll
+  poll cost          the dashboard's upstream calls of one run-page poll tick while the
+                     worker sends, and once all 100 run and nothing changes; bytes of
+                     such a poll
+  sync cost          the sync's calls a second meanwhile, and its running listings
 
 Run: .venv/bin/python bench/run_cost.py [--pace N]   (N: RUN_SENDS_PER_MINUTE, default 60)
 """
@@ -30,8 +36,8 @@ from support import (
     REPO,
     RssSampler,
     bench_stack,
-    count_calls,
     heading,
+    is_pending_listing,
     main_guard,
     median,
     row,
@@ -51,8 +57,7 @@ def start_worker(env: dict[str, str], log_path) -> subprocess.Popen:
         [
             PYTHON,
             "manage.py",
-            "db_worker",
-            "--no-reload",
+            "run_worker",
             "--no-startup-delay",
             "--interval",
             "0.5",
@@ -130,7 +135,7 @@ def main() -> int:
                 poll = re.search(r'id="run-live"[^>]*hx-get="([^"]+)"', page)
                 poll_url = poll.group(1).replace("&amp;", "&") if poll else None
                 ticks: list[dict] = []
-                log_seen = 0
+                sending_mark = stack.mark()
                 while sent() < ROWS * COLUMNS:
                     if time.perf_counter() - sent_at > 60 * ROWS * COLUMNS / args.pace + 120:
                         raise RuntimeError(
@@ -139,20 +144,20 @@ def main() -> int:
                     time.sleep(POLL_SECONDS)
                     if poll_url is None:
                         continue
-                    entries = stack.sim.requests()[log_seen:]
-                    log_seen += len(entries)
-                    before = len(stack.sim.requests())
+                    mark = stack.mark()
                     response = session.get(stack.url(poll_url), headers={"HX-Request": "true"}, timeout=30)
-                    calls = [e for e in stack.sim.requests()[before:] if e["method"] == "GET"]
-                    log_seen += len(calls)
+                    calls = stack.calls_since(mark)["dashboard"]
                     fresh = re.search(r'id="run-live"[^>]*hx-get="([^"]+)"', response.text)
                     if response.status_code == 200 and fresh:
                         poll_url = fresh.group(1).replace("&amp;", "&")
-                    ticks.append({"status": response.status_code, "calls": len(calls), "sent": sent()})
+                    ticks.append({"status": response.status_code, "calls": calls.total(), "sent": sent()})
                 all_sent_seconds = time.perf_counter() - sent_at
+                sync_sending = stack.calls_since(sending_mark)["sync"]
                 peak_kib = sampler.max_kib
             end_kib = rss_kib(worker.pid)
             log = stack.sim.requests()
+            listings = [e for e in log if is_pending_listing(e)]
+            listing_span = (listings[-1]["at"] - listings[0]["at"]) if len(listings) > 1 else 0
             creations = [e for e in log if e["method"] == "POST" and e["status"] == 200]
             throttled = [e for e in log if e["status"] == 429]
             span = (max(e["at"] for e in creations) - min(e["at"] for e in creations)) if len(creations) > 1 else 0
@@ -162,11 +167,11 @@ def main() -> int:
             still: list[dict] = []
             for _ in range(STILL_TICKS + 1):
                 time.sleep(POLL_SECONDS)
-                before = len(stack.sim.requests())
+                mark = stack.mark()
                 response = session.get(
                     stack.url(poll_url), headers={"HX-Request": "true", "Accept-Encoding": "gzip"}, timeout=30
                 )
-                calls = count_calls(stack.sim.requests()[before:])
+                calls = stack.calls_since(mark)["dashboard"]
                 fresh = re.search(r'id="run-live"[^>]*hx-get="([^"]+)"', response.text)
                 if response.status_code == 200 and fresh:
                     poll_url = fresh.group(1).replace("&amp;", "&")  # the last change drawn
@@ -218,8 +223,22 @@ def main() -> int:
                 "  poll",
                 f"HTTP {tick['status']}, {tick['bytes']} B body, {tick['calls']} upstream call(s) {tick['what'] or ''}",
             )
-    say("  goal: O(1) upstream calls per tick whatever N × M (one `status=pending` listing, shared by every")
-    say("  poller for 1.5 s, plus a read per job that just finished); no body when nothing changed")
+    say()
+    row(
+        "the sync while the worker sent",
+        f"{sync_sending.total()} calls in {all_sent_seconds:.0f} s = {sync_sending.total() / all_sent_seconds:.2f}/s"
+        f" [{', '.join(f'{n} x {name}' for name, n in sync_sending.most_common())}]",
+    )
+    if listing_span:
+        pages = sum(1 for e in listings if "page=1&" not in f"{e['query']}&")
+        row(
+            "  its running listings",
+            f"{len(listings)} ({pages} of them pages after the first) over {listing_span:.0f} s"
+            f" = {(len(listings) - 1) / listing_span:.2f}/s, the 100 jobs in one page of 100",
+        )
+    say("  goal: 0 upstream calls per run-page tick whatever N × M (the page reads the Job rows and the index;")
+    say("  the sync alone follows the jobs: one `status=pending` listing per SYNC_RUNNING_SECONDS, whatever N × M);")
+    say("  no body when nothing changed")
     return 0
 
 

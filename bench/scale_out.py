@@ -4,10 +4,13 @@ Starts, all private to this run on free loopback ports and stopped at the end (a
 Ctrl-C, SIGTERM or an error): a PostgreSQL and a Redis (tests/support/services.py), moto's
 S3 server with a bucket, and the simulator seeded with SEED_ITEMS history items, its jobs
 staying pending for the whole run. Migrates once, creates the designers, then runs TWO
-gunicorn instances of the dashboard on two ports with the same environment, as production
+instances of the Procfile's web process on two ports with the same environment, as production
 runs N instances behind a balancer: DATABASE_URL (PostgreSQL, no pool), REDIS_URL,
-MEDIA_STORAGE=s3, DEBUG=false, WEB_CONCURRENCY workers each with --threads 8 and
---keep-alive 10 (README "Deployment").
+MEDIA_STORAGE=s3, DEBUG=false, WEB_CONCURRENCY uvicorn workers each with WEB_THREADS 8 and
+--keep-alive 10 (README "Deployment"), and beside each instance the sync process
+(`manage.py sync_index`, default SYNC_* pacing): two of them, as when every machine runs
+the whole Procfile; only the one holding the lease calls the upstream, the other waits.
+The run starts once the sync has read the seeded history.
 
 Every request, of every designer, goes to the next instance in turn (a round-robin
 balancer without sticky sessions), so a designer logged in on one instance is served by
@@ -23,16 +26,17 @@ Each designer (bench/load.py's Designer, sending its requests through the balanc
 
 while a second thread polls as the two open pages do, every TRAY_SECONDS: the tray
 (GET /jobs/tray?seen=<fingerprint>, 204 when nothing changed) and the gallery's running
-cards (GET /history/poll?ids=..., 204 likewise). Every poll needs the running-jobs snapshot;
-the simulator's access log shows how often the instances together listed the pending jobs
-upstream (status=pending), against the number of polls: with the snapshot and its refresh
-lock shared through Redis it is about one listing per RUNNING_SNAPSHOT_SECONDS for the
-whole deployment, however many instances and polls.
+cards (GET /history/poll?ids=..., 204 likewise). The polls read the index in PostgreSQL
+and make no upstream call; the sync holding the lease alone follows the running jobs, with
+one status=pending listing per SYNC_RUNNING_SECONDS (100 results a page: the 90 jobs take
+one) for the whole deployment, however many instances and polls. The upstream calls are
+counted by the process that made them (each instance's and each sync's own log), and the
+running listings from the simulator's access log, against the number of polls.
 
 Reported: requests per second; p50 / p95 latency overall, per instance and per kind; errors
 (any status outside 2xx/3xx, a failed request, an error notice in a page, a poll or image
-answered wrongly); jobs sent; upstream pending listings per second against polls per second;
-objects in the bucket; PostgreSQL connections at the peak (pg_stat_activity, sampled
+answered wrongly); jobs sent; upstream calls per process and per request; the sync's
+running listings per second against polls per second; objects in the bucket; PostgreSQL connections at the peak (pg_stat_activity, sampled
 every 0.25 s).
 
 Run: .venv/bin/python bench/scale_out.py [--designers 30] [--duration 40] [--workers 2]
@@ -62,16 +66,21 @@ import requests
 from load import STALE_CONNECTION, Designer, Record, Sample, designer_name, failure, notice_in, photo_jpeg
 from support import (
     Gunicorn,
+    SyncProcess,
     children,
     dashboard_env,
     heading,
     install_signal_handlers,
+    is_pending_listing,
+    log_size,
+    logged_calls,
     login,
     main_guard,
     percentile,
     prepare_database,
     row,
     say,
+    wait_for_index,
     write_settings,
 )
 
@@ -83,14 +92,14 @@ DESIGNERS = 30
 DURATION = 40.0
 WORKERS = 2  # WEB_CONCURRENCY per instance
 THREADS = 8
-JOBS_PER_DESIGNER = 3  # 90 running jobs: one page of the pending listing (RUNNING_PAGE_SIZE 100)
+JOBS_PER_DESIGNER = 3  # 90 running jobs: one page of the sync's pending listing (100 a page)
 SEED_ITEMS = 300
 TRAY_SECONDS = 2.0  # the tray's and the gallery poller's interval while jobs run
 INPUTS_TO_LOAD = 4
 REQUEST_TIMEOUT = 30.0
 BUCKET = "nextry-bench-inputs"
 PG_MAX_CONNECTIONS = 60
-RUNNING_SNAPSHOT_SECONDS = 1.5  # dashboard/genapi/cached.py
+SYNC_RUNNING_SECONDS = 1.0  # dashboard/settings.py's default (2 s before the windows), left as it is
 KINDS = (
     "generate page",
     "job creation",
@@ -341,14 +350,6 @@ class Sampler:
         self.conn.close()
 
 
-def is_pending_listing(entry: dict) -> bool:
-    return (
-        entry["method"] == "GET"
-        and entry["path"] == "/user/generation-history"
-        and "pending" in parse_qs(entry.get("query", "")).get("status", [])
-    )
-
-
 def s3_client(s3: S3Server):
     import boto3
 
@@ -433,12 +434,14 @@ def main() -> int:
                 env,
                 tmp / f"gunicorn-{i + 1}.log",
                 workers=args.workers,
-                threads=THREADS,
-                access_log=tmp / f"access-{i + 1}.log",
+                threads=THREADS,  # the Procfile's web process: WEB_THREADS
             )
             instances.append(stack.enter_context(instance))
         for instance in instances:
             instance.wait_for_workers()
+        # The Procfile's sync beside each instance: the lease lets one call the upstream.
+        syncs = [stack.enter_context(SyncProcess(env, tmp / f"sync-{i + 1}.log")) for i in range(INSTANCES)]
+        synced = wait_for_index(sim, lambda sql: pg_rows(pg, sql), sync=syncs[0])
         balancer = Balancer([instance.base_url for instance in instances])
 
         # Each designer logs in on one instance (alternately); every later request goes to either.
@@ -453,7 +456,7 @@ def main() -> int:
         for i, instance in enumerate(instances):
             row(
                 f"instance {i + 1}",
-                f"{instance.base_url}: gunicorn, WEB_CONCURRENCY={args.workers} --threads {THREADS} --keep-alive 10,"
+                f"{instance.base_url}: {instance.description}, WEB_CONCURRENCY={args.workers} --keep-alive 10,"
                 f" DEBUG=false, workers {instance.worker_pids()}",
             )
         row(
@@ -472,6 +475,11 @@ def main() -> int:
             "then Generate again + its input thumbnails, History, and load.py's browsing;"
             f" tray + gallery poll every {TRAY_SECONDS:.0f} s",
         )
+        row(
+            "sync",
+            f"manage.py sync_index beside each instance (pids {', '.join(str(x.process.pid) for x in syncs)}),"
+            f" default SYNC_* pacing; the seeded history read {synced:.1f} s after their start",
+        )
         row("balancer", "round robin per request over both instances (no sticky sessions)")
         row("set-up", f"{setup_seconds:.1f} s")
 
@@ -481,6 +489,7 @@ def main() -> int:
         api.get(f"{sim.base_url}/generation/tools", timeout=10).raise_for_status()
         baseline_seq = sim.requests()[-1]["seq"]
 
+        log_sizes = [log_size(path) for path in (*(i.log_path for i in instances), *(x.log_path for x in syncs))]
         record = Record(started=time.monotonic())
         deadline = record.started + args.duration
         designers = [BalancedDesigner(n, sessions[n], balancer, record, deadline, images) for n in range(len(names))]
@@ -515,7 +524,21 @@ def main() -> int:
         job_rows = int(pg_query(pg, "SELECT count(*) FROM dashboard_job"))
         calls = sampler.calls
         peak_total, peak_clients, peak_active = sampler.peak_total, sampler.peak_clients, sampler.peak_active
-        logs = [instance.log_path for instance in instances]
+        # Read before the temp dir goes: the instances' and the syncs' logs.
+        tracebacks = {
+            path.name: path.read_text(errors="replace").count("Traceback")
+            for path in (*(i.log_path for i in instances), *(x.log_path for x in syncs))
+        }
+        # Each process's own upstream calls during the run (its genapi log lines).
+        made = {
+            name: logged_calls(path, offset)
+            for name, path, offset in zip(
+                [*(f"instance {i + 1}" for i in range(INSTANCES)), *(f"sync {i + 1}" for i in range(INSTANCES))],
+                [*(i.log_path for i in instances), *(x.log_path for x in syncs)],
+                log_sizes,
+                strict=True,
+            )
+        }
 
     # ---------------------------------------------------------------- report (all stopped)
     if not samples:
@@ -571,18 +594,23 @@ def main() -> int:
         retried.update(d.retried)
     if retried:
         say(f"  stale keep-alive connections, GET retried once as browsers do (not errors): {dict(retried)}")
-    for log in logs:
-        try:
-            tracebacks = log.read_text(errors="replace").count("Traceback")
-        except OSError:
-            tracebacks = 0
-        if tracebacks:
-            say(f"  {log.name}: {tracebacks} traceback(s) in the instance's log")
+    for name, count in tracebacks.items():
+        if count:
+            say(f"  {name}: {count} traceback(s) in its log")
 
-    heading("the shared running-jobs snapshot (simulator's access log vs the polls of both instances)")
+    heading("upstream calls: who made them (each process's own log) and the sync's running listings")
     polls = [s for s in samples if s.kind in POLLS]
     listings = [(at, e) for at, e in calls if is_pending_listing(e)]
     upstream_total = len(calls)
+    for name, counter in made.items():
+        count = sum(counter.values())
+        row(
+            f"  {name}",
+            f"{count:,} = {count / elapsed:.2f} per second"
+            + (f": {', '.join(f'{n} x {call}' for call, n in counter.most_common(4))}" if count else ""),
+        )
+    pages = sum(made[f"instance {i + 1}"].total() for i in range(INSTANCES))
+    row("  the instances, per request", f"{pages / total:.2f} (writes, image bytes, ratings re-read; no page reads)")
     row(
         "polls (tray + gallery poll)",
         f"{len(polls):,} = {len(polls) / elapsed:.1f} per second"
@@ -604,9 +632,8 @@ def main() -> int:
         row(
             f"  after the last job ({steady_from:.0f} s on)",
             f"{len(steady_listings) / steady_span:.2f} listings/s for {len([s for s in steady_polls if s.at >= steady_from + 2]) / steady_span:.1f} polls/s"
-            f" (one per {RUNNING_SNAPSHOT_SECONDS} s snapshot would be {1 / RUNNING_SNAPSHOT_SECONDS:.2f}/s)",
+            f" (one per SYNC_RUNNING_SECONDS = {SYNC_RUNNING_SECONDS:.0f} s would be {1 / SYNC_RUNNING_SECONDS:.2f}/s)",
         )
-    say("  (each job sent forgets the snapshot, so the job-sending phase lists more often)")
     row(
         "all upstream calls",
         f"{upstream_total:,} = {upstream_total / elapsed:.1f} per second, {upstream_total / total:.2f} per dashboard request",
@@ -625,7 +652,7 @@ def main() -> int:
     row(
         "",
         f"the most possible: {INSTANCES} instances x {args.workers} workers x {THREADS} threads = {INSTANCES * args.workers * THREADS}"
-        " without the pool",
+        f" without the pool, plus {INSTANCES} for the sync processes",
     )
 
     heading(
@@ -670,6 +697,15 @@ def service_pids(pg: PostgresServer, redis_server: RedisServer, s3: S3Server, si
     except (OSError, ValueError, IndexError):
         return pids
     return [*pids, postmaster, *children(postmaster)]
+
+
+def pg_rows(pg: PostgresServer, sql: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=pg.port, user=pg.user, password=pg.password, dbname=pg.database
+    ) as conn:
+        return conn.execute(sql).fetchall()
 
 
 def pg_query(pg: PostgresServer, sql: str):

@@ -9,13 +9,26 @@ repository root) that does::
 
 Everything lives in a temporary directory (SQLite database, media, static files, the
 simulator's data, both processes' logs) that is removed at the end, also on Ctrl-C,
-SIGTERM or an exception. The dashboard runs as in production: gunicorn with one sync
-worker, DEBUG=false, collected static files, against the simulator over real sockets.
+SIGTERM or an exception. The dashboard runs as in production: the Procfile's web process
+(gunicorn, uvicorn's worker, dashboard.asgi; a bench that times requests by gunicorn's
+access log runs dashboard.wsgi instead, web="wsgi"), one worker process, DEBUG=false,
+collected static files, against the simulator over real sockets,
+and beside it the Procfile's `sync` process (`manage.py sync_index`, the default SYNC_*
+pacing unless a bench sets its own): pages read the index the sync keeps, and it is the
+deployment's only status poller, so without it jobs never finish on pages and the
+gallery stays empty. A bench that seeds the simulator waits for the sync to have read
+what it seeded (``stack.wait_for_index()``) before it measures a page.
+
+Upstream calls are told apart by the process that made them: every call the dashboard
+makes is logged (``genapi GET /path 200 3.1ms``) by that process, gunicorn's and the
+sync's into their own log files, so ``stack.calls_since(stack.mark())`` counts the pages'
+calls and the sync's separately, where the simulator's access log sees them mixed.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -29,11 +42,12 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import requests
 
@@ -41,6 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.support.procfile import web_command  # noqa: E402
 from tests.support.simulator import SimulatorProcess, free_port  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -312,9 +327,12 @@ def dashboard_env(tmp: Path, sim: SimulatorProcess, **extra: str) -> dict[str, s
         "GENAPI_API_KEY": sim.api_key,
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
-        # Benchmarks send jobs faster than a designer may (JOB_RATE_LIMIT_PER_MINUTE);
-        # they measure cost, not the limit, which the tests cover.
+        # Benchmarks send jobs and photos faster than a designer may (JOB_RATE_LIMIT_PER_MINUTE,
+        # UPLOADS_PER_MINUTE, UPLOAD_MB_PER_MINUTE); they measure cost, not the limits, which
+        # the tests cover.
         "JOB_RATE_LIMIT_PER_MINUTE": "0",
+        "UPLOADS_PER_MINUTE": "0",
+        "UPLOAD_MB_PER_MINUTE": "0",
     }
     env.pop("REDIS_URL", None)
     env.update(extra)
@@ -369,26 +387,109 @@ def prepare_database(env: dict[str, str], usernames: Sequence[str] = (USERNAME,)
     )
 
 
-class Gunicorn:
-    """`gunicorn dashboard.wsgi -w 1` on a free port; output goes to a log file.
+def count_queries(
+    env: dict[str, str], cases: Sequence[tuple[str, dict[str, str]]], username: str = USERNAME
+) -> list[dict]:
+    """The SQL queries of single requests, counted in-process (`manage.py shell` with the
+    bench's settings: Django's test client logged in as `username`, CaptureQueriesContext,
+    one request after a warm-up each): [{"path", "status", "queries"}] in `cases`' order.
 
-    threads > 1 adds `--threads N` (gunicorn then runs gthread workers instead of sync);
-    access_log (a path) adds gunicorn's access log there, one line per request:
-    method, path, status, and the worker's time on it in microseconds (ACCESS_LOG_FORMAT)."""
+    A count, so unlike a time it does not depend on what else the machine runs."""
+    code = textwrap.dedent(
+        f"""\
+        import json
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(get_user_model().objects.get(username={username!r}))
+        found = []
+        for path, headers in {list(cases)!r}:
+            client.get(path, headers=headers)
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(path, headers=headers)
+            found.append({{"path": path, "status": response.status_code, "queries": len(captured.captured_queries)}})
+        print("QUERIES " + json.dumps(found))
+        """
+    )
+    out = manage(env, "shell", "-c", code)
+    line = next(line for line in out.splitlines() if line.startswith("QUERIES "))
+    return json.loads(line.removeprefix("QUERIES "))
+
+
+procfile_web_command = web_command  # the Procfile's `web:` (tests/support/procfile.py)
+
+
+class Gunicorn:
+    """The dashboard's web process on a free port; output goes to a log file.
+
+    web="procfile" (the default): the Procfile's `web:` command (procfile_web_command:
+    gunicorn with uvicorn's worker on dashboard.asgi, pages on a pool of WEB_THREADS
+    threads, /events/ streams); `threads` > 1 sets WEB_THREADS. Its access log (the
+    Procfile's, on stdout, so in the log file) has no request durations.
+    web="wsgi": `gunicorn dashboard.wsgi -w N`, kept for the benches that time requests by
+    gunicorn's own access log (%(D)s, which uvicorn's worker does not write): threads > 1
+    adds `--threads N` (gthread workers); access_log (a path) adds gunicorn's access log
+    there, one line per request: method, path, status, and the worker's time on it in
+    microseconds (ACCESS_LOG_FORMAT)."""
 
     ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
 
     def __init__(
-        self, env: dict[str, str], log_path: Path, workers: int = 1, threads: int = 1, access_log: Path | None = None
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        workers: int = 1,
+        threads: int = 1,
+        access_log: Path | None = None,
+        web: str = "procfile",
     ) -> None:
-        self.env = env
+        if web not in ("procfile", "wsgi"):
+            raise ValueError(f"web is 'procfile' or 'wsgi', not {web!r}")
+        if web == "procfile" and access_log is not None:
+            raise ValueError("gunicorn's access log with durations needs web='wsgi' (uvicorn's worker writes its own)")
+        self.env = {**env, "WEB_THREADS": str(threads)} if web == "procfile" and threads > 1 else env
         self.log_path = log_path
         self.workers = workers
         self.threads = threads
         self.access_log = access_log
+        self.web = web
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
+
+    def command(self) -> list[str]:
+        if self.web == "procfile":
+            # A short graceful timeout: a stop never waits 30 s for open event streams.
+            return [
+                *procfile_web_command(self.port, workers=self.workers),
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "5",
+            ]
+        return [
+            GUNICORN,
+            "dashboard.wsgi",
+            "-w",
+            str(self.workers),
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            # No shared socket in ~/.gunicorn: parallel benchmark runs do not collide.
+            "--no-control-socket",
+            *(["--threads", str(self.threads)] if self.threads > 1 else []),
+            *(
+                ["--access-logfile", str(self.access_log), "--access-logformat", self.ACCESS_LOG_FORMAT]
+                if self.access_log
+                else []
+            ),
+        ]
 
     @property
     def base_url(self) -> str:
@@ -397,26 +498,7 @@ class Gunicorn:
     def start(self) -> Gunicorn:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [
-                GUNICORN,
-                "dashboard.wsgi",
-                "-w",
-                str(self.workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "5",
-                # No shared socket in ~/.gunicorn: parallel benchmark runs do not collide.
-                "--no-control-socket",
-                *(["--threads", str(self.threads)] if self.threads > 1 else []),
-                *(
-                    ["--access-logfile", str(self.access_log), "--access-logformat", self.ACCESS_LOG_FORMAT]
-                    if self.access_log
-                    else []
-                ),
-            ],
+            self.command(),
             cwd=REPO,
             env=self.env,
             stdout=self._log,
@@ -452,6 +534,11 @@ class Gunicorn:
     @property
     def description(self) -> str:
         """How it serves, e.g. "gunicorn -w 4 (sync workers)"."""
+        if self.web == "procfile":
+            threads = self.env.get("WEB_THREADS", "8 (default)")
+            return (
+                f"the Procfile's web: gunicorn -w {self.workers}, uvicorn worker, dashboard.asgi, WEB_THREADS {threads}"
+            )
         if self.threads > 1:
             return f"gunicorn -w {self.workers} --threads {self.threads} (gthread workers)"
         return f"gunicorn -w {self.workers} (sync workers)"
@@ -506,6 +593,203 @@ class Gunicorn:
         self.stop()
 
 
+class SyncProcess:
+    """`python manage.py sync_index` (the Procfile's `sync`) in its own process group, its
+    output (with the genapi line of every upstream call it makes) in a log file.
+
+    start() returns once the sync has started (its "sync ... started" log line); stop()
+    sends SIGTERM (it finishes its tick and gives its lease back), then SIGKILL after 15 s.
+    Paced by the SYNC_* settings of `env`: the deployment's defaults unless a bench sets
+    them."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = None
+        self.started = 0.0  # time.monotonic() when it was started
+
+    def start(self) -> SyncProcess:
+        self._log = open(self.log_path, "ab")
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            [PYTHON, "manage.py", "sync_index"],
+            cwd=REPO,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own process group: Ctrl-C reaches only us, and we stop it in order.
+            start_new_session=True,
+        )
+        try:
+            self._wait_until_started()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_started(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if re.search(r"^.* sync \S+ started$", self.log_text(), re.MULTILINE):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"the sync process did not start within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"the sync process exited with code {self.process.returncode}:\n{self.log_tail()}")
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # the sync: stops after its tick, gives its lease back
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> SyncProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- Upstream calls, by the process that made them ---------------------------------------
+
+CALL_LINE = re.compile(r"genapi (GET|POST|PUT|PATCH|DELETE) (/\S*) (\S+) ([\d.]+)ms$")
+
+
+def normalized_path(path: str) -> str:
+    """An upstream path with its ids as {id} (a history item, an image file name)."""
+    path = re.sub(r"^(/user/generation-history/)(?!feedback/)[A-Za-z0-9_-]+$", r"\1{id}", path)
+    return re.sub(r"/[0-9a-f]{24}(?=\.\w+$|/|$)", "/{id}", path)
+
+
+def log_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def logged_calls(path: Path, offset: int = 0) -> Counter[str]:
+    """The upstream calls a process logged after `offset` bytes of its log, by method and
+    path ("GET /user/generation-history/{id}"); a call is logged when it ends."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return Counter()
+    counter: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = CALL_LINE.search(line)
+        if match:
+            counter[f"{match.group(1)} {normalized_path(match.group(2))}"] += 1
+    return counter
+
+
+def is_pending_listing(entry: dict) -> bool:
+    """A simulator access-log entry that is a listing of the running results (status=pending):
+    the sync's running duty; no page asks it."""
+    return (
+        entry["method"] == "GET"
+        and entry["path"] == "/user/generation-history"
+        and "pending" in parse_qs(entry.get("query", "")).get("status", [])
+    )
+
+
+# --- Waiting for the index ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexCounts:
+    """What the sync has read so far (SyncState and the index's rows)."""
+
+    first_sync_done: bool
+    catalogue: bool
+    indexed: int
+    pending: int
+
+
+def index_counts(query: Callable[[str], list[tuple]]) -> IndexCounts:
+    """Read with `query` (SQL without parameters, SQLite or PostgreSQL); all zero before migrate."""
+    try:
+        state = query("SELECT first_sync_done, catalogue IS NOT NULL FROM dashboard_syncstate WHERE name = 'history'")
+        rows = query(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0)"
+            " FROM dashboard_indexedresult"
+        )
+    except Exception:  # noqa: BLE001 (a locked or not yet migrated database: not yet)
+        return IndexCounts(False, False, 0, 0)
+    done, catalogue = (bool(state[0][0]), bool(state[0][1])) if state else (False, False)
+    return IndexCounts(done, catalogue, int(rows[0][0]), int(rows[0][1]))
+
+
+def upstream_counts(sim: SimulatorProcess) -> tuple[int, int]:
+    """(results, of which running) as the simulator lists them (two calls, not the dashboard's)."""
+    totals = []
+    for params in ({"limit": 1}, {"limit": 1, "status": "pending"}):
+        response = requests.get(
+            f"{sim.base_url}/user/generation-history", params=params, headers=sim.headers, timeout=10
+        )
+        response.raise_for_status()
+        totals.append(int(response.json()["total_count"]))
+    return totals[0], totals[1]
+
+
+def wait_for_index(
+    sim: SimulatorProcess,
+    query: Callable[[str], list[tuple]],
+    *,
+    sync: SyncProcess | None = None,
+    settled: bool = False,
+    timeout: float = 120.0,
+) -> float:
+    """Wait until the sync has read the upstream's history: its first sync done, the
+    catalogue kept and every result the simulator lists indexed; `settled`: also no more
+    results running in the index than upstream (the ends the upstream reached are read).
+    Returns the seconds waited. The follow duty notices results seeded after the first
+    sync within SYNC_FOLLOW_SECONDS (10 s by default)."""
+    started = time.monotonic()
+    while True:
+        if sync is not None:
+            sync.check_alive()
+        counts = index_counts(query)
+        if counts.first_sync_done and counts.catalogue:
+            total, pending = upstream_counts(sim)
+            if counts.indexed >= total and (not settled or counts.pending <= pending):
+                return time.monotonic() - started
+        else:
+            total = pending = -1
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(
+                f"the sync had not read the seeded history after {timeout:.0f} s: {counts}, upstream {total} results,"
+                f" {pending} running" + (f"\n{sync.log_tail()}" if sync else "")
+            )
+        time.sleep(0.25)
+
+
 def login(base_url: str, username: str = USERNAME, password: str = PASSWORD) -> requests.Session:
     """A logged-in session: GET /login/, then POST the form with its CSRF token."""
     session = requests.Session()
@@ -537,9 +821,34 @@ class Stack:
     env: dict[str, str]
     session: requests.Session
     sessions: dict[str, requests.Session] = field(default_factory=dict)
+    sync: SyncProcess | None = None
 
     def url(self, path: str) -> str:
         return f"{self.dashboard.base_url}{path}"
+
+    def wait_for_index(self, *, settled: bool = False, timeout: float = 120.0) -> float:
+        """Until the sync has read what the simulator holds (see wait_for_index); seconds waited."""
+        if self.sync is None:
+            raise RuntimeError("this stack runs no sync process (bench_stack(sync=False))")
+        return wait_for_index(self.sim, self.query, sync=self.sync, settled=settled, timeout=timeout)
+
+    def index_counts(self) -> IndexCounts:
+        return index_counts(self.query)
+
+    def mark(self) -> dict[str, int]:
+        """Where the dashboard's and the sync's logs end now: for calls_since()."""
+        marks = {"dashboard": log_size(self.dashboard.log_path)}
+        if self.sync is not None:
+            marks["sync"] = log_size(self.sync.log_path)
+        return marks
+
+    def calls_since(self, mark: dict[str, int]) -> dict[str, Counter[str]]:
+        """The upstream calls each process made since `mark`: {"dashboard": ..., "sync": ...},
+        each by method and path (from their own logs: the simulator's access log mixes them)."""
+        found = {"dashboard": logged_calls(self.dashboard.log_path, mark.get("dashboard", 0))}
+        if self.sync is not None:
+            found["sync"] = logged_calls(self.sync.log_path, mark.get("sync", 0))
+        return found
 
     @property
     def db_path(self) -> Path:
@@ -615,14 +924,24 @@ def bench_stack(
     threads: int = 1,
     settings_extra: str = "",
     access_log: bool = False,
+    sync: bool = True,
+    sync_extra_env: dict[str, str] | None = None,
+    web: str = "procfile",
 ) -> Iterator[Stack]:
-    """Temp dir + simulator + migrated database + gunicorn dashboard + logged-in sessions.
+    """Temp dir + simulator + migrated database + gunicorn dashboard + the sync process +
+    logged-in sessions.
 
-    workers/threads: gunicorn's -w and --threads (default: one sync worker); settings_extra:
+    web: "procfile" (the default), the web process as the Procfile declares it (gunicorn,
+    uvicorn's worker, dashboard.asgi; threads > 1 sets WEB_THREADS), or "wsgi" (gunicorn
+    on dashboard.wsgi), for a bench that times requests by gunicorn's access log (see
+    Gunicorn). workers/threads: gunicorn's -w and --threads (default: one sync worker); settings_extra:
     Python appended to the bench settings file (see write_settings); access_log: gunicorn
-    writes tmp/access.log (see Gunicorn.ACCESS_LOG_FORMAT). Many designers log in
-    in parallel. Stops both processes and removes the temp dir on exit, whatever the
-    reason. Set the environment variable BENCH_KEEP=1 to keep the temp dir (logs).
+    writes tmp/access.log (see Gunicorn.ACCESS_LOG_FORMAT); sync: run `manage.py
+    sync_index` beside gunicorn, as a deployment does (its log: tmp/sync.log; False for a
+    bench that fills the index itself), with the same environment plus `sync_extra_env`
+    (e.g. its own SYNC_* pacing). Many designers log in in parallel. Stops every process
+    and removes the temp dir on exit, whatever the reason (normal end, exception, Ctrl-C,
+    SIGTERM). Set the environment variable BENCH_KEEP=1 to keep the temp dir (logs).
     """
     install_signal_handlers()
     keep = keep or os.environ.get("BENCH_KEEP") == "1"
@@ -642,19 +961,31 @@ def bench_stack(
                 workers=workers,
                 threads=threads,
                 access_log=tmp / "access.log" if access_log else None,
+                web=web,
             )
         )
+        # Entered after gunicorn, so left before it: the sync stops first, then the pages.
+        syncer = stack.enter_context(SyncProcess({**env, **(sync_extra_env or {})}, tmp / "sync.log")) if sync else None
         with ThreadPoolExecutor(max_workers=min(8, len(usernames))) as pool:
             logged_in = list(pool.map(lambda username: login(dashboard.base_url, username), usernames))
         sessions = dict(zip(usernames, logged_in, strict=True))
         try:
             yield Stack(
-                tmp=tmp, sim=sim, dashboard=dashboard, env=env, session=sessions[usernames[0]], sessions=sessions
+                tmp=tmp,
+                sim=sim,
+                dashboard=dashboard,
+                env=env,
+                session=sessions[usernames[0]],
+                sessions=sessions,
+                sync=syncer,
             )
         except Exception:
             tail = dashboard.log_tail()
             if tail:
                 print(f"\n--- last lines of the dashboard's log ({tmp / 'gunicorn.log'}) ---\n{tail}", file=sys.stderr)
+            sync_tail = syncer.log_tail() if syncer else ""
+            if sync_tail:
+                print(f"\n--- last lines of the sync's log ({tmp / 'sync.log'}) ---\n{sync_tail}", file=sys.stderr)
             raise
         finally:
             if keep:
@@ -666,6 +997,6 @@ def main_guard(main) -> None:  # noqa: ANN001
     try:
         code = main()
     except KeyboardInterrupt:
-        print("\ninterrupted; stopped the simulator and the dashboard", file=sys.stderr)
+        print("\ninterrupted; stopped the simulator, the dashboard and the sync", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)

@@ -3,7 +3,11 @@
 A gallery selection of 60 results (noise PNGs of 1.2 to 2.5 MB that do not compress,
 ~105 MiB in all) is downloaded from the dashboard (gunicorn, one sync worker) against the
 simulator over real sockets: POST /history/download, read in 64 KiB pieces as a browser
-would. Printed per run: time to the first byte, total time, MB/s, and the worker's peak
+would. The results' records come from the index (the sync process, which bench_stack runs,
+has read the seeded history first), so the upstream is asked for the images only: the
+dashboard's upstream calls per download are counted from its log (expected: one image
+read per result, no record read). Printed per run: time to the first byte, total time,
+MB/s, and the worker's peak
 resident memory above idle (VmHWM after resetting it through /proc/<pid>/clear_refs,
 plus a 5 ms VmRSS sampler as a cross-check). Each image is copied to a temporary file
 and streamed from there, so the goal is a peak that does not grow with the archive:
@@ -54,6 +58,7 @@ def seed_big_results(stack) -> list[str]:
 
 
 def download(stack, ids: list[str]) -> dict:
+    mark = stack.mark()
     started = time.perf_counter()
     response = stack.session.post(
         stack.url("/history/download"),
@@ -75,6 +80,7 @@ def download(stack, ids: list[str]) -> dict:
             assert zipped.testzip() is None
             members = zipped.namelist()
     return {
+        "calls": stack.calls_since(mark)["dashboard"],
         "status": response.status_code,
         "bytes": body.tell(),
         "first_byte": first_byte or duration,
@@ -91,6 +97,7 @@ def main() -> int:
         ids = seed_big_results(stack)
         images = sum((stack.sim.data_dir / "images" / "generation_result" / f"{i}.png").stat().st_size for i in ids)
         say(f"  seeded {len(ids)} results in {time.monotonic() - started:.1f} s: {images / MIB:.1f} MiB of PNG in all")
+        say(f"  the sync had read the seeded history {stack.wait_for_index():.1f} s later")
         pid = stack.dashboard.worker_pid()
         warm = download(stack, ids[:2])
         if warm["status"] != 200:
@@ -120,6 +127,10 @@ def main() -> int:
             row("worker peak RSS", f"{r['peak'] / 1024:8.1f} MB   ({method})")
             row("  cross-check: sampled VmRSS max", f"{r['sampled'] / 1024:8.1f} MB")
             row("peak above idle", f"{(r['peak'] - r['idle']) / 1024:8.1f} MB")
+            row(
+                "the dashboard's upstream calls",
+                ", ".join(f"{n} x {name}" for name, n in sorted(r["calls"].items())) or "none",
+            )
 
         above = max(r["peak"] - r["idle"] for r in results) / 1024
         heading("summary")

@@ -1,6 +1,7 @@
 import atexit
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.core.signals import request_started
 
 
@@ -32,5 +33,13 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         request_started.connect(forget_upstream_problem, dispatch_uid="dashboard.forget_upstream_problem")
         from dashboard.core import checks  # noqa: F401  (registers the deployment checks)
+        from dashboard.index import services as index
+        from dashboard.live import events as live
+
+        index.changed.connect(live.index_changed, dispatch_uid="dashboard.live.index_changed")
 
         atexit.register(close_database_pools)
+        if settings.SENTRY_DSN:
+            from dashboard.observability import errors
+
+            errors.start(settings.SENTRY_DSN, environment=settings.SENTRY_ENVIRONMENT)

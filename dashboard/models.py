@@ -182,6 +182,9 @@ class AuditEntry(models.Model):
         TRASH = "trash", "moved to the trash"
         RESTORE = "restore", "restored"
         DELETE = "delete", "deleted"
+        CANCEL_RUN = "cancel_run", "cancelled the run"
+        RETRY = "retry", "tried again"
+        NAME_RUN = "name_run", "named the run"
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     actor_name = models.CharField(max_length=150)
@@ -190,6 +193,8 @@ class AuditEntry(models.Model):
     history_item_id = models.CharField(max_length=128, blank=True)
     # For "run again": the result it was run again from.
     source_item_id = models.CharField(max_length=128, blank=True)
+    # The run acted on (cancelled, its failed cells tried again); the run page lists them.
+    run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries")
     bulk = models.BooleanField(default=False)
     succeeded = models.BooleanField(default=True)
     detail = models.CharField(max_length=300, blank=True)
@@ -272,6 +277,22 @@ class TrashedResult(models.Model):
         return f"{self.history_item_id} in the trash"
 
 
+RUN_NAME_MAX_LENGTH = 80
+
+
+class WorkerBeat(models.Model):
+    """A background worker's heartbeat (dashboard/runs/workers.py): written every few
+    seconds while it runs. One silent for WORKER_DEAD_AFTER_SECONDS is dead, and the
+    workers still beating take over what it held."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.name}"
+
+
 class Run(models.Model):
     """A matrix run: one tool and style, N images for one slot (the rows) times M for
     the other (the columns), sent as N×M jobs by the background worker
@@ -279,6 +300,9 @@ class Run(models.Model):
 
     designer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="runs")
     designer_name = models.CharField(max_length=150)
+    # What the designers call it ("Spring dresses on the new models"); "" shows "Run #N".
+    # A database default too: an instance of the previous release inserts without it.
+    name = models.CharField(max_length=RUN_NAME_MAX_LENGTH, blank=True, default="", db_default="")
     tool = models.CharField(max_length=64)
     tool_title = models.CharField(max_length=128, blank=True)
     style_id = models.CharField(max_length=128, blank=True)
@@ -296,6 +320,10 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.tool}"
+
+    @property
+    def shown_name(self) -> str:
+        return self.name or f"Run #{self.pk}"
 
 
 class RunCell(models.Model):
@@ -355,3 +383,103 @@ class SendPacer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: next send at {self.next_send_at}"
+
+
+class IndexedResult(models.Model):
+    """One result of the team's upstream history, as the dashboard last saw it: the index
+    every page reads (dashboard/index/). The upstream stays the source of truth; the sync
+    process (`manage.py sync_index`) keeps these rows current, and a change made here
+    reaches its row once the upstream has confirmed it.
+
+    Beside the upstream's fields it keeps what the filters need at hand: who made it and
+    the run (for results made here), whether it is in the trash, the rating as designers
+    see it (the upstream's like, unless the dashboard cleared it) and the words a search
+    looks in."""
+
+    class Rating(models.TextChoices):
+        LIKED = "liked", "Liked"
+        DISLIKED = "disliked", "Disliked"
+        UNRATED = "unrated", "Not rated"
+
+    history_item_id = models.CharField(max_length=128, unique=True)
+    # The tool that made it (a style's tool when the upstream names the style instead).
+    tool = models.CharField(max_length=128, blank=True)
+    style_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    raw_status = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    like = models.BooleanField(null=True, blank=True)
+    rating = models.CharField(max_length=10, choices=Rating.choices, default=Rating.UNRATED)
+    # The review's dislike reasons, as Review.reasons keeps them (" fit colour "): copied
+    # here so the reason filter reads the gallery's index alone.
+    reasons = models.CharField(max_length=200, blank=True)
+    preview_path = models.CharField(max_length=500, blank=True)
+    stock_path = models.CharField(max_length=500, blank=True)
+    error_message = models.TextField(blank=True)
+    # Fields outside the contract, shown in the lightbox's technical details.
+    extra = models.JSONField(default=dict, blank=True)
+    # Newest first is the gallery's order: the upstream's time, else when first seen.
+    sort_at = models.DateTimeField()
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    in_trash = models.BooleanField(default=False)
+    # Tool and style titles, input names and tags, the note, the run and the designer.
+    search_text = models.TextField(blank=True)
+    # When the sync last saw it upstream (a sweep's check of what is gone starts here).
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sort_at", "-id"]
+        indexes = [
+            # The gallery's: newest first, with every column its filters compare, so a
+            # count or a page under any combination of them reads this index alone (on
+            # 100,000 results a per-filter index left SQLite a row read for each match:
+            # 140 to 350 ms a count). Migration 0012 adds the search's.
+            models.Index(
+                fields=["in_trash", "-sort_at", "-id", "status", "tool", "style_id", "rating", "reasons", "created_at"],
+                name="index_newest",
+            ),
+            models.Index(fields=["made_by", "-sort_at"], name="index_by_designer"),
+            models.Index(fields=["run", "-sort_at"], name="index_by_run"),
+            models.Index(fields=["seen_at"], name="index_by_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tool or 'result'} {self.history_item_id}"
+
+
+class SyncState(models.Model):
+    """The sync process's progress and lease, one row (`name` "history").
+
+    Only the process holding the lease (`holder` until `lease_until`) calls the upstream;
+    a second one waits, so two machines cost no more calls than one. The first sync's
+    place (`first_sync_page`) is saved after each page, so it resumes after a crash."""
+
+    name = models.CharField(max_length=32, unique=True)
+    holder = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    first_sync_done = models.BooleanField(default=False)
+    first_sync_page = models.PositiveIntegerField(default=1)
+    upstream_total = models.PositiveIntegerField(null=True, blank=True)
+    upstream_pages = models.PositiveIntegerField(null=True, blank=True)
+    sweep_page = models.PositiveIntegerField(default=1)
+    sweep_started_at = models.DateTimeField(null=True, blank=True)
+    # The oldest time the sweep's last page showed: the next page's window ends there.
+    sweep_boundary = models.DateTimeField(null=True, blank=True)
+    last_sweep_finished_at = models.DateTimeField(null=True, blank=True)
+    last_follow_at = models.DateTimeField(null=True, blank=True)
+    last_running_at = models.DateTimeField(null=True, blank=True)
+    # The last call that the upstream answered, and what went wrong since, if anything.
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    problem = models.CharField(max_length=300, blank=True)
+    # The tools and styles as the sync last read them: titles without an upstream call.
+    catalogue = models.JSONField(null=True, blank=True)
+    # Counts every change to the index's rows (index.services.changed): the gallery's
+    # totals are kept in the cache under it, so a change makes them counted again.
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"sync of {self.name}"

@@ -4,6 +4,7 @@ Each variable, its default and its meaning is listed in README.md ("Configuratio
 The defaults are safe for a laptop; production sets DEBUG=false and real secrets.
 """
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -80,6 +81,10 @@ INSTALLED_APPS = [
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
+    # Before all: every line logged while answering carries the request's id.
+    "dashboard.observability.logs.RequestId",
+    # First: what follows reads X-Forwarded-* (HTTPS, the client's address) only when a proxy sent it.
+    "dashboard.core.proxies.ForwardedHeadersFromProxiesOnly",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Below whitenoise, which answers static files itself (precompressed): gzip never
@@ -140,6 +145,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+# PostgreSQL's default random_page_cost (4) prices a page read as on a spinning disk: the
+# planner then counted a gallery's results by reading the whole table (5,000 pages at
+# 100,000 results) rather than its index, twice as slow on SSD or cached data. Sent with
+# each connection; empty leaves the server's own (a PgBouncer in transaction mode refuses
+# startup options unless told to ignore them: set it on the server instead).
+POSTGRES_RANDOM_PAGE_COST = os.environ.get("POSTGRES_RANDOM_PAGE_COST", "1.1").strip()
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and POSTGRES_RANDOM_PAGE_COST:
+    page_cost = env_float("POSTGRES_RANDOM_PAGE_COST", 1.1)  # a clear error for a value that is not a number
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c random_page_cost={page_cost}"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer (its host down, a network cut) fails a request in
+    # this many seconds, with the "database unavailable" page, rather than the system's
+    # TCP timeout of minutes.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 2)
 # psycopg's connection pool (PostgreSQL only), off unless DATABASE_POOL_MAX is set: each
 # worker process then keeps between DATABASE_POOL_MIN and DATABASE_POOL_MAX connections
 # for all its threads, and a request waits up to DATABASE_POOL_TIMEOUT seconds for a free
@@ -155,7 +174,7 @@ if DATABASE_POOL_MAX > 0:
         "pool": {
             "min_size": min(env_int("DATABASE_POOL_MIN", 1), DATABASE_POOL_MAX),
             "max_size": DATABASE_POOL_MAX,
-            "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 3.0),
             # A connection broken by a database restart is replaced, not handed out.
             "check": ConnectionPool.check_connection,
         },
@@ -220,7 +239,11 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one alone locks
+# The pair (account, address), and the address alone after more failures (a spray);
+# never an account from every address (dashboard/core/lockout.py).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "dashboard.core.lockout.PairAndAddressHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "dashboard.core.views.locked_out"
 AXES_ENABLE_ADMIN = False
@@ -291,6 +314,18 @@ WHITENOISE_USE_FINDERS = DEBUG
 # Worker processes per instance. gunicorn reads WEB_CONCURRENCY as its worker count;
 # the deployment checks (dashboard/core/checks.py) read it to warn about per-process state.
 WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1)
+# Threads per worker process that serve pages (dashboard/asgi.py: Django's WSGI handler on
+# a2wsgi's thread pool, as gunicorn's --threads did before the event streams came).
+WEB_THREADS = env_int("WEB_THREADS", 8)
+
+# --- Live updates (dashboard/live/): server-sent events, with Redis pub/sub between processes
+# A comment on each open stream after this many quiet seconds (proxies close silent connections).
+LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 15.0)
+# A stream ends after this long; the browser reconnects at once (to any instance) and its
+# session is checked again.
+LIVE_STREAM_SECONDS = env_float("LIVE_STREAM_SECONDS", 600.0)
+# The reconnection delay a stream asks of the browser (the `retry:` field), in milliseconds.
+LIVE_RETRY_MS = env_int("LIVE_RETRY_MS", 2000)
 
 # --- The generation API -------------------------------------------------------------
 GENAPI_BASE_URL = os.environ.get("GENAPI_BASE_URL", "http://127.0.0.1:8001")
@@ -320,16 +355,38 @@ UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_MEGAPIXELS", 40) * 1_000_000
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_MB", 45) * 1024 * 1024
 # Photos one designer may add per minute, in number and in bytes (0 turns a limit off).
 UPLOADS_PER_MINUTE = env_int("UPLOADS_PER_MINUTE", 60)
+# New photos read (checked, decoded) from one request at most; the rest are refused
+# unread, by name, to be added again: a hostile image can cost a third of a second of CPU.
+UPLOADS_PER_REQUEST = env_int("UPLOADS_PER_REQUEST", 30)
 UPLOAD_BYTES_PER_MINUTE = env_int("UPLOAD_MB_PER_MINUTE", 300) * 1024 * 1024
 # Drafts (uploads no job uses) kept per designer, oldest dropped first, and for how long
 # `manage.py prune_drafts` keeps them.
 DRAFTS_PER_DESIGNER = env_int("DRAFTS_PER_DESIGNER", 20)
 DRAFT_BYTES_PER_DESIGNER = env_int("DRAFT_MB_PER_DESIGNER", 200) * 1024 * 1024
 DRAFT_MAX_AGE_HOURS = env_float("DRAFT_MAX_AGE_HOURS", 24)
+# Seconds one ZIP download may take in all (an upstream that drips its images must not
+# hold a web thread for as long as it likes); what is not read by then is listed in the
+# archive's manifest as left out.
+DOWNLOAD_DEADLINE_SECONDS = env_float("DOWNLOAD_DEADLINE_SECONDS", 180)
 # Days a deleted result stays in the trash before `manage.py purge_trash` deletes it upstream.
 TRASH_DAYS = env_float("TRASH_DAYS", 30)
 # Jobs one designer may send per minute (0 turns the limit off).
 JOB_RATE_LIMIT_PER_MINUTE = env_int("JOB_RATE_LIMIT_PER_MINUTE", 30)
+# The sync process (`manage.py sync_index`, the Procfile's `sync`): how often it asks
+# for the running results (and how often around each one's expected end, with the most
+# calls a minute those earlier listings may take), the newest results, and one page of
+# its sweep of the whole history; the most upstream calls it makes a minute; the lease
+# that keeps a second sync process waiting; and when the index counts as out of date.
+SYNC_RUNNING_SECONDS = env_float("SYNC_RUNNING_SECONDS", 1)
+SYNC_RUNNING_FAST_SECONDS = env_float("SYNC_RUNNING_FAST_SECONDS", 0.25)
+SYNC_RUNNING_FAST_CALLS_PER_MINUTE = env_int("SYNC_RUNNING_FAST_CALLS_PER_MINUTE", 60)
+SYNC_FOLLOW_SECONDS = env_float("SYNC_FOLLOW_SECONDS", 10)
+SYNC_SWEEP_PAGE_SECONDS = env_float("SYNC_SWEEP_PAGE_SECONDS", 5)
+SYNC_CALLS_PER_MINUTE = env_int("SYNC_CALLS_PER_MINUTE", 180)
+SYNC_LEASE_SECONDS = env_float("SYNC_LEASE_SECONDS", 30)
+SYNC_STANDBY_SECONDS = env_float("SYNC_STANDBY_SECONDS", 5)
+SYNC_IDLE_SECONDS = env_float("SYNC_IDLE_SECONDS", 0.5)
+SYNC_STALE_SECONDS = env_float("SYNC_STALE_SECONDS", 60)
 # Bulk like, dislike and delete in the gallery: upstream calls made at once, and the
 # time all of them together may take (what is not done by then is listed as not done).
 BULK_CONCURRENCY = max(1, env_int("BULK_CONCURRENCY", 4))
@@ -338,6 +395,10 @@ BULK_DEADLINE_SECONDS = env_float("BULK_DEADLINE_SECONDS", 20)
 # send together (keep it under the upstream's rate limit; a 429 also slows them down).
 RUN_MAX_JOBS = env_int("RUN_MAX_JOBS", 100)
 RUN_SENDS_PER_MINUTE = env_int("RUN_SENDS_PER_MINUTE", 60)
+# Background workers (`manage.py run_worker`) beat every WORKER_BEAT_SECONDS; one silent
+# for WORKER_DEAD_AFTER_SECONDS is dead, and the others send what it held.
+WORKER_BEAT_SECONDS = env_float("WORKER_BEAT_SECONDS", 5)
+WORKER_DEAD_AFTER_SECONDS = env_float("WORKER_DEAD_AFTER_SECONDS", 30)
 # Library images no job ever used are removed after this many days (`manage.py prune_library`).
 LIBRARY_UNUSED_DAYS = env_float("LIBRARY_UNUSED_DAYS", 30)
 # A job of ours that the upstream says it does not know is kept this long before its
@@ -374,6 +435,9 @@ HTTPS = env_bool("HTTPS", not DEBUG)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
+# A load balancer probes its instances over plain HTTP, inside the network: /healthz
+# answers it there rather than redirecting (it reveals nothing; see core/views.healthz).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS and env_bool("SECURE_HSTS_PRELOAD", False)
@@ -381,7 +445,17 @@ SECURE_HSTS_PRELOAD = HTTPS and env_bool("SECURE_HSTS_PRELOAD", False)
 # proxy is in front; then the entry in X-Forwarded-For that the proxies appended (any
 # entry further left is whatever the client chose to send, and is never trusted).
 AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...] = ("REMOTE_ADDR",)
-if env_bool("BEHIND_PROXY", False):
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+# The proxies' own addresses (or networks): only a request coming from one of them may
+# carry X-Forwarded-* headers (dashboard/core/proxies.py). By default loopback and the
+# private networks, which no client on the internet can connect from.
+PROXY_ADDRESSES = env_list("PROXY_ADDRESSES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+for _address in PROXY_ADDRESSES:
+    try:
+        ipaddress.ip_network(_address, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PROXY_ADDRESSES: {exc} (addresses or networks, comma-separated).") from exc
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
     AXES_IPWARE_PROXY_ORDER = "left-most"
@@ -393,18 +467,36 @@ if env_bool("BEHIND_PROXY", False):
     IPWARE_STRICT = False
 SILENCED_SYSTEM_CHECKS = [] if not HTTPS or SECURE_HSTS_PRELOAD else ["security.W021"]
 
-# --- Logging ------------------------------------------------------------------------
+# --- Logging, metrics and errors (dashboard/observability/) -----------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# json: one object a line, for a log collector (the default in production); text: plain
+# lines for a terminal (the default with DEBUG on, as in `make demo`). Both carry the
+# request id (or a task's id and cell, or the sync's tick) and never the API key.
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")).strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "dashboard.observability.logs.AddContext"}},
+    "formatters": {
+        "json": {"()": "dashboard.observability.logs.Json"},
+        "text": {"()": "dashboard.observability.logs.Text"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "dashboard": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Our own line per request (dashboard.requests) says it, with the request id.
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         # Lockouts are warnings; the routine "attempts cleared" lines are left out.
         "axes": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }
+# /metrics answers only a request with "Authorization: Bearer <METRICS_TOKEN>"; without
+# the setting it does not exist (404).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Errors go to Sentry when set (dashboard/observability/errors.py: key and photos scrubbed).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", "production")

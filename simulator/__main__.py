@@ -57,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from simulator.app import create_app
 
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    # One process: its state lives in it. workers=1 also stops uvicorn reading WEB_CONCURRENCY,
+    # which a deployment exports for the web processes (it refused to start with it set).
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning", workers=1)
     return 0
 
 

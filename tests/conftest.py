@@ -168,3 +168,13 @@ def on_redis(settings, redis_server):
 
     settings.CACHES = {**settings.CACHES, "default": redis_cache_settings(redis_server.url, retry_seconds=0)}
     return redis_server
+
+
+@pytest.fixture
+def syncing(settings, transactional_db):
+    """The sync process running (in a thread, paced fast) while the test lasts: the index
+    follows the upstream by itself, as in a deployment."""
+    from tests.support.sync import sync_running
+
+    with sync_running(settings) as thread:
+        yield thread

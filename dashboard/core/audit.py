@@ -32,6 +32,9 @@ DONE = {
     Action.TRASH: "moved it to the trash",
     Action.RESTORE: "restored it from the trash",
     Action.DELETE: "deleted it for good",
+    Action.CANCEL_RUN: "cancelled the run",
+    Action.RETRY: "tried it again",
+    Action.NAME_RUN: "named the run",
 }
 TRIED = {
     Action.RUN: "tried to send it",
@@ -44,9 +47,12 @@ TRIED = {
     Action.TRASH: "tried to move it to the trash",
     Action.RESTORE: "tried to restore it",
     Action.DELETE: "tried to delete it for good",
+    Action.CANCEL_RUN: "tried to cancel the run",
+    Action.RETRY: "tried to try it again",
+    Action.NAME_RUN: "tried to name the run",
 }
 # Actions whose entry keeps what was said (reasons, a note), shown after the sentence.
-SAYS = {Action.REASONS, Action.NOTE}
+SAYS = {Action.REASONS, Action.NOTE, Action.CANCEL_RUN}
 
 
 def record(
@@ -58,9 +64,10 @@ def record(
     bulk: bool = False,
     problem: str | None = None,
     detail: str = "",
+    run=None,
 ) -> AuditEntry | None:
     """Write down one action and its outcome (`problem` is the failure, if any; `detail`
-    what a successful one said, such as a note).
+    what a successful one said, such as a note; `run` the run it was done to).
 
     An id no result can have (refused before any upstream call) names nothing to record.
     `actor` None is the dashboard itself (the trash emptied after TRASH_DAYS by cron)."""
@@ -72,6 +79,7 @@ def record(
         action=action,
         history_item_id=item_id or "",
         source_item_id=source_item_id or "",
+        run=run,
         bulk=bulk,
         succeeded=problem is None,
         detail=(problem or detail or "")[:300],
@@ -98,6 +106,28 @@ def sentence(entry: AuditEntry, item_id: str) -> str:
     if not entry.succeeded:
         text += f", but it failed: {entry.detail}" if entry.detail else ", but it failed"
     return text
+
+
+def of_run(run, limit: int = RECENT) -> list[Line]:
+    """The latest actions on a run as a whole (cancelled, cells tried again), newest first."""
+    # The run's own entries; each failed result tried again also has one, told in its lightbox.
+    entries = AuditEntry.objects.filter(
+        run=run, history_item_id="", action__in=[Action.CANCEL_RUN, Action.RETRY, Action.NAME_RUN]
+    )
+    entries = entries[:limit]
+    return [Line(text=run_sentence(entry), at=entry.created_at) for entry in entries]
+
+
+def run_sentence(entry: AuditEntry) -> str:
+    if entry.action == Action.CANCEL_RUN:
+        return f"{entry.actor_name} cancelled the run" + (f": {entry.detail}" if entry.detail else "")
+    if entry.action == Action.NAME_RUN:
+        return (
+            f"{entry.actor_name} named the run “{entry.detail}”"
+            if entry.detail
+            else f"{entry.actor_name} took the run's name away"
+        )
+    return f"{entry.actor_name} tried {entry.detail or 'cells'} again"
 
 
 def recent(item_id: str, limit: int = RECENT) -> list[Line]:

@@ -4,7 +4,7 @@ Generate form and the run form."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from dashboard import genapi
 from dashboard.core.responses import Notice
@@ -95,3 +95,60 @@ def choose_tool(data: Mapping[str, str], *, posted: bool, with_styles: bool = Tr
         except genapi.GenApiError as exc:
             choice.styles_problem = exc.message
     return choice
+
+
+# --- Titles: what the history's tools and styles are called ----------------------------
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    tools: dict[str, genapi.Tool]
+    styles: dict[str, genapi.Style]
+
+    def tool_title(self, name: str | None) -> str:
+        if not name:
+            return "Unknown tool"
+        if name in self.tools:
+            return self.tools[name].title
+        if name in self.styles:  # an upstream that names the style where the tool goes
+            return self.tool_title(self.styles[name].tool)
+        return name.replace("_", " ").title()
+
+    def tool_of(self, item: genapi.HistoryItem) -> str:
+        """The tool that made an item, also when the upstream names its style instead."""
+        if item.tool in self.styles and item.tool not in self.tools:
+            return self.styles[item.tool].tool
+        return item.tool or ""
+
+    def style_title(self, item: genapi.HistoryItem) -> str:
+        for candidate in (item.style_id, item.tool):
+            if candidate in self.styles:
+                return self.styles[candidate].title
+        return ""
+
+    def snapshot(self) -> dict:
+        """As JSON, to be kept (the sync keeps the one pages read)."""
+        return {
+            "tools": [asdict(tool) for tool in self.tools.values()],
+            "styles": [asdict(style) for style in self.styles.values()],
+        }
+
+    @classmethod
+    def from_snapshot(cls, snapshot: dict) -> Catalogue:
+        tools = [genapi.Tool(**tool) for tool in snapshot.get("tools", [])]
+        styles = [genapi.Style(**style) for style in snapshot.get("styles", [])]
+        return cls(tools={tool.name: tool for tool in tools}, styles={style.id: style for style in styles})
+
+    def styles_by_tool(self) -> list[tuple[genapi.Tool, list[genapi.Style]]]:
+        grouped = [(tool, [s for s in self.styles.values() if s.tool == tool.name]) for tool in self.tools.values()]
+        return [(tool, styles) for tool, styles in grouped if styles]
+
+
+def catalogue() -> Catalogue:
+    """Tools and every tool's styles, as the sync process last read them: pages title
+    results without an upstream call."""
+    from dashboard.models import SyncState
+
+    snapshot = SyncState.objects.filter(name="history").values_list("catalogue", flat=True).first()
+    # Before the sync's first read, results are titled by their tools' names.
+    return Catalogue.from_snapshot(snapshot) if snapshot else Catalogue(tools={}, styles={})

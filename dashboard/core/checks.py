@@ -6,6 +6,8 @@ serve the site. The number of workers is WEB_CONCURRENCY, which gunicorn also re
 as its worker count.
 """
 
+import os
+
 from django.conf import settings
 from django.core import checks
 
@@ -65,6 +67,24 @@ def local_media_with_several_workers(app_configs, **kwargs):
                     "'Scaling out'). Only if every worker runs on this one machine is the local disk enough."
                 ),
                 id="dashboard.W003",
+            )
+        ]
+    return []
+
+
+@checks.register("dashboard", deploy=True)
+def process_metrics_with_several_workers(app_configs, **kwargs):
+    workers = _workers()
+    if workers > 1 and settings.METRICS_TOKEN and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return [
+            checks.Warning(
+                f"/metrics counts per process, with {workers} workers (WEB_CONCURRENCY).",
+                hint=(
+                    "Each scrape shows the upstream calls of whichever worker answered it. Set "
+                    "PROMETHEUS_MULTIPROC_DIR to an empty directory shared by this host's web, worker and "
+                    "sync processes (emptied before they start) so a scrape adds them all up."
+                ),
+                id="dashboard.W004",
             )
         ]
     return []

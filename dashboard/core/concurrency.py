@@ -8,6 +8,7 @@ database afterwards, in the request's own thread (its transaction and connection
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ def each[Key: Hashable, Result](call: Callable[[Key], Result], keys: Sequence[Ke
         return {}
     pool = ThreadPoolExecutor(max_workers=min(settings.BULK_CONCURRENCY, len(keys)), thread_name_prefix="bulk")
     try:
-        futures = {key: pool.submit(call, key) for key in keys}
+        # Each call in the request's context: its log lines carry the request's id.
+        futures = {key: pool.submit(contextvars.copy_context().run, call, key) for key in keys}
         wait(futures.values(), timeout=settings.BULK_DEADLINE_SECONDS)
     finally:
         # Calls not yet started are dropped; one under way ends within its own deadline

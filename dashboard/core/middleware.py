@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.middleware.gzip import GZipMiddleware
 from django.template.loader import render_to_string
@@ -44,6 +44,13 @@ class RequestSizeLimitMiddleware:
                 if not chunk:
                     break
                 remaining -= len(chunk)
+        if request.headers.get("Accept") == "application/json":
+            # One photo uploaded as soon as it was chosen (generate.js), which reads this.
+            message = (
+                f"This file is {describe_size(length, round_up=True)}; "
+                f"the limit is {describe_size(settings.UPLOAD_MAX_BYTES)}."
+            )
+            return JsonResponse({"error": message}, status=413)
         if request.path == reverse("new_run"):
             message = (
                 f"Together these files are {describe_size(length)}; the run form can carry at most "
@@ -85,6 +92,8 @@ class TextGZipMiddleware(GZipMiddleware):
     COMPRESSIBLE = ("text/", "application/json")
 
     def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        if not response.get("Content-Type", "").startswith(self.COMPRESSIBLE):
+        content_type = response.get("Content-Type", "")
+        # An event stream is written an event at a time: gzip would hold events back.
+        if not content_type.startswith(self.COMPRESSIBLE) or content_type.startswith("text/event-stream"):
             return response
         return super().process_response(request, response)

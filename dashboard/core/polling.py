@@ -10,6 +10,9 @@ from django.utils import timezone
 FAST_POLL_SECONDS = 2
 SLOW_POLL_SECONDS = 5
 SLOW_DOWN_AFTER_SECONDS = 30
+# An open gallery's news (results added above it, its cards changed by teammates) without
+# push: seldom, since nothing on the page waits for it.
+NEWS_POLL_SECONDS = 30
 
 
 def poll_seconds(last_activity: datetime) -> int:

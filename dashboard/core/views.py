@@ -1,5 +1,6 @@
-"""The health check for load balancers."""
+"""The health check for load balancers, the error pages and the login page."""
 
+import sys
 import uuid
 
 from django.conf import settings
@@ -10,12 +11,14 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dashboard import genapi
 from dashboard.core.http import Gone, is_local_path
-from dashboard.runs import services as runs
+from dashboard.index import status as index_status
+from dashboard.runs import workers
 
 
 def cache_state() -> str:
@@ -31,19 +34,23 @@ def cache_state() -> str:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Database, cache and upstream reachability for a load balancer; nothing more revealing."""
-    checks = {"database": "ok", "cache": cache_state(), "upstream": genapi.health()}
+    checks: dict[str, str | int | None] = {"database": "ok", "cache": cache_state(), "upstream": genapi.health()}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
-        checks["database"] = "unavailable"
+        # Answered at once: each further query would wait DATABASE_CONNECT_TIMEOUT again.
+        checks.update(database="unavailable", worker="unknown", sync="unknown")
+        return JsonResponse({"status": "degraded", **checks}, status=503)
     healthy = all(value == "ok" for value in checks.values())
-    # Told, not judged: a stopped background worker is no reason to take this web
-    # instance out of the balancer, but an operator watching /healthz should see it.
-    try:
-        checks["worker"] = "behind" if runs.overdue_tasks() else "ok"
-    except DatabaseError:
-        checks["worker"] = "unknown"
+    # Told, not judged: a stopped background worker or sync is no reason to take this
+    # web instance out of the balancer, but an operator watching /healthz should see it.
+    checks["worker"] = "ok" if workers.any_alive() else "stopped"
+    index = index_status.current()
+    # How old the index's news is: the sync process is behind, stopped, or cannot reach the API.
+    checks["sync"] = "behind" if index.stale else ("catching up" if not index.first_sync_done else "ok")
+    lag = index.lag_seconds
+    checks["sync_lag_seconds"] = round(lag) if lag is not None else None
     return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
 
 
@@ -51,6 +58,20 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """The 404 page; it repeats only the dashboard's own sentences, never a resolver's."""
     message = str(exception) if isinstance(exception, Gone) else ""
     return render(request, "404.html", {"message": message}, status=404)
+
+
+# What a page answers while the database is away; a load balancer or a browser may ask again then.
+DATABASE_AWAY_RETRY_SECONDS = 5
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page, or the 503 "database unavailable" page when that is the cause (a
+    PostgreSQL restart, a network cut). Drawn without a request context: no query."""
+    if isinstance(sys.exception(), DatabaseError):
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(DATABASE_AWAY_RETRY_SECONDS)
+        return response
+    return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 class LoginView(auth_views.LoginView):

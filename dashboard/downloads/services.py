@@ -7,9 +7,11 @@ compressed already, so members are stored, not deflated. A `manifest.csv` comes 
 it can then say which images could not be read once the stream had begun (an HTTP
 answer cannot turn into an error page halfway).
 
-What can fail before the first byte is sent fails with a message instead of a ZIP:
-reading the results' records, and the first image (`prepare`). Later failures are
-listed in the manifest as "missing: <reason>".
+Which results there are, and where their images are, comes from the index (no upstream
+call). What can fail before the first byte is sent, the first image (`prepare`), fails
+with a message instead of a ZIP; later failures are listed in the manifest as
+"missing: <reason>", and so is every image not read when the archive's deadline
+(DOWNLOAD_DEADLINE_SECONDS) passes: a dripping upstream cannot hold a web thread.
 """
 
 from __future__ import annotations
@@ -17,31 +19,37 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import zipstream
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import slugify
 
 from dashboard import genapi
-from dashboard.gallery import history
-from dashboard.jobs import services as jobs
-from dashboard.models import Job, Run
+from dashboard.core.catalogue import catalogue
+from dashboard.index import services as index
+from dashboard.models import IndexedResult, Job, Run
 from dashboard.reviews import services as reviews
 from dashboard.trash import services as trash
 
 logger = logging.getLogger("dashboard.downloads")
 
 # One archive holds at most this many results of a gallery selection (a run holds at
-# most RUN_MAX_JOBS). Each costs a record read and an image read.
+# most RUN_MAX_JOBS). Each costs one image read upstream.
 MAX_SELECTION = 200
 # Each input's part of a file name is cut to this many characters.
 NAME_PART_CHARS = 40
 MANIFEST_NAME = "manifest.csv"
 
 DELETED_UPSTREAM = "deleted upstream"
+
+
+def out_of_time() -> str:
+    return f"the download reached its time limit ({settings.DOWNLOAD_DEADLINE_SECONDS:g} s) first"
 
 
 class NothingToDownload(Exception):
@@ -64,6 +72,8 @@ class Entry:
     style_title: str
     like: bool | None
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (slot label, image name)
+    reasons: str = ""  # the dislike reasons, as the lightbox names them
+    note: str = ""
     file_name: str = ""
     missing: str = ""
 
@@ -106,10 +116,11 @@ def _entries(items: Iterable[tuple[str, genapi.HistoryItem | None]]) -> list[Ent
         .prefetch_related("inputs__image")
     }
     found_reviews = reviews.reviews_of(ids)
-    known = history.catalogue()
+    known = catalogue()
     entries = []
     for item_id, item in pairs:
         job = made_here.get(item_id)
+        review = found_reviews.get(item_id)
         tool = job.tool if job else (known.tool_of(item) if item else "")
         entries.append(
             Entry(
@@ -119,7 +130,9 @@ def _entries(items: Iterable[tuple[str, genapi.HistoryItem | None]]) -> list[Ent
                 tool=tool,
                 tool_title=known.tool_title(tool) if tool else "",
                 style_title=(job.style_title if job and job.style_title else (known.style_title(item) if item else "")),
-                like=reviews.like_shown(item.like, found_reviews.get(item_id)) if item else None,
+                like=reviews.like_shown(item.like, review) if item else None,
+                reasons=reviews.reason_labels(review),
+                note=review.note if review else "",
                 inputs=[(entry.label, entry.image.display_name) for entry in job.inputs.all()] if job else [],
                 missing="" if item else DELETED_UPSTREAM,
             )
@@ -127,29 +140,20 @@ def _entries(items: Iterable[tuple[str, genapi.HistoryItem | None]]) -> list[Ent
     return entries
 
 
+def indexed(ids: list[str]) -> list[tuple[str, genapi.HistoryItem | None]]:
+    """These results as the index knows them, in order; None for one it does not hold
+    (deleted upstream)."""
+    rows = {row.history_item_id: row for row in IndexedResult.objects.filter(history_item_id__in=ids)}
+    return [(item_id, index.as_item(rows[item_id]) if item_id in rows else None) for item_id in ids]
+
+
 def plan_run(run: Run, *, liked_only: bool = False) -> Plan:
     """The finished results of a run's cells (each cell's latest attempt), or only those
-    the team liked. Results in the trash stay out. Raises genapi.GenApiError when the
-    upstream cannot say which results there are."""
+    the team liked, as the index holds them. Results in the trash stay out."""
     cells = run.cells.filter(job__isnull=False).select_related("job").order_by("row", "column")
-    cell_jobs = [cell.job for cell in cells if cell.job is not None]
+    ids = [cell.job.history_item_id for cell in cells if cell.job is not None]
     hidden = trash.hidden_ids()
-    # Jobs last seen running are asked about through the running-jobs snapshot: O(1)
-    # upstream calls for the whole run (jobs.refresh).
-    pending_ids = [job.history_item_id for job in cell_jobs if job.status == Job.Status.PENDING]
-    refreshed = jobs.refresh(pending_ids) if pending_ids else {}
-    pairs: list[tuple[str, genapi.HistoryItem | None]] = []
-    for job in cell_jobs:
-        item_id = job.history_item_id
-        if item_id in hidden:
-            continue
-        if item_id in refreshed:
-            pairs.append((item_id, refreshed[item_id]))
-        elif job.status == Job.Status.COMPLETE:
-            try:
-                pairs.append((item_id, genapi.item(item_id)))
-            except genapi.NotFound:
-                pairs.append((item_id, None))
+    pairs = [(item_id, item) for item_id, item in indexed(ids) if item_id not in hidden]
     entries = [entry for entry in _entries(pairs) if entry.item is None or entry.item.is_complete]
     if liked_only:
         # A result deleted upstream has no like to go by: it is left out, not listed.
@@ -174,7 +178,7 @@ class SelectionRefused(ValueError):
 
 def check_selection(ids: list[str]) -> list[str]:
     """The selected ids, each once, in order; refused whole when one is not a result id
-    or when there are more than MAX_SELECTION (nothing is read upstream then)."""
+    or when there are more than MAX_SELECTION."""
     chosen = list(dict.fromkeys(ids))
     if not chosen:
         raise SelectionRefused("Select at least one result to download.")
@@ -191,13 +195,7 @@ def check_selection(ids: list[str]) -> list[str]:
 def plan_selection(ids: list[str]) -> Plan:
     """The chosen results (ids from check_selection); those without an image (still
     running, failed, deleted) are listed in the manifest as missing."""
-    pairs: list[tuple[str, genapi.HistoryItem | None]] = []
-    for item_id in ids:
-        try:
-            pairs.append((item_id, genapi.item(item_id)))
-        except genapi.NotFound:
-            pairs.append((item_id, None))
-    entries = _entries(pairs)
+    entries = _entries(indexed(ids))
     for entry in entries:
         if entry.item is not None and entry.item.is_pending:
             entry.missing = "still running"
@@ -242,13 +240,13 @@ def _liked(like: bool | None) -> str:
 
 def manifest(plan: Plan) -> bytes:
     """One row per result asked for: its file (or why it is missing), id, tool, style,
-    each input's name, status, rating, who made it and when."""
+    each input's name, status, rating, dislike reasons and note, who made it and when."""
     labels = plan.input_labels
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(
         ["file", "result id", "tool", "style", *(f"input: {label}" for label in labels), "status"]
-        + ["liked", "made by", "created at"]
+        + ["liked", "dislike reasons", "note", "made by", "created at"]
     )
     for entry in plan.entries:
         names = dict(entry.inputs)
@@ -261,6 +259,8 @@ def manifest(plan: Plan) -> bytes:
             *(names.get(label, "") for label in labels),
             entry.item.status.label if entry.item else "Deleted",
             _liked(entry.like),
+            entry.reasons,
+            entry.note,
             entry.made_by,
             timezone.localtime(created).isoformat(timespec="seconds") if created else "",
         ]
@@ -285,6 +285,7 @@ class Download:
     plan: Plan
     first: Entry
     first_file: genapi.ResultFile
+    ends_at: float  # time.monotonic(): the whole archive's deadline
     _stream: Iterator[bytes] | None = field(default=None, init=False, repr=False)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -307,7 +308,11 @@ class Download:
         try:
             for entry in pending[pending.index(self.first) :]:
                 if entry is not self.first:
-                    opened = _open(entry, skip=(genapi.GenApiError,))
+                    left = self.ends_at - time.monotonic()
+                    if left > 0:
+                        opened = _open(entry, skip=(genapi.GenApiError,), within=left)
+                    if left <= 0 or (opened is None and time.monotonic() >= self.ends_at):
+                        entry.missing = out_of_time()
                     if opened is None:
                         continue
                 assert opened is not None
@@ -323,12 +328,12 @@ class Download:
                 opened.close()
 
 
-def _open(entry: Entry, *, skip: tuple[type[genapi.GenApiError], ...]) -> genapi.ResultFile | None:
-    """The entry's image; None, with `entry.missing` saying why, when reading it failed
-    in one of the `skip` ways (the others raise)."""
+def _open(entry: Entry, *, skip: tuple[type[genapi.GenApiError], ...], within: float) -> genapi.ResultFile | None:
+    """The entry's image, read in at most `within` seconds; None, with `entry.missing`
+    saying why, when reading it failed in one of the `skip` ways (the others raise)."""
     assert entry.item is not None
     try:
-        return genapi.open_result(entry.item)
+        return genapi.open_result(entry.item, within=within)
     except skip as exc:
         if isinstance(exc, genapi.NotFound):
             entry.missing = DELETED_UPSTREAM
@@ -348,11 +353,15 @@ def prepare(plan: Plan) -> Download:
     Results deleted upstream, not images or too large are skipped (and listed as missing); any
     other upstream failure (unreachable, key refused, rate-limited) raises
     genapi.GenApiError, so the designer gets a message rather than a broken archive.
-    NothingToDownload when no result has an image."""
+    NothingToDownload when no result has an image.
+
+    The whole archive, this first read included, has DOWNLOAD_DEADLINE_SECONDS: an image
+    not read by then is listed in the manifest as left out, and the archive ends."""
+    ends_at = time.monotonic() + settings.DOWNLOAD_DEADLINE_SECONDS
     for entry in plan.entries:
         if entry.missing:
             continue
-        opened = _open(entry, skip=ONE_IMAGE_PROBLEMS)
+        opened = _open(entry, skip=ONE_IMAGE_PROBLEMS, within=ends_at - time.monotonic())
         if opened is not None:
-            return Download(plan=plan, first=entry, first_file=opened)
+            return Download(plan=plan, first=entry, first_file=opened, ends_at=ends_at)
     raise NothingToDownload(plan.empty_message)

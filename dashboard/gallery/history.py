@@ -1,42 +1,36 @@
-"""The gallery's own logic: which page of results to show, as cards, and what is around one.
-
-Everything upstream goes through genapi; this module adds what the dashboard knows
-(who made a job, its inputs) and the catalogue's titles.
+"""The gallery's reading of the team's history: which results a page shows, as cards,
+and what is around one. All of it is read from the index (dashboard/index/), never from
+the upstream: every filter is one query, with exact totals, whatever the history's size.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import hashlib
+import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from urllib.parse import quote, urlencode
 
+from django.core.cache import cache as shared_cache
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import display
-from dashboard.jobs.services import not_found
-from dashboard.jobs.services import refresh as refresh_jobs
-from dashboard.models import InputImage, Job, Review, TrashedResult
+from dashboard.core.catalogue import Catalogue
+from dashboard.index import services as index
+from dashboard.models import AuditEntry, IndexedResult, InputImage, Job, Review
 from dashboard.reviews import services as reviews
-from dashboard.trash import services as trash
-
-# "Made by me" brings this many of the designer's running jobs up to date per page view.
-MY_RUNNING_REFRESH_LIMIT = 100
-
+from dashboard.runs import services as runs
 
 # Date ranges a designer picks with one click; "custom" takes the `from`/`to` dates.
 PERIODS = {"today": "Today", "7d": "Last 7 days", "30d": "Last 30 days", "custom": "Custom dates"}
 PERIOD_DAYS = {"7d": 7, "30d": 30}
-
-# The upstream cannot filter by tool, date or rating, and knows nothing of the trash: for
-# those the dashboard reads the listing itself, newest first, this many results a call,
-# and at most this many calls per view (see `walk`).
-SCAN_PAGE_SIZE = 100
-SCAN_MAX_CALLS = 10
+SEARCH_MAX_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -45,7 +39,8 @@ class Filters:
     style: str = ""
     limit: int = 20
     mine: bool = False
-    run: int | None = None  # a matrix run's jobs only (from our own records, like `mine`)
+    run: int | None = None  # a matrix run's results only: its current attempts
+    all_attempts: bool = False  # with `run`: the attempts tried again since too
     page: int = 1
     rating: str = ""  # "liked", "disliked", "unrated": finished results only
     reason: str = ""  # a dislike reason's code: disliked results given it
@@ -53,11 +48,16 @@ class Filters:
     period: str = ""  # one of PERIODS, or "" for any time
     date_from: date | None = None  # with period "custom"; either end may be open
     date_to: date | None = None
+    q: str = ""  # words to search for (titles, input names and tags, notes, run, designer)
+    designer: str = ""  # the username of the designer who made them (results made here only)
+    inputs: tuple[int, ...] = ()  # library images every result shown was made from (all of them)
 
     def query(self, **changes) -> str:
         """The URL query for these filters (with changes), defaults left out."""
         values = {**self.__dict__, **changes}
         pairs: list[tuple[str, object]] = [("status", status) for status in values["statuses"]]
+        if values["q"]:
+            pairs.append(("q", values["q"]))
         if values["style"]:
             pairs.append(("style", values["style"]))
         if values["tool"]:
@@ -76,41 +76,50 @@ class Filters:
             pairs.append(("mine", "1"))
         if values["run"]:
             pairs.append(("run", values["run"]))
+        if values["run"] and values["all_attempts"]:
+            pairs.append(("attempts", "all"))
         if values["page"] != 1:
             pairs.append(("page", values["page"]))
+        if values["designer"]:
+            pairs.append(("designer", values["designer"]))
+        pairs += [("input", image) for image in values["inputs"]]
         pairs += [(name, values[name]) for name in ("rating", "reason") if values[name]]
         return urlencode(pairs)
-
-    @property
-    def from_our_records(self) -> bool:
-        """Whether the results come from our Job rows (made by me, one run), not the listing."""
-        return self.mine or bool(self.run)
-
-    @property
-    def by_rating(self) -> bool:
-        return bool(self.rating or self.reason)
-
-    def rated_as_wanted(self, item: genapi.HistoryItem, review: Review | None) -> bool:
-        """Whether a result passes the rating filters (kept by the dashboard, see _listing)."""
-        if not self.by_rating:
-            return True
-        if not item.is_complete:
-            return False
-        like = reviews.like_shown(item.like, review)
-        wanted = {"liked": True, "disliked": False, "unrated": None}
-        if self.rating and like is not wanted[self.rating]:
-            return False
-        return not self.reason or (like is False and review is not None and self.reason in review.reason_codes)
 
     def narrowed(self) -> bool:
         """Whether any filter hides results (the empty gallery then says so)."""
         return bool(
             self.statuses
             or self.style
-            or self.from_our_records
+            or self.mine
+            or self.run
             or self.tool
-            or self.by_rating
+            or self.rating
+            or self.reason
+            or self.q
+            or self.designer
+            or self.inputs
             or self.time_range != (None, None)
+        )
+
+    def in_effect(self) -> int:
+        """How many filters hide results, as a phone's folded form says ("Filters (2)"):
+        each field counts once (two statuses are one filter); page and page size are none."""
+        return sum(
+            bool(each)
+            for each in (
+                self.q,
+                self.statuses,
+                self.tool,
+                self.style,
+                self.time_range != (None, None),
+                self.rating,
+                self.reason,
+                self.run,
+                self.mine,
+                self.designer,
+                self.inputs,
+            )
         )
 
     @property
@@ -120,31 +129,71 @@ class Filters:
         if self.period == "today":
             return now.replace(hour=0, minute=0, second=0, microsecond=0), None
         if self.period in PERIOD_DAYS:
-            return now - timedelta(days=PERIOD_DAYS[self.period]), None
+            # From the start of this minute: the same set, and the same total, for a minute.
+            minute = now.replace(second=0, microsecond=0)
+            return minute - timedelta(days=PERIOD_DAYS[self.period]), None
         if self.period == "custom":
             start = _midnight(self.date_from) if self.date_from else None
             end = _midnight(self.date_to + timedelta(days=1)) if self.date_to else None
             return start, end
         return None, None
 
-    @property
-    def scans(self) -> bool:
-        """Whether the dashboard must read the listing itself (see SCAN_MAX_CALLS)."""
-        return bool(self.tool) or self.by_rating or self.time_range != (None, None)
-
-    def shows(self, item: genapi.HistoryItem, review: Review | None, known: Catalogue) -> bool:
-        """Whether a result passes the filters the upstream cannot apply (tool, the end of
-        a date range, rating); the start of a date range ends the walk instead."""
-        start, end = self.time_range
-        if (start or end) and (item.created_at is None or (end and item.created_at >= end)):
-            return False  # an undated result cannot be placed in a range
-        if self.tool and known.tool_of(item) != self.tool:
-            return False
-        return self.rated_as_wanted(item, review)
-
 
 def _midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def matching(filters: Filters, designer) -> QuerySet[IndexedResult]:
+    """The indexed results these filters show, newest first (the trash left out)."""
+    rows = IndexedResult.objects.filter(in_trash=False)
+    if filters.statuses:
+        rows = rows.filter(status__in=filters.statuses)
+    if filters.style:
+        rows = rows.filter(style_id=filters.style)
+    if filters.tool:
+        rows = rows.filter(tool=filters.tool)
+    if filters.mine:
+        rows = rows.filter(made_by=designer)
+    if filters.designer:
+        rows = rows.filter(made_by__username=filters.designer)
+    for image in filters.inputs:
+        rows = rows.filter(history_item_id__in=Job.objects.filter(inputs__image_id=image).values("history_item_id"))
+    if filters.run:
+        rows = rows.filter(run_id=filters.run)
+        if not filters.all_attempts:  # each cell's latest job, not those tried again since
+            rows = rows.filter(history_item_id__in=runs.current_item_ids(filters.run))
+    if filters.rating or filters.reason:
+        rows = rows.filter(status=genapi.Status.COMPLETE)
+    if filters.rating:
+        rows = rows.filter(rating=filters.rating)
+    if filters.reason:
+        rows = rows.filter(rating=IndexedResult.Rating.DISLIKED, reasons__contains=f" {filters.reason} ")
+    start, end = filters.time_range
+    if start or end:
+        rows = rows.filter(created_at__isnull=False)  # an undated result cannot be placed in a range
+    if start:
+        rows = rows.filter(created_at__gte=start)
+    if end:
+        rows = rows.filter(created_at__lt=end)
+    if filters.q:
+        rows = searched(rows, filters.q)
+    return rows.order_by("-sort_at", "-id")
+
+
+def searched(rows: QuerySet[IndexedResult], q: str) -> QuerySet[IndexedResult]:
+    """Results whose words start with each of the words searched for: PostgreSQL's
+    full-text search (its GIN index, migration 0012), plain containment on SQLite."""
+    words = re.findall(r"\w+", q.replace("\x00", " ").lower())[:SEARCH_MAX_WORDS]
+    if not words:
+        return rows
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import SearchQuery, SearchVector  # needs psycopg
+
+        query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
+        return rows.annotate(found=SearchVector("search_text", config="simple")).filter(found=query)
+    for word in words:
+        rows = rows.filter(search_text__contains=word)
+    return rows
 
 
 @cache
@@ -170,6 +219,7 @@ class Card:
     job: Job | None = None
     garment: InputImage | None = None
     review: Review | None = None
+    finished_at: datetime | None = None
     like: bool | None = field(init=False)  # as shown: a rating cleared here shows as none
     designer_name: str = field(init=False)
     preview_url: str = field(init=False)
@@ -191,18 +241,32 @@ class Card:
         self.detail_url = url_for_item("history_item", self.item.id)
 
 
-def finished_at(item: genapi.HistoryItem, job: Job | None) -> datetime | None:
-    """When a job ended: the upstream's own `finished_at` (outside the contract, so read
-    from the item's extra fields), else when the dashboard saw it end."""
-    raw = item.extra.get("finished_at")
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed
-    return job.finished_at if job else None
+def make_cards(rows: list[IndexedResult], known: Catalogue) -> list[Card]:
+    ids = [row.history_item_id for row in rows]
+    jobs = {
+        job.history_item_id: job
+        for job in Job.objects.filter(history_item_id__in=ids)
+        .select_related("designer")
+        .prefetch_related("inputs__image")
+    }
+    found_reviews = reviews.reviews_of(ids)
+    cards = []
+    for row in rows:
+        item = index.as_item(row)
+        job = jobs.get(item.id)
+        first_input = next(iter(job.inputs.all()), None) if job else None
+        cards.append(
+            Card(
+                item=item,
+                tool_title=(job.tool_title if job and job.tool_title else known.tool_title(row.tool or item.tool)),
+                style_title=(job.style_title if job and job.style_title else known.style_title(item)),
+                job=job,
+                garment=first_input.image if first_input else None,
+                review=found_reviews.get(item.id),
+                finished_at=row.finished_at,
+            )
+        )
+    return cards
 
 
 @dataclass
@@ -210,244 +274,58 @@ class GalleryPage:
     cards: list[Card]
     filters: Filters
     pages: int
-    total_count: int | None
-    problem: str | None = None
+    total_count: int
     page_links: list = field(default_factory=list)
-    # A tool or date filter read SCAN_MAX_CALLS listing pages without reaching the end.
-    searched_only: int | None = None
+    first_row: IndexedResult | None = None  # page 1's first: the newest result the filters match
 
     @property
     def pending_ids(self) -> list[str]:
         return [card.item.id for card in self.cards if card.item.is_pending]
 
 
-@dataclass(frozen=True)
-class Catalogue:
-    tools: dict[str, genapi.Tool]
-    styles: dict[str, genapi.Style]
-
-    def tool_title(self, name: str | None) -> str:
-        if not name:
-            return "Unknown tool"
-        if name in self.tools:
-            return self.tools[name].title
-        if name in self.styles:  # an upstream that names the style where the tool goes
-            return self.tool_title(self.styles[name].tool)
-        return name.replace("_", " ").title()
-
-    def tool_of(self, item: genapi.HistoryItem) -> str:
-        """The tool that made an item, also when the upstream names its style instead."""
-        if item.tool in self.styles and item.tool not in self.tools:
-            return self.styles[item.tool].tool
-        return item.tool or ""
-
-    def style_title(self, item: genapi.HistoryItem) -> str:
-        for candidate in (item.style_id, item.tool):
-            if candidate in self.styles:
-                return self.styles[candidate].title
-        return ""
-
-    def styles_by_tool(self) -> list[tuple[genapi.Tool, list[genapi.Style]]]:
-        grouped = [(tool, [s for s in self.styles.values() if s.tool == tool.name]) for tool in self.tools.values()]
-        return [(tool, styles) for tool, styles in grouped if styles]
-
-
-def catalogue() -> Catalogue:
-    """Tools and every tool's styles (each cached for minutes)."""
-    try:
-        tools = genapi.tools()
-    except genapi.GenApiError:
-        return Catalogue(tools={}, styles={})
-    styles: dict[str, genapi.Style] = {}
-    for tool in tools:
-        try:
-            styles.update((style.id, style) for style in genapi.styles(tool.name))
-        except genapi.NotFound:
-            continue
-        except genapi.GenApiError:
-            # The upstream is failing: asking again for every other tool would only make
-            # the page wait one timeout per tool. Titles fall back to the tools' names.
-            break
-    return Catalogue(tools={tool.name: tool for tool in tools}, styles=styles)
-
-
-def make_cards(items: list[genapi.HistoryItem], known: Catalogue) -> list[Card]:
-    jobs = {
-        job.history_item_id: job
-        for job in Job.objects.filter(history_item_id__in=[item.id for item in items])
-        .select_related("designer")
-        .prefetch_related("inputs__image")
-    }
-    found_reviews = reviews.reviews_of(item.id for item in items)
-    cards = []
-    for item in items:
-        job = jobs.get(item.id)
-        garment = None
-        if job:
-            first_input = next(iter(job.inputs.all()), None)
-            garment = first_input.image if first_input else None
-        cards.append(
-            Card(
-                item=item,
-                tool_title=(job.tool_title if job and job.tool_title else known.tool_title(item.tool)),
-                style_title=(job.style_title if job and job.style_title else known.style_title(item)),
-                job=job,
-                garment=garment,
-                review=found_reviews.get(item.id),
-            )
-        )
-    return cards
-
-
 def load_page(filters: Filters, designer, known: Catalogue) -> GalleryPage:
-    """One page of results from the upstream (or, for "made by me", from our own records)."""
-    complete = True
-    total: int | None
-    try:
-        if filters.from_our_records:
-            items, pages, total = _my_items(filters, designer)
-        else:
-            items, pages, total, complete = _listing(filters, known)
-    except genapi.GenApiError as exc:
-        return GalleryPage(cards=[], filters=filters, pages=0, total_count=None, problem=exc.message)
-    result = GalleryPage(cards=make_cards(items, known), filters=filters, pages=pages, total_count=total)
-    if not complete:
-        result.searched_only = SCAN_PAGE_SIZE * SCAN_MAX_CALLS
+    """One page of results under these filters, with the exact total."""
+    rows = matching(filters, designer)
+    total = total_of(rows, filters, designer)
+    pages = -(-total // filters.limit)
+    number = filters.page
+    shown: list[IndexedResult] = []
+    if number <= pages:
+        # The page's ids first, from the index alone; then only those rows. Asked for
+        # whole rows, PostgreSQL read every row it skipped on a deep page (75 ms at 40,000).
+        start = (number - 1) * filters.limit
+        ids = list(rows.values_list("id", flat=True)[start : start + filters.limit])
+        found = IndexedResult.objects.in_bulk(ids)
+        shown = [found[pk] for pk in ids if pk in found]
+    page = GalleryPage(cards=make_cards(shown, known), filters=filters, pages=pages, total_count=total)
+    page.first_row = shown[0] if number == 1 and shown else None
     if pages > 1:
-        paginator = Paginator(range(pages), 1)
-        result.page_links = list(paginator.get_elided_page_range(min(filters.page, pages), on_each_side=2, on_ends=1))
-    return result
+        paginator = Paginator(range(total), filters.limit)
+        page.page_links = list(paginator.get_elided_page_range(min(number, pages), on_each_side=2, on_ends=1))
+    return page
 
 
-@dataclass
-class Walk:
-    """What a walk of the listing found: the results shown, in order, and whether it read
-    everything that could match (False when SCAN_MAX_CALLS stopped it first)."""
-
-    shown: list[genapi.HistoryItem]
-    complete: bool
-    upstream_total: int = 0
-    left_out: int = 0
+# Totals are kept this long at most; any change to the index counts them again at once.
+TOTAL_SECONDS = 300
 
 
-def walk(filters: Filters, known: Catalogue, *, enough: int | None = None, hidden: set[str] | None = None) -> Walk:
-    """The results the gallery shows under these filters, read from the listing newest
-    first, SCAN_PAGE_SIZE a call, at most SCAN_MAX_CALLS calls; it stops once `enough`
-    are found, or at the first result older than a date range's start.
-
-    The upstream filters by status and style itself; the trash, tool, date and rating
-    are applied here (the upstream knows none of the dashboard's own records)."""
-    hidden = trash.hidden_ids() if hidden is None else hidden
-    start, _ = filters.time_range
-    found = Walk(shown=[], complete=False)
-    for page in range(1, SCAN_MAX_CALLS + 1):
-        listing = genapi.history(
-            page=page, limit=SCAN_PAGE_SIZE, statuses=filters.statuses, style_id=filters.style or None
-        )
-        found.upstream_total = listing.total_count or 0
-        known_reviews = reviews.reviews_of(item.id for item in listing.items) if filters.by_rating else {}
-        for item in listing.items:
-            if start and item.created_at is not None and item.created_at < start:
-                found.complete = True
-                return found
-            if item.id not in hidden and filters.shows(item, known_reviews.get(item.id), known):
-                found.shown.append(item)
-            else:
-                found.left_out += 1
-        if page >= listing.pages or not listing.items:
-            found.complete = True
-            return found
-        if enough is not None and len(found.shown) >= enough:
-            return found
-    return found
-
-
-def _listing(filters: Filters, known: Catalogue) -> tuple[list[genapi.HistoryItem], int, int | None, bool]:
-    """One page of the gallery: (items, pages, total, whether the search was complete).
-
-    Nothing to leave out: the upstream's own page, one call. Otherwise pages stay full:
-    the listing is walked from its start until this page and one more result are found
-    (page 1: usually one call). The count is then exact once the walk read to the end;
-    with only the trash left out it is the upstream's less the hidden results seen; for
-    the other filters it is unknown, and the pages found so far are offered."""
-    hidden = trash.hidden_ids()
-    if not filters.scans and not hidden:
-        listing = genapi.history(
-            page=filters.page, limit=filters.limit, statuses=filters.statuses, style_id=filters.style or None
-        )
-        return listing.items, listing.pages, listing.total_count, True
-    first, last = (filters.page - 1) * filters.limit, filters.page * filters.limit
-    found = walk(filters, known, enough=last + 1, hidden=hidden)
-    items = found.shown[first:last]
-    if found.complete:
-        total: int | None = len(found.shown)
-    elif not filters.scans:
-        total = max(found.upstream_total - found.left_out, len(found.shown))
-    else:
-        total = None
-    pages = -(-(total if total is not None else len(found.shown)) // filters.limit)
-    complete = found.complete or len(found.shown) > last
-    return items, pages, total, complete
-
-
-def _our_jobs(filters: Filters, designer):
-    """The Job rows "made by me" and a run's filter start from."""
-    jobs = Job.objects.all()
-    if filters.mine:
-        jobs = jobs.filter(designer=designer)
-    if filters.run:
-        jobs = jobs.filter(run_id=filters.run)
-    return jobs
-
-
-def _my_jobs(filters: Filters, designer):
-    in_trash = TrashedResult.objects.values("history_item_id")
-    jobs = _our_jobs(filters, designer).exclude(history_item_id__in=in_trash)
-    if filters.statuses:
-        jobs = jobs.filter(status__in=filters.statuses)
-    if filters.style:
-        jobs = jobs.filter(Q(style_id=filters.style) | Q(tool=filters.style))
-    if filters.tool:
-        jobs = jobs.filter(tool=filters.tool)
-    start, end = filters.time_range
-    if start:
-        jobs = jobs.filter(created_at__gte=start)
-    if end:
-        jobs = jobs.filter(created_at__lt=end)
-    return jobs.order_by("-created_at", "-id")
-
-
-def _my_items(filters: Filters, designer) -> tuple[list[genapi.HistoryItem], int, int]:
-    """The designer's own jobs, or a run's, which only the dashboard knows, paginated here.
-
-    Finished items come from the cache when they can; running ones from one listing."""
-    # Job rows learn that a job finished only when something polls it: bring this
-    # designer's running ones up to date first (one listing, plus one read per job that
-    # finished), or the status filters would go by stale rows ("Done" missing finished jobs).
-    pending = list(
-        _our_jobs(filters, designer)
-        .filter(status=Job.Status.PENDING)
-        .values_list("history_item_id", flat=True)[:MY_RUNNING_REFRESH_LIMIT]
-    )
-    running = {item_id: item for item_id, item in refresh_jobs(pending).items() if item is not None} if pending else {}
-    jobs = _my_jobs(filters, designer)
-    paginator = Paginator(jobs, filters.limit)
-    page = paginator.get_page(filters.page)
-    ids = [job.history_item_id for job in page.object_list]
-    items = []
-    for item_id in ids:
-        try:
-            item = running.get(item_id) or genapi.item(item_id)
-        except genapi.NotFound:
-            not_found([item_id])  # gone, or not yet listed: the one rule decides
-            continue
-        items.append(item)
-    if filters.by_rating:
-        # Ratings are the upstream's: "Made by me" pages by our own records, so a rating
-        # filter thins each page rather than refilling it.
-        found_reviews = reviews.reviews_of(ids)
-        items = [item for item in items if filters.rated_as_wanted(item, found_reviews.get(item.id))]
-    return items, paginator.num_pages if paginator.count else 0, paginator.count
+def total_of(rows: QuerySet[IndexedResult], filters: Filters, designer) -> int:
+    """How many results the filters match: counted once per change to the index (its
+    version) and kept in the cache, so paging and reloading do not count 100,000 rows
+    again. A period that moves with the clock is part of the key as it reads now."""
+    version = index.version()
+    if version is None or filters.run:
+        # A run's current attempts change with "Try again" without the index changing;
+        # counting its few hundred rows at most costs less than a stale total.
+        return rows.count()
+    start, end = filters.time_range  # "today" and "last 7 days" move with the clock
+    scope = f"{filters.query(page=1)}&start={start}&end={end}" + (f"&designer={designer.pk}" if filters.mine else "")
+    key = f"gallery-total:{version}:{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    total = shared_cache.get(key)
+    if total is None:
+        total = rows.count()
+        shared_cache.set(key, total, TOTAL_SECONDS)
+    return total
 
 
 @dataclass(frozen=True)
@@ -458,54 +336,62 @@ class Neighbours:
 
 
 def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
-    """The results before and after one item under the same filters, across page edges;
-    none when the upstream cannot be read or the item is not among them."""
-    try:
-        if filters.scans and not filters.from_our_records:
-            return _neighbours_in_walk(item_id, filters)
-        return _neighbours_by_pages(item_id, filters, designer)
-    except genapi.GenApiError:
+    """The results before and after one item under the same filters, across page edges,
+    and the page it is on; none when it is not among them."""
+    if filters.run:
+        return run_neighbours(item_id, filters, designer)
+    rows = matching(filters, designer)
+    row = rows.filter(history_item_id=item_id).values("sort_at", "id").first()
+    if row is None:
         return Neighbours(previous=None, next=None, page=filters.page)
-
-
-def _neighbours_in_walk(item_id: str, filters: Filters) -> Neighbours:
-    """One walk gives every match: the neighbours and the item's page come from it."""
-    found = [item.id for item in walk(filters, catalogue()).shown]
-    if item_id not in found:
-        return Neighbours(previous=None, next=None, page=filters.page)
-    index = found.index(item_id)
+    # Each side also as a plain range of sort_at, which the index can seek to; the
+    # tie-break on id alone would make the database walk from one end of the index.
+    at, row_id = row["sort_at"], row["id"]
+    newer = Q(sort_at__gte=at) & (Q(sort_at__gt=at) | Q(id__gt=row_id))
+    older = Q(sort_at__lte=at) & (Q(sort_at__lt=at) | Q(id__lt=row_id))
+    position = rows.filter(newer).count()
+    previous = rows.filter(newer).order_by("sort_at", "id").values_list("history_item_id", flat=True).first()
+    following = rows.filter(older).values_list("history_item_id", flat=True).first()
     return Neighbours(
-        previous=(found[index - 1], (index - 1) // filters.limit + 1) if index > 0 else None,
-        next=(found[index + 1], (index + 1) // filters.limit + 1) if index + 1 < len(found) else None,
-        page=index // filters.limit + 1,
+        previous=(previous, (position - 1) // filters.limit + 1) if previous else None,
+        next=(following, (position + 1) // filters.limit + 1) if following else None,
+        page=position // filters.limit + 1,
     )
 
 
-def _neighbours_by_pages(item_id: str, filters: Filters, designer) -> Neighbours:
-    def ids_on(page: int) -> tuple[list[str], int]:
-        if filters.from_our_records:
-            jobs = Paginator(_my_jobs(filters, designer), filters.limit)
-            if page > jobs.num_pages:
-                return [], jobs.num_pages
-            return [job.history_item_id for job in jobs.page(page).object_list], jobs.num_pages
-        items, pages, _, _ = _listing(replace(filters, page=page), catalogue())
-        return [item.id for item in items], pages
+def run_neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
+    """Under the run filter: the run's current cells in matrix order (row by row, column
+    by column), those the filters show, then any earlier attempts they show (newest
+    first); each with the gallery page it is on. Two queries over one run's rows."""
+    shown = list(matching(filters, designer).values_list("history_item_id", flat=True))
+    at_page = {found: index // filters.limit + 1 for index, found in enumerate(shown)}
+    if item_id not in at_page:
+        return Neighbours(previous=None, next=None, page=filters.page)
+    current = [found for found, _ in runs.current_results(filters.run or 0) if found in at_page]
+    in_matrix = set(current)
+    walk = current + [found for found in shown if found not in in_matrix]
+    position = walk.index(item_id)
+    previous = walk[position - 1] if position > 0 else None
+    following = walk[position + 1] if position + 1 < len(walk) else None
+    return Neighbours(
+        previous=(previous, at_page[previous]) if previous else None,
+        next=(following, at_page[following]) if following else None,
+        page=at_page[item_id],
+    )
 
-    page, (ids, pages) = filters.page, ids_on(filters.page)
-    if item_id not in ids:
-        # New results push older ones down a page (and deletions pull them up): a link
-        # made a moment ago may name the page next to the item's own.
-        nearby = [number for number in (page + 1, page - 1) if 1 <= number <= pages]
-        page, ids = next(((number, found) for number in nearby if item_id in (found := ids_on(number)[0])), (0, []))
-        if not page:
-            return Neighbours(previous=None, next=None, page=filters.page)
-    index = ids.index(item_id)
-    previous = (ids[index - 1], page) if index > 0 else None
-    if previous is None and page > 1:
-        before, _ = ids_on(page - 1)
-        previous = (before[-1], page - 1) if before else None
-    following = (ids[index + 1], page) if index + 1 < len(ids) else None
-    if following is None and page < pages:
-        after, _ = ids_on(page + 1)
-        following = (after[0], page + 1) if after else None
-    return Neighbours(previous=previous, next=following, page=page)
+
+# The lightbox shows this many of a result's runs again, the newest.
+RERUNS_SHOWN = 4
+
+
+def reruns_of(item_id: str) -> list[IndexedResult]:
+    """The results made by "Run again" from this one (by anyone), newest first, those
+    still in the gallery: the audit trail names each one's source (an indexed column)."""
+    made = list(
+        AuditEntry.objects.filter(source_item_id=item_id, action=AuditEntry.Action.RERUN, succeeded=True)
+        .exclude(history_item_id="")
+        .values_list("history_item_id", flat=True)[: RERUNS_SHOWN * 2]
+    )
+    shown = IndexedResult.objects.filter(history_item_id__in=made, in_trash=False)
+    rows = {row.history_item_id: row for row in shown}
+    return [rows[found] for found in dict.fromkeys(made) if found in rows][:RERUNS_SHOWN]

@@ -42,6 +42,11 @@ def delete_one(designer, item_id: str, title: str = "") -> Acted:
     return Acted(Notice("It was already deleted."))
 
 
+def restore_one(designer, item_id: str) -> bool:
+    """The lightbox's Undo: the result out of the trash (False when it was not there)."""
+    return trash.restore(designer, item_id)
+
+
 def failure_text(failure: genapi.GenApiError | concurrency.Late) -> str:
     return upstream_message(failure) if isinstance(failure, genapi.GenApiError) else concurrency.LATE_MESSAGE
 

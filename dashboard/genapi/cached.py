@@ -5,16 +5,14 @@ What is cached, and why it stays right:
 - the catalogue (tools, each tool's styles): changes rarely, minutes are fine;
 - finished items: their results never change; a change made here (a rating, a delete)
   forgets the item, so the next read fetches the upstream's own answer;
-- result previews and style previews, as bytes (small, asked for by every grid);
-- the running-jobs snapshot: one listing of pending jobs shared by every poll.
-Running items are never cached: their status is what polling is for.
+- result previews and style previews, as bytes (small, asked for by every grid).
+Running items are never cached: their status is what the sync process follows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-import time
 from collections.abc import Callable, Iterable
 from typing import Literal, cast
 
@@ -41,14 +39,6 @@ from dashboard.genapi.types import (
 CATALOGUE_SECONDS = 300
 # Previews are small and asked for by every grid: keep them; stock PNGs stream through.
 PREVIEW_CACHE_BYTES = 2 * 1024 * 1024
-# The running-jobs snapshot reads up to this many pages of this many jobs; jobs beyond
-# it cost a detail read. Every poll shares it for RUNNING_SNAPSHOT_SECONDS.
-RUNNING_PAGE_SIZE = 100
-RUNNING_SNAPSHOT_MAX_PAGES = 5
-RUNNING_SNAPSHOT_SECONDS = 1.5
-# One process refreshes the snapshot; the others serve the one they have, or wait up to
-# this long for the fresh one rather than all asking the upstream at once.
-RUNNING_REFRESH_WAIT_SECONDS = 3.0
 # An id the upstream said it does not know is believed for this long (a poll naming
 # invented ids would otherwise cost a read per id per tick).
 NOT_FOUND_SECONDS = 15
@@ -78,10 +68,12 @@ def style(tool: str, style_id: str) -> Style | None:
     return next((found for found in styles(tool) if found.id == style_id), None)
 
 
-def item(item_id: str) -> HistoryItem:
-    """One history item; finished ones come from the cache when they can."""
+def item(item_id: str, *, fresh: bool = False) -> HistoryItem:
+    """One history item; finished ones come from the cache when they can. `fresh`: what
+    the upstream stores now, after a change made here (a listing asked before the change
+    and answered after it may have put the old answer back in the cache)."""
     key, missing_key = _key("item", validate_id(item_id)), _key("missing", item_id)
-    cached = cache.get_many([key, missing_key])
+    cached = {} if fresh else cache.get_many([key, missing_key])
     if missing_key in cached:
         raise NotFound()
     found = cached.get(key)
@@ -141,53 +133,7 @@ def delete(item_id: str) -> None:
 
 def create_job(tool: str, files: list[UploadFile], *, style_id: str | None = None) -> JobCreated:
     """Send one job (never retried: a retry could start, and bill, a second one)."""
-    created = client().create_job(tool, files, style_id=style_id)
-    forget_running()  # the snapshot predates this job: take a fresh one next tick
-    return created
-
-
-def forget_running() -> None:
-    cache.delete(_key("running"))
-
-
-def running() -> dict[str, HistoryItem]:
-    """Every job running upstream, for the whole team, as of at most a moment ago.
-
-    Each designer's tray and each gallery page polls every few seconds; they all share
-    one listing (a few pages when many jobs run) instead of asking once each, so the
-    upstream cost stays flat as the team grows, also when many polls arrive together.
-    """
-    key, lock = _key("running"), _key("running-refresh")
-    entry = cache.get(key)
-    # Freshness is kept in the entry: some backends round a timeout to whole seconds.
-    if entry is not None and time.time() - entry[0] < RUNNING_SNAPSHOT_SECONDS:
-        return entry[1]
-    if not cache.add(lock, True, int(RUNNING_REFRESH_WAIT_SECONDS) + 2):
-        # Another poll is refreshing it: the last snapshot is good enough for this tick;
-        # with none at all, wait for that poll's.
-        if entry is not None:
-            return entry[1]
-        deadline = time.monotonic() + RUNNING_REFRESH_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            if (entry := cache.get(key)) is not None:
-                return entry[1]
-    try:
-        # Another poll may have refreshed it between the first look and the lock.
-        entry = cache.get(key)
-        if entry is not None and time.time() - entry[0] < RUNNING_SNAPSHOT_SECONDS:
-            return entry[1]
-        snapshot: dict[str, HistoryItem] = {}
-        api = client()
-        for page in range(1, RUNNING_SNAPSHOT_MAX_PAGES + 1):
-            listing = api.history(statuses=["pending"], limit=RUNNING_PAGE_SIZE, page=page)
-            snapshot.update((found.id, found) for found in listing.items)
-            if not listing.has_next or not listing.items:
-                break
-        cache.set(key, (time.time(), snapshot), int(RUNNING_SNAPSHOT_SECONDS) + 2)
-    finally:
-        cache.delete(lock)
-    return snapshot
+    return client().create_job(tool, files, style_id=style_id)
 
 
 def _fetch_clean_image(path: str | None) -> bytes:
@@ -211,12 +157,13 @@ def result_image(found: HistoryItem, kind: Literal["preview", "stock"]) -> bytes
     return content
 
 
-def open_result(found: HistoryItem) -> ResultFile:
+def open_result(found: HistoryItem, *, within: float | None = None) -> ResultFile:
     """A finished item's full-quality image, for archives of many: copied from the
     upstream into a temporary file piece by piece, then stripped of metadata into
-    another, so no image is ever held whole in memory; never cached (each is read once)."""
+    another, so no image is ever held whole in memory; never cached (each is read once).
+    `within`: the seconds the caller has left for it."""
     with tempfile.TemporaryFile() as raw:
-        client().download_image(found.stock_path, raw)
+        client().download_image(found.stock_path, raw, within=within)
         cleaned = tempfile.TemporaryFile()
         try:
             extension = clean_image_file(raw, cleaned)

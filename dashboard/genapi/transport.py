@@ -58,6 +58,7 @@ from dashboard.genapi.types import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from dashboard.observability import metrics
 
 logger = logging.getLogger("dashboard.genapi")
 
@@ -328,14 +329,17 @@ class GenApiClient:
         timeout: tuple[float, float] | None = None,
         limit: int | None = None,
         into: BinaryIO | None = None,
+        within: float | None = None,
     ) -> _Answer:
         """One call; with `into`, a successful answer's body goes there instead of into
-        the returned answer (whose body is then empty)."""
+        the returned answer (whose body is then empty); `within` shortens its deadline (a
+        caller with a deadline of its own, such as a whole archive)."""
         url = urljoin(self.base_url, path.lstrip("/"))
         started = time.perf_counter()
         status: int | str = "-"
         is_upload = data is not None
-        deadline = _Deadline(self._upload_deadline if is_upload else self._deadline)
+        seconds = self._upload_deadline if is_upload else self._deadline
+        deadline = _Deadline(seconds if within is None else max(0.0, min(seconds, within)))
         try:
             with deadline:
                 response = self._session(for_reads=method == "GET").request(
@@ -390,7 +394,9 @@ class GenApiClient:
             # Method, path, status and latency only: never the key, never bodies. Image
             # paths come from the upstream, so they are redacted like its bodies.
             path = redact(urlsplit(url).path.lstrip("/"), self._api_key)
-            logger.info("genapi %s /%s %s %.1fms", method, path, status, (time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            logger.info("genapi %s /%s %s %.1fms", method, path, status, seconds * 1000)
+            metrics.upstream_call(method, path.removeprefix(self._origin.path.lstrip("/")), status, seconds)
 
     def _raise_for(self, answer: _Answer) -> None:
         code = answer.status
@@ -564,14 +570,20 @@ class GenApiClient:
         )
         return UpstreamImage(content=answer.body, content_type=answer.headers.get("Content-Type", ""))
 
-    def download_image(self, path: str | None, into: BinaryIO) -> str:
+    def download_image(self, path: str | None, into: BinaryIO, *, within: float | None = None) -> str:
         """An upstream image copied into `into` in pieces, under the same deadline and size
-        cap as every image read; returns the Content-Type the upstream claimed."""
+        cap as every image read (or the `within` seconds left, when fewer); returns the
+        Content-Type the upstream claimed."""
         url = self.image_url(path)
         if url is None:
             raise NotFound("This image is not available.")
         answer = self._request(
-            "GET", url.removeprefix(self.base_url), headers={"Accept": "image/*"}, limit=MAX_IMAGE_BYTES, into=into
+            "GET",
+            url.removeprefix(self.base_url),
+            headers={"Accept": "image/*"},
+            limit=MAX_IMAGE_BYTES,
+            into=into,
+            within=within,
         )
         return answer.headers.get("Content-Type", "")
 

@@ -43,7 +43,7 @@ class HistoryItem:
     status: Status  # anything unknown upstream reads as PENDING ("still running")
     raw_status: str
     # The tool that made it. The upstream's own field holds a tool name in its example
-    # but may hold a style id instead: the catalogue tells which (history.Catalogue).
+    # but may hold a style id instead: the catalogue tells which (core.catalogue.Catalogue).
     tool: str | None
     style_id: str | None
     created_at: datetime | None

@@ -8,11 +8,12 @@ remembers in the session, the jobs it sends (through dashboard/jobs/services.py)
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -21,12 +22,13 @@ from dashboard import genapi
 from dashboard.core import display, polling, tokens
 from dashboard.core.catalogue import ToolChoice
 from dashboard.core.responses import Notice, upstream_message
-from dashboard.core.slots import Slot
+from dashboard.core.slots import Slot, kinds
 from dashboard.generate.forms import GenerateForm, kept_images, unavailable_message, unavailable_slots
+from dashboard.index import services as index
+from dashboard.index import status as index_status
 from dashboard.jobs import services as jobs
 from dashboard.library import uploads
-from dashboard.models import InputImage, Job, TrashedResult
-from dashboard.reviews import services as reviews
+from dashboard.models import IndexedResult, InputImage, Job, TrashedResult
 
 TRAY_SIZE = 12
 # The session's record of the photos that stay attached (the model photo, the room).
@@ -41,10 +43,10 @@ def rate_limit_message(wait: int) -> str:
     )
 
 
-def already_sent_message(earlier: tokens.AlreadySent) -> str:
+def already_sent_message(earlier: tokens.AlreadySent, shown_in: str = "under Recent jobs") -> str:
     if earlier.job is None:
-        return "This form is being sent already, so it was not sent again. Its job will appear under Recent jobs."
-    return "This form was already sent, so it was not sent again. Its job is under Recent jobs."
+        return f"This form is being sent already, so it was not sent again. Its job will appear {shown_in}."
+    return f"This form was already sent, so it was not sent again. Its job is {shown_in}."
 
 
 def page_url(tool: genapi.Tool, kept: Mapping[str, InputImage]) -> str:
@@ -85,6 +87,49 @@ def photos_asked_for(session, slots: tuple[Slot, ...], query: Mapping[str, str])
 
 def kept_after_send(slots: tuple[Slot, ...], kept: Mapping[str, InputImage]) -> dict[str, InputImage]:
     return {slot.name: kept[slot.name] for slot in slots if slot.keep and slot.name in kept}
+
+
+# --- A photo uploaded as soon as it is picked -----------------------------------------
+
+# The most other slots' photos one upload names to keep (a tool has two or three slots).
+MOST_KEPT_NAMED = 8
+
+
+class UnknownSlot(Exception):
+    """No tool takes an image by this name."""
+
+
+def add_photo(designer, slot_name: str, upload: UploadedFile | None, keep: Iterable[str] = ()) -> InputImage:
+    """A photo picked or dropped into a slot, stored as soon as it is chosen (generate.js
+    uploads it then), so that pressing Generate sends only its reference (the slot's
+    `__kept` field) and the job is created without receiving or checking any file.
+
+    The same limits and checks by content as a file sent with the form, and the same
+    fate: a draft, private to the designer, until a job uses it (bounded per designer,
+    removed by `prune_drafts`). `keep` names the photos the form already holds in its
+    other slots: bounding the drafts never drops those."""
+    slot_label = kinds().get(slot_name)
+    if slot_label is None:
+        raise UnknownSlot(slot_name)
+    if upload is None:
+        raise uploads.UploadRefused(f"Choose a file for the {slot_label.lower()}.")
+    info = uploads.checked(designer, upload)
+    image = uploads.store(designer, upload, info, kind=slot_name)
+    named = [int(pk) for pk in list(keep)[:MOST_KEPT_NAMED] if pk.isdecimal() and len(pk) < 12]
+    uploads.bound_drafts(designer, keep=[image, *InputImage.objects.filter(owner=designer, pk__in=named)])
+    return image
+
+
+def photo_reference(image: InputImage, slot_name: str) -> dict[str, str | int]:
+    """What the form's script puts in a slot for a photo kept there: the value of its
+    `__kept` field, the thumbnail's address and the line the page writes under it."""
+    return {
+        "field": f"{slot_name}__kept",
+        "id": image.pk,
+        "thumbnail": reverse("input_image", args=[image.pk, "thumbnail"]),
+        "name": image.original_name,
+        "detail": f"{display.describe_size(image.size)} · {image.width} × {image.height} px",
+    }
 
 
 # --- The form -------------------------------------------------------------------------
@@ -184,19 +229,25 @@ def _already_sent(earlier: tokens.AlreadySent, arguments: dict[str, Any]) -> Sen
     return Sent(form=GenerateForm(kept=kept, **arguments), earlier=earlier, kept=kept)
 
 
-def run_again(designer, job: Job, token: str) -> str | None:
+def run_again(designer, job: Job, token: str, *, shown_in: str = "under Recent jobs") -> str | None:
     """Send a result's job again with the same tool, style and input images, once per
-    token; why nothing was sent, if it was not."""
+    token; why nothing was sent, if it was not (`shown_in`: where the page shows the job)."""
     if not tokens.is_token(token):
         return "This button is out of date, so nothing was sent. Reload the page and press it again."
     if earlier := tokens.earlier_send(designer, token):
-        return already_sent_message(earlier)
+        return already_sent_message(earlier, shown_in)
     if wait := jobs.seconds_until_allowed(designer):
         return rate_limit_message(wait)
     try:
         jobs.rerun(job, designer, token=token)
     except tokens.AlreadySent as exc:
-        return already_sent_message(exc)
+        return already_sent_message(exc, shown_in)
+    except jobs.NotPickable as exc:
+        images = " and ".join(label.lower() for label in exc.labels)
+        return (
+            f"Nothing was sent: the {images} of this job is not available to you (private to the designer "
+            "who added it, archived or deleted). Use Edit and run again to choose another."
+        )
     except genapi.GenApiError as exc:
         return f"Could not run it again: {upstream_message(exc)}"
     return None
@@ -243,33 +294,25 @@ class Tray:
 
 
 def tray(designer, problem: str | None = None) -> Tray:
-    """The designer's newest jobs (not those in the trash), the running ones brought up
-    to date at O(1) upstream calls (jobs.refresh)."""
+    """The designer's newest jobs (not those in the trash), as the index knows them: the
+    sync process follows their statuses, so drawing the tray asks the upstream nothing."""
     recent = list(
         Job.objects.filter(designer=designer)
         .exclude(history_item_id__in=TrashedResult.objects.values("history_item_id"))
         .prefetch_related("inputs__image")
         .order_by("-created_at", "-id")[:TRAY_SIZE]
     )
-    items: dict[str, genapi.HistoryItem | None] = {}
-    if pending := [job.history_item_id for job in recent if job.is_pending]:
-        try:
-            items = jobs.refresh(pending)
-        except genapi.GenApiError as exc:
-            problem = exc.message
-        else:
-            recent = [job for job in recent if items.get(job.history_item_id, True) is not None]
-            for job in recent:
-                item = items.get(job.history_item_id)
-                if item is not None and not item.is_pending:
-                    job.status, job.error_message = item.status, item.error_message or ""
-    running = [job for job in recent if job.is_pending]
-    oldest = min((job.created_at for job in running), default=timezone.now())
-    found_reviews = reviews.reviews_of(job.history_item_id for job in recent)
+    ratings = dict(
+        IndexedResult.objects.filter(history_item_id__in=[job.history_item_id for job in recent]).values_list(
+            "history_item_id", "rating"
+        )
+    )
     for job in recent:
-        # Like state only from what is already known: the tray never reads items just for it.
-        known = items.get(job.history_item_id) or genapi.known_item(job.history_item_id)
-        job.like = reviews.like_shown(known.like, found_reviews.get(job.history_item_id)) if known else None
+        job.like = index.like_of(ratings.get(job.history_item_id, ""))
+    running = [job for job in recent if job.is_pending]
+    if running and problem is None and (status := index_status.current()).stale:
+        problem = status.sentence
+    oldest = min((job.created_at for job in running), default=timezone.now())
     return Tray(
         jobs=recent,
         running=len(running),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +14,7 @@ from dashboard.core.http import Gone, HtmxHttpRequest
 from dashboard.core.responses import Notice, answer_change, render_page, see_other
 from dashboard.generate import services
 from dashboard.generate.forms import GenerateForm
+from dashboard.library import uploads
 from dashboard.models import Job
 
 PAGE = "generate/generate.html"
@@ -59,6 +60,20 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
         already_sent=sent.notice.text if sent.earlier and sent.notice else None,
     )
     return render(request, f"{PAGE}#form-and-tray" if request.htmx else PAGE, context)
+
+
+@require_POST
+def add_photo(request: HtmxHttpRequest, slot: str) -> HttpResponse:
+    """A photo picked or dropped into a slot, uploaded at once by generate.js: kept as a
+    draft and answered as a reference for the slot's `__kept` field (JSON), or refused
+    with the sentence the form would say (400; 429 over the per-minute limits)."""
+    try:
+        image = services.add_photo(request.user, slot, request.FILES.get("photo"), request.POST.getlist("keep"))
+    except services.UnknownSlot:
+        raise Gone("No tool takes an image by this name.") from None
+    except uploads.UploadRefused as refused:
+        return JsonResponse({"error": refused.message}, status=429 if refused.over_limit else 400)
+    return JsonResponse(services.photo_reference(image, slot), status=201)
 
 
 @require_GET

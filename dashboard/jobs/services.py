@@ -22,6 +22,7 @@ from django.utils import timezone
 from dashboard import genapi
 from dashboard.core import audit, ratelimit, tokens
 from dashboard.core.slots import Slot
+from dashboard.index import services as index
 from dashboard.library import services as library
 from dashboard.library import uploads
 from dashboard.models import InputImage, Job, JobInput
@@ -110,13 +111,28 @@ def remember_job(created, designer, tool, tool_title, inputs, style, *, run=None
             for position, (slot, image) in enumerate(inputs)
         )
         library.file_in_library(image for _, image in inputs)
+        index.record_created(job)
     logger.info("job %s created by %s with %s", job.history_item_id, designer.pk, tool)
     return job
 
 
+class NotPickable(Exception):
+    """A job's input images include some the designer may not use (library.pickable)."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+        super().__init__(", ".join(labels))
+
+
 def rerun(job: Job, designer, *, token: str) -> Job:
-    """The same tool, style and input images, as a new job (once per token)."""
+    """The same tool, style and input images, as a new job (once per token): only when
+    the designer may still pick every one of them (a teammate's private or archived image
+    is not theirs to send, whoever sent it first)."""
     inputs = [(Slot(name=entry.slot, label=entry.label), entry.image) for entry in job.inputs.select_related("image")]
+    chosen = [image.pk for _, image in inputs]
+    allowed = set(library.pickable(designer).filter(pk__in=chosen).values_list("pk", flat=True))
+    if refused := [slot.label for slot, image in inputs if image.pk not in allowed]:
+        raise NotPickable(refused)
     style = genapi.Style(id=job.style_id, title=job.style_title, tool=job.tool) if job.style_id else None
     return send_job(
         designer,
@@ -138,63 +154,26 @@ def delete_result(designer, item_id: str, *, bulk: bool = False) -> None:
         audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk, problem=exc.message)
         raise
     forget(Job.objects.filter(history_item_id=item_id))
+    index.forget([item_id])
     audit.record(designer, audit.Action.DELETE, item_id, bulk=bulk)
 
 
-# A tick reads at most this many items in detail (those that left the running listing);
-# the rest are read on the following ticks. Bounds what one poll can cost.
-DETAIL_READS_PER_REFRESH = 10
-
-
-def refresh(pending_ids: Iterable[str]) -> dict[str, genapi.HistoryItem | None]:
-    """The current state of jobs believed to be running, at O(1) upstream cost per tick.
-
-    The `status=pending` listing (shared by every poll for a moment, see
-    `genapi.running`) tells which are still running; only the jobs that left it get a
-    detail read (statuses flip once, so each job costs one read in its life), at most
-    DETAIL_READS_PER_REFRESH a tick. None means the item no longer exists upstream; an id
-    left out is still running as far as is known yet.
-    """
-    wanted = list(dict.fromkeys(i for i in pending_ids if genapi.is_valid_id(i)))
-    if not wanted:
-        return {}
-    running = genapi.running()
-    found: dict[str, genapi.HistoryItem | None] = {}
-    reads = 0
-    for item_id in wanted:
-        if item_id in running:
-            found[item_id] = running[item_id]
-        elif (known := genapi.known_item(item_id)) is not None:
-            found[item_id] = known
-        elif reads < DETAIL_READS_PER_REFRESH:
-            reads += 1
-            try:
-                found[item_id] = genapi.item(item_id)
-            except genapi.NotFound:
-                found[item_id] = None
-    return _record(found)
-
-
-def _record(found: dict[str, genapi.HistoryItem | None]) -> dict[str, genapi.HistoryItem | None]:
-    """Mirror finished statuses onto our Job rows, and apply `not_found` to the jobs the
-    upstream does not know: those still within their grace are reported as running
-    (left out of the answer), those past it as gone (None)."""
+def record_seen(items: Iterable[genapi.HistoryItem]) -> None:
+    """The upstream has just shown these results (the sync process): jobs made here
+    learn their end (status, error, when), and one the upstream had lost sight of is
+    seen again (its grace ends)."""
     now = timezone.now()
-    missing = [item_id for item_id, item in found.items() if item is None]
-    if missing:
-        gone = not_found(missing)
-        found = {item_id: item for item_id, item in found.items() if item is not None or item_id in gone}
-    seen = [item_id for item_id, item in found.items() if item is not None]
-    Job.objects.filter(history_item_id__in=seen, missing_since__isnull=False).update(missing_since=None)
-    for item_id, item in found.items():
-        if item is None or item.is_pending:
-            continue
-        Job.objects.filter(history_item_id=item_id, status=Job.Status.PENDING).update(
+    shown = {item.id: item for item in items}
+    Job.objects.filter(history_item_id__in=list(shown), missing_since__isnull=False).update(missing_since=None)
+    finished = [item_id for item_id, item in shown.items() if not item.is_pending]
+    # One query finds the jobs that end now; the rest of a page (most of it) costs nothing.
+    ending = Job.objects.filter(history_item_id__in=finished, status=Job.Status.PENDING)
+    for item in [shown[item_id] for item_id in ending.values_list("history_item_id", flat=True)]:
+        Job.objects.filter(history_item_id=item.id, status=Job.Status.PENDING).update(
             status=item.status,
             error_message=item.error_message or "",
-            finished_at=now,
+            finished_at=index.finished_at(item) or now,
         )
-    return found
 
 
 def not_found(item_ids: Iterable[str]) -> set[str]:
@@ -213,6 +192,7 @@ def not_found(item_ids: Iterable[str]) -> set[str]:
     missing_since = dict(ours.values_list("history_item_id", "missing_since"))
     gone = {item_id for item_id in ids if (since := missing_since.get(item_id)) is None or since <= grace_over}
     forget(Job.objects.filter(history_item_id__in=gone))
+    index.forget(gone)
     return gone
 
 

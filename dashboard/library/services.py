@@ -26,6 +26,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from dashboard.core import images, slots
+from dashboard.index import services as index
 from dashboard.library import uploads
 from dashboard.models import InputImage, spaced_words
 
@@ -126,6 +127,7 @@ def rename(user, image: InputImage, name: str) -> InputImage:
     _check_editable(user, image)
     image.name = clean_name(name)
     image.save(update_fields=["name"])
+    index.inputs_renamed(image)
     return image
 
 
@@ -134,6 +136,7 @@ def set_tags(user, image: InputImage, text: str) -> InputImage:
     _check_editable(user, image)
     image.tags = spaced_words(parse_tags(text))
     image.save(update_fields=["tags"])
+    index.inputs_renamed(image)
     return image
 
 
@@ -225,24 +228,23 @@ class Added:
     refused: list[tuple[str, str]] = field(default_factory=list)
 
 
-def add_files(owner, files: Iterable[UploadedFile], kind: str) -> Added:
+def add_files(owner, files: Iterable[UploadedFile], kind: str, *, may_read: int | None = None) -> Added:
     """Check each file exactly as the generate form does (the per-minute limits, then
     the image checks) and keep those that pass; a refused file is never stored, and
-    does not stop the others."""
+    does not stop the others. At most `may_read` files (UPLOADS_PER_REQUEST) are read at
+    all; the others are refused unread, each by name."""
     if kind not in kinds():
         raise LibraryRefused("Choose what kind of image these are.")
     added = Added()
-    for upload in files:
+    may_read = settings.UPLOADS_PER_REQUEST if may_read is None else may_read
+    for place, upload in enumerate(files):
         name = (upload.name or "file")[:120]
-        refusal = uploads.upload_refusal(owner, [upload.size or 0])
-        if refusal:
-            added.refused.append((name, refusal))
+        if place >= may_read:
+            added.refused.append((name, uploads.unread_refusal()))
             continue
         try:
-            info = images.inspect_image(
-                images.readable(upload), max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
-            )
-        except images.ImageRejected as exc:
+            info = uploads.checked(owner, upload)
+        except uploads.UploadRefused as exc:
             added.refused.append((name, exc.message))
             continue
         added.images.append(add_to_library(owner, upload, info, kind))

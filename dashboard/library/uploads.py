@@ -31,6 +31,12 @@ from dashboard.models import InputImage
 logger = logging.getLogger("dashboard.uploads")
 
 
+def unread_refusal() -> str:
+    """Why a file beyond UPLOADS_PER_REQUEST in one request was not even read."""
+    most = settings.UPLOADS_PER_REQUEST
+    return f"Not read: at most {most} new photos are read at once. Add this one again in another go."
+
+
 def upload_refusal(designer, sizes: list[int]) -> str | None:
     """Count these new uploads against the designer's minute, or say why they are refused.
 
@@ -60,6 +66,31 @@ def upload_refusal(designer, sizes: list[int]) -> str | None:
         f"You have added {what} in the last minute, the most allowed. "
         f"Please wait {wait} second{'s' if wait != 1 else ''} and add it again; the rest of the form is kept."
     )
+
+
+class UploadRefused(Exception):
+    """An upload that is not kept; `message` says why, as the form would, and
+    `over_limit` whether it was the designer's per-minute limits (try later) rather
+    than the file itself (choose another)."""
+
+    def __init__(self, message: str, *, over_limit: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.over_limit = over_limit
+
+
+def checked(designer, upload: UploadedFile) -> images.ImageInfo:
+    """One new upload counted against the designer's minute, then checked by content
+    with the production limits, as the generate form checks its files; UploadRefused
+    says why it may not be kept."""
+    if refusal := upload_refusal(designer, [upload.size or 0]):
+        raise UploadRefused(refusal, over_limit=True)
+    try:
+        return images.inspect_image(
+            images.readable(upload), max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+        )
+    except images.ImageRejected as exc:
+        raise UploadRefused(exc.message) from exc
 
 
 def bound_drafts(designer, keep: Iterable[InputImage] = ()) -> int:

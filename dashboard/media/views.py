@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from dashboard import genapi
 from dashboard.core import display, images
 from dashboard.core.http import Gone
+from dashboard.index import services as index
 from dashboard.models import InputImage
 
 ONE_YEAR = 365 * 24 * 3600
@@ -88,9 +89,11 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
     if not_modified is not None:
         return labelled(not_modified, etag)
     try:
-        item = genapi.item(item_id)
-        if not item.is_complete:
+        # The image's place comes from the index (a result not indexed yet is read once).
+        row = index.find(item_id)
+        if row is None or row.status != genapi.Status.COMPLETE:
             return placeholder_response(404)
+        item = index.as_item(row)
         content = genapi.result_image(item, "stock" if kind == "stock" else "preview")
     except genapi.GenApiError as exc:
         return placeholder_for(exc)

@@ -14,8 +14,10 @@ from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import audit, concurrency
+from dashboard.core.catalogue import catalogue
 from dashboard.core.responses import upstream_message
-from dashboard.models import Review
+from dashboard.index import services as index
+from dashboard.models import IndexedResult, Review
 from dashboard.reviews.forms import NOTE_MAX_CHARS, NoteForm
 
 Reason = Review.Reason
@@ -42,6 +44,7 @@ def _mark_rated(item_id: str, designer, **changes) -> Review:
         setattr(review, name, value)
     review.rated_by, review.rated_by_name, review.rated_at = designer, designer.get_username(), timezone.now()
     review.save()
+    index.review_changed(item_id)
     return review
 
 
@@ -66,6 +69,7 @@ def rate(designer, item_id: str, like: bool, *, bulk: bool = False, toggle: bool
         audit.record(designer, action, item_id, bulk=bulk, problem=exc.message)
         raise
     _mark_rated(item_id, designer, cleared=False, like_when_cleared=None, reasons="")
+    index.record_like(item_id, like)
     audit.record(designer, action, item_id, bulk=bulk)
     return like
 
@@ -85,7 +89,7 @@ def press(designer, item_id: str, choice: str | None) -> Rated:
         return Rated(like=None, problem="Choose like or dislike.")
     try:
         rate(designer, item_id, choice == "true", toggle=True)
-        return Rated(like=like_shown(genapi.item(item_id).like, review_of(item_id)))
+        return Rated(like=shown_now(item_id))
     except genapi.NotFound:
         return Rated(like=None, problem="This result no longer exists.")
     except genapi.GenApiError as exc:
@@ -110,6 +114,12 @@ def revise(designer, item_id: str, *, reason: str | None, note: str | None) -> R
     return Rated(like=like_shown(like, review_of(item_id)))
 
 
+def shown_now(item_id: str) -> bool | None:
+    """The rating a result shows, as the index now holds it."""
+    row = IndexedResult.objects.filter(history_item_id=item_id).values_list("rating", flat=True).first()
+    return index.like_of(row) if row else None
+
+
 def unratable(item: genapi.HistoryItem) -> str:
     """Why a result cannot be liked or disliked, or "" when it can: only finished images are rated."""
     if item.is_error:
@@ -124,27 +134,32 @@ def rate_many(designer, item_ids: list[str], like: bool) -> concurrency.Many:
     upstream asked a few at a time (core.concurrency); each rating and each failure then
     recorded as `rate` records one."""
 
-    def upstream(item_id: str) -> str | genapi.GenApiError:
+    def upstream(item_id: str) -> str | genapi.GenApiError | genapi.HistoryItem:
         try:
             if reason := unratable(genapi.item(item_id)):
                 return reason
             genapi.set_like(item_id, like)
+            return genapi.item(item_id, fresh=True)  # what it stores now (its answer to the rating says nothing)
         except genapi.GenApiError as exc:
             return exc
-        return ""
 
     action = audit.Action.LIKE if like else audit.Action.DISLIKE
     outcome = concurrency.Many()
+    confirmed: list[genapi.HistoryItem] = []
     for item_id, answer in concurrency.each(upstream, item_ids).items():
         if isinstance(answer, genapi.GenApiError | concurrency.Late):
             outcome.failed.append((item_id, answer))
             audit.record(designer, action, item_id, bulk=True, problem=concurrency.problem(answer))
-        elif answer:
+        elif isinstance(answer, str):
             outcome.skipped.append(answer)
         else:
+            confirmed.append(answer)
             _mark_rated(item_id, designer, cleared=False, like_when_cleared=None, reasons="")
             audit.record(designer, action, item_id, bulk=True)
             outcome.done.append(item_id)
+    index.record_seen(confirmed, catalogue())
+    for item_id in outcome.done:
+        index.review_changed(item_id)
     return outcome
 
 
@@ -156,6 +171,7 @@ def toggle_reason(designer, item_id: str, code: str) -> Review:
     codes.symmetric_difference_update({code})
     review.set_reasons(codes)
     review.save()
+    index.review_changed(item_id)
     audit.record(designer, audit.Action.REASONS, item_id, detail=reason_labels(review) or "none")
     return review
 
@@ -165,6 +181,7 @@ def save_note(designer, item_id: str, note: str) -> Review:
     # NUL cannot be stored by PostgreSQL, and is nothing a designer typed.
     review.note = note.replace("\x00", "").strip()[:NOTE_MAX_CHARS]
     review.save()
+    index.review_changed(item_id)
     audit.record(designer, audit.Action.NOTE, item_id, detail=review.note or "(note removed)")
     return review
 

@@ -27,7 +27,7 @@ from dashboard.core import display, tokens
 from dashboard.core.slots import Slot
 from dashboard.core.widgets import ImageTicks, MultipleImageField, StyleCards
 from dashboard.library import services as library
-from dashboard.models import InputImage
+from dashboard.models import RUN_NAME_MAX_LENGTH, InputImage
 
 # The picker shows the images ticked, then this many of the newest that match the search.
 PICKER_SIZE = 48
@@ -56,6 +56,38 @@ def picked_images(designer, ids) -> list[InputImage]:
     wanted = list(dict.fromkeys(int(value) for value in map(str, ids) if value.isdecimal() and len(value) < 12))
     found = library.pickable(designer).filter(pk__in=wanted).in_bulk()
     return [found[pk] for pk in wanted if pk in found]
+
+
+class RunNameField(forms.CharField):
+    """What the designers will call a run, optional: one line of at most RUN_NAME_MAX_LENGTH."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text", "What the team will know this run by, such as “Spring dresses on the new models”."
+        )
+        super().__init__(
+            required=False,
+            max_length=RUN_NAME_MAX_LENGTH,
+            label="Name (optional)",
+            widget=forms.TextInput(attrs={"autocomplete": "off"}),
+            error_messages={
+                "max_length": f"A run's name has at most {RUN_NAME_MAX_LENGTH} characters (it has %(show_value)d)."
+            },
+            **kwargs,
+        )
+
+    def to_python(self, value):
+        return " ".join((super().to_python(value) or "").split())  # one line, as typed or pasted
+
+
+class RenameRunForm(forms.Form):
+    """A run's name changed on its page."""
+
+    name = RunNameField(help_text="Leave it empty to call it by its number again.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "run-rename-%s")
+        super().__init__(*args, **kwargs)
 
 
 class PickedImagesField(forms.ModelMultipleChoiceField):
@@ -127,6 +159,7 @@ class RunForm(forms.Form):
     style = forms.ChoiceField(
         required=False, error_messages={"invalid_choice": "Choose one of the styles offered for this tool."}
     )
+    name = RunNameField()
     submission = tokens.TokenField(out_of_date=OUT_OF_DATE)
 
     def __init__(
@@ -263,11 +296,12 @@ class RunForm(forms.Form):
     def store_new_files(self) -> int:
         """Check every new file as the library does (library.add_files); store those that
         pass (ticked from now on) and list the rest with their reasons. How many were stored."""
-        count = 0
+        count, may_read = 0, settings.UPLOADS_PER_REQUEST  # for all the slots together
         for slot in self.slots:
             if not (new := self.files.getlist(slot.name)):
                 continue
-            added = library.add_files(self.designer, new, slot.name)
+            added = library.add_files(self.designer, new, slot.name, may_read=may_read)
+            may_read = max(0, may_read - len(new))
             self.stored[slot.name] = added.images
             self._chosen.pop(slot.name, None)
             refused = [RefusedFile(name=name, reason=reason) for name, reason in added.refused]

@@ -1,6 +1,5 @@
-"""What the run page shows live: the progress and the matrix of cells, brought up to
-date at O(1) upstream calls, and a fingerprint so a poll that finds nothing new answers
-with no body."""
+"""What the run page shows live: the progress and the matrix of cells, as the index knows
+them, and a fingerprint so a poll that finds nothing new answers with no body."""
 
 from __future__ import annotations
 
@@ -9,12 +8,11 @@ from dataclasses import dataclass, replace
 
 from django.db.models import Max
 
-from dashboard import genapi
 from dashboard.core import polling
-from dashboard.core.responses import upstream_message
 from dashboard.gallery.history import url_for_item
-from dashboard.models import Run, RunCell
-from dashboard.reviews import services as reviews
+from dashboard.index import services as index
+from dashboard.index import status as index_status
+from dashboard.models import IndexedResult, InputImage, Run, RunCell
 from dashboard.runs import services as runs
 
 
@@ -33,6 +31,28 @@ class CellView:
     label: str = ""  # which inputs it combines, for its alt text and buttons
 
 
+PRIVATE_IMAGE = "Private image"
+
+
+@dataclass
+class Edge:
+    """A row's or column's image as this viewer may see it: an image private to a teammate
+    (not yet sent, so not yet the team's) shows neither its name nor its picture."""
+
+    image: InputImage
+    name: str
+    shown: bool
+
+
+def edges_for(viewer, images: list[InputImage]) -> list[Edge]:
+    seen = set(
+        InputImage.objects.visible_to(viewer).filter(pk__in=[image.pk for image in images]).values_list("pk", flat=True)
+    )
+    return [
+        Edge(image, image.display_name if image.pk in seen else PRIVATE_IMAGE, image.pk in seen) for image in images
+    ]
+
+
 def eta_text(seconds: int | None) -> str:
     if seconds is None:
         return ""
@@ -48,12 +68,12 @@ def poll_seconds(run: Run) -> int:
     return polling.poll_seconds(max(filter(None, [run.created_at, latest])))
 
 
-def matrix_rows(run: Run, edges: list) -> list[list[CellView]]:
+def matrix_rows(run: Run, edges: list[Edge]) -> list[list[CellView]]:
     grid = runs.cells_grid(run)
-    names = {image.pk: image.display_name for image in edges}
+    names = {edge.image.pk: edge.name for edge in edges}
     item_ids = [cell.job.history_item_id for row in grid for cell in row if cell.job]
-    found_reviews = reviews.reviews_of(item_ids)
-    query = f"?run={run.pk}"
+    ratings = dict(IndexedResult.objects.filter(history_item_id__in=item_ids).values_list("history_item_id", "rating"))
+    query = f"?run={run.pk}&back=run"  # its lightbox walks the run and closes back here
     drawn = []
     for row in grid:
         views = []
@@ -68,9 +88,7 @@ def matrix_rows(run: Run, edges: list) -> list[list[CellView]]:
                 view.detail_url = url_for_item("history_item", job.history_item_id) + query
                 if view.status == "done":
                     view.preview_url = url_for_item("result_image", job.history_item_id, "preview")
-                    # Only what is known already: the matrix never reads items just for their likes.
-                    if known := genapi.known_item(job.history_item_id):
-                        view.like = reviews.like_shown(known.like, found_reviews.get(job.history_item_id))
+                    view.like = index.like_of(ratings.get(job.history_item_id, ""))
                 if view.status == "running":
                     view.running_since = job.created_at
             if view.status == "failed":
@@ -94,20 +112,17 @@ def fingerprint(rows: list[list[CellView]], progress: runs.Progress, problem: st
     return hashlib.sha256(repr(shown).encode()).hexdigest()[:16]
 
 
-def live_context(run: Run) -> dict:
-    """The progress and the matrix, brought up to date at O(1) upstream calls."""
+def live_context(run: Run, viewer) -> dict:
+    """The progress and the matrix, as the index knows them (the sync process follows the
+    jobs' statuses): drawing the page asks the upstream nothing."""
     problem = None
-    try:
-        progress = runs.refresh(run)
-    except genapi.GenApiError as exc:
-        problem = (
-            f"The generation service cannot be read just now ({upstream_message(exc)}). "
-            "This shows the last known state and keeps checking."
-        )
-        progress = runs.progress(run)
+    progress = runs.progress(run)
+    if progress.running and (status := index_status.current()).stale:
+        problem = f"{status.sentence} This shows the last known state and keeps checking."
     if progress.queued and runs.worker_missing(run):
         problem = runs.WORKER_MISSING_MESSAGE if problem is None else f"{problem} {runs.WORKER_MISSING_MESSAGE}"
-    row_images, column_images = runs.row_images(run), runs.column_images(run)
+    row_images = edges_for(viewer, runs.row_images(run))
+    column_images = edges_for(viewer, runs.column_images(run))
     rows = matrix_rows(run, [*row_images, *column_images])
     seconds = None if progress.finished else poll_seconds(run)
     return {

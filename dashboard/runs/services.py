@@ -14,8 +14,8 @@ number of machines) sends each cell:
 
 A failure that surely reached nothing upstream (429, no connection) is tried again
 later by the task itself; any other failure leaves the cell NOT_SENT with the reason,
-for the designer's "Try again". Polling a run costs what polling the tray costs:
-`jobs.refresh`, O(1) upstream calls whatever the run's size.
+for the designer's "Try again". The jobs' statuses come from the index, which the sync
+process keeps current: following a run asks the upstream nothing.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult, get_date_max
 
 from dashboard import genapi
 from dashboard.core import audit, tokens
 from dashboard.core.slots import Slot
+from dashboard.index import services as index
 from dashboard.jobs import services as jobs
 from dashboard.library import services as library
+from dashboard.live import events as live
 from dashboard.models import InputImage, Job, Run, RunCell, SendPacer
+from dashboard.runs import workers
 
 if TYPE_CHECKING:
     from dashboard.core.catalogue import ToolChoice
@@ -76,6 +79,7 @@ def start_run(
     style: genapi.Style | None,
     rows: tuple[Slot, list[InputImage]],
     columns: tuple[Slot, list[InputImage]] | None = None,
+    name: str = "",
 ) -> Run:
     """Record the run and its cells, row i × column j, and enqueue one send per cell.
 
@@ -93,6 +97,7 @@ def start_run(
         run = Run.objects.create(
             designer=designer,
             designer_name=designer.get_username(),
+            name=name,
             tool=tool.name,
             tool_title=tool.title,
             style_id=style.id if style else "",
@@ -148,6 +153,7 @@ def start_from_form(designer, form: RunForm, choice: ToolChoice) -> Run | None:
             style=form.chosen_style,
             rows=(form.rows, form.chosen(form.rows)),
             columns=columns,
+            name=form.cleaned_data["name"],
         )
     except RunTooLarge as exc:
         form.add_error(None, exc.message)
@@ -168,22 +174,61 @@ def _enqueue(
         RunCell.objects.filter(pk=cell_id, attempt=attempt).update(task_id=result.id)
 
 
-def revive(run: Run) -> int:
+def revive(living: set[str]) -> int:
     """Enqueue again the queued cells whose task will never run: it died with its worker
-    (a crash, a database outage) and is left "running" for good. A task counts as dead
-    once it has run for STUCK_AFTER. Sending twice is not a risk: a duplicate task finds
-    the cell claimed. How many were enqueued again."""
-    running_lately = Q(status=TaskResultStatus.RUNNING, started_at__gte=timezone.now() - STUCK_AFTER)
-    alive = DBTaskResult.objects.filter(Q(status=TaskResultStatus.READY) | running_lately).values("id")
-    orphans = list(
-        run.cells.filter(state=RunCell.State.QUEUED)
-        .filter(Q(task_id__isnull=True) | ~Q(task_id__in=alive))
-        .values_list("pk", "attempt")
-    )
+    (not among `living`, the workers still beating), or was lost. Sending twice is not a
+    risk: a duplicate task finds the cell claimed. How many were enqueued again."""
+    orphans = [
+        (cell.pk, cell.attempt)
+        for cell in RunCell.objects.filter(state=RunCell.State.QUEUED).only("pk", "attempt", "task_id", "claimed_at")
+        if not _task_alive(cell.task_id, living)
+    ]
     if orphans:
-        logger.warning("run %s: %s queued cells had lost their task; enqueued again", run.pk, len(orphans))
+        logger.warning("%s queued cells had lost their task (a worker died); enqueued again", len(orphans))
         _enqueue(orphans)
     return len(orphans)
+
+
+def _task_alive(task_id: object, living: set[str]) -> bool:
+    """Whether a cell's task will still run: waiting for a worker, or running on one
+    that beats. Asked through the tasks API: the same for every backend."""
+    from dashboard.runs.tasks import send_cell
+
+    if not task_id:
+        return False
+    try:
+        result = send_cell.get_result(str(task_id))
+    except TaskResultDoesNotExist:
+        return False
+    if result.status == TaskResultStatus.READY:
+        return True
+    if result.status == TaskResultStatus.RUNNING:
+        started = result.last_attempted_at or result.started_at
+        if started is None or started < timezone.now() - STUCK_AFTER:
+            return False  # no send takes this long: the worker lost it (its database failed mid-task)
+        if started > timezone.now() - workers.dead_after():
+            return True  # just taken: its worker may not have beaten yet
+        return bool(result.worker_ids and result.worker_ids[-1] in living)
+    return False  # it ended and the cell is still queued: a deferral whose next task was lost
+
+
+def fail_cells_of_dead_workers(living: set[str]) -> int:
+    """Cells a dead worker was sending: made upstream or not, nobody can tell (the API
+    has no idempotency key), so never sent again by itself. Shown failed at once, saying
+    so; "Try again" is the designer's. How many."""
+    since = timezone.now() - workers.dead_after()
+    stuck = RunCell.objects.filter(state=RunCell.State.SENDING, claimed_at__lt=since).exclude(claimed_by__in=living)
+    run_ids = set(stuck.values_list("run_id", flat=True))
+    count = stuck.update(state=RunCell.State.NOT_SENT, problem=STUCK_MESSAGE)
+    for run_id in run_ids:
+        live.run_changed(run_id)
+    if count:
+        logger.warning("%s cells were being sent by a worker that died; shown failed", count)
+    return count
+
+
+def cells(count: int) -> str:
+    return f"{count} cell{'s' if count != 1 else ''}"
 
 
 def cancel(run: Run, designer) -> int:
@@ -195,9 +240,25 @@ def cancel(run: Run, designer) -> int:
             cancelled_at=timezone.now(), cancelled_by_name=designer.get_username()
         )
         cancelled = run.cells.filter(state=RunCell.State.QUEUED).update(state=RunCell.State.CANCELLED)
+        if cancelled:
+            audit.record(designer, audit.Action.CANCEL_RUN, run=run, detail=f"{cells(cancelled)} not sent")
+        live.run_changed(run.pk)
     run.refresh_from_db()
     logger.info("run %s cancelled by %s: %s cells not sent", run.pk, designer.pk, cancelled)
     return cancelled
+
+
+def rename(run: Run, designer, name: str) -> bool:
+    """Give the run the name the designers will know it by ("" takes it away). Whether
+    it changed."""
+    if name == run.name:
+        return False
+    Run.objects.filter(pk=run.pk).update(name=name)
+    audit.record(designer, audit.Action.NAME_RUN, run=run, detail=name)
+    run.name = name
+    index.run_renamed(run)
+    logger.info("run %s renamed by %s", run.pk, designer.pk)
+    return True
 
 
 def retryable(run: Run):
@@ -219,7 +280,7 @@ def retry(run: Run, designer, cell_ids: list[int] | None = None) -> int:
         candidates = candidates.filter(pk__in=cell_ids)
     queued: list[tuple[int, int]] = []
     with transaction.atomic():
-        for cell in candidates:
+        for cell in candidates.select_related("job"):
             # Conditional, like a claim: two "Try again" presses make one new attempt.
             moved = RunCell.objects.filter(pk=cell.pk, attempt=cell.attempt, state=cell.state).update(
                 state=RunCell.State.QUEUED,
@@ -232,7 +293,12 @@ def retry(run: Run, designer, cell_ids: list[int] | None = None) -> int:
             )
             if moved:
                 queued.append((cell.pk, cell.attempt + 1))
+                if cell.job is not None:  # the failed result's own trail says it was tried again
+                    audit.record(designer, audit.Action.RETRY, cell.job.history_item_id, run=run)
+        if queued:
+            audit.record(designer, audit.Action.RETRY, run=run, detail=cells(len(queued)))
         transaction.on_commit(lambda: _enqueue(queued))
+        live.run_changed(run.pk)
     logger.info("run %s: %s cells tried again by %s", run.pk, len(queued), designer.pk)
     return len(queued)
 
@@ -285,9 +351,9 @@ def _give_back(cell_id: int, attempt: int) -> None:
 
 
 def _not_sent(cell_id: int, attempt: int, problem: str) -> None:
-    RunCell.objects.filter(pk=cell_id, attempt=attempt, state=RunCell.State.SENDING).update(
-        state=RunCell.State.NOT_SENT, problem=problem[:300]
-    )
+    cell = RunCell.objects.filter(pk=cell_id, attempt=attempt, state=RunCell.State.SENDING)
+    if cell.update(state=RunCell.State.NOT_SENT, problem=problem[:300]):
+        live.run_changed(RunCell.objects.values_list("run_id", flat=True).get(pk=cell_id))
 
 
 def send_cell(cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "", *, worker: str = "") -> str:
@@ -367,27 +433,15 @@ def _not_made(cell: RunCell, tries: int, error: genapi.GenApiError | OSError) ->
 
 # --- Following a run ------------------------------------------------------------------
 
-# A task due this long ago that no worker has taken means no worker is running.
-OVERDUE_AFTER = timedelta(minutes=2)
 WORKER_MISSING_MESSAGE = (
-    "Nothing has been sent for a while: the background worker that sends runs seems to be "
-    "stopped. The run is kept and goes on once it runs again; please tell an administrator."
+    "Nothing is being sent: the background worker that sends runs is stopped. "
+    "The run is kept and goes on once it runs again; please tell an administrator."
 )
 
 
-def overdue_tasks() -> int:
-    """Background tasks due more than OVERDUE_AFTER ago that no worker has started."""
-    cutoff = timezone.now() - OVERDUE_AFTER
-    return (
-        DBTaskResult.objects.filter(status=TaskResultStatus.READY, enqueued_at__lt=cutoff)
-        .filter(Q(run_after=get_date_max()) | Q(run_after__lt=cutoff))  # the former: "no delay"
-        .count()
-    )
-
-
 def worker_missing(run: Run) -> bool:
-    """Whether the run waits on a worker that is not there (cells queued, tasks overdue)."""
-    return run.cells.filter(state=RunCell.State.QUEUED).exists() and overdue_tasks() > 0
+    """Whether the run waits on a worker that is not there (cells queued, no worker beating)."""
+    return run.cells.filter(state=RunCell.State.QUEUED).exists() and not workers.any_alive()
 
 
 @dataclass(frozen=True)
@@ -479,21 +533,6 @@ def _time_left(run: Run, cells: list[RunCell], counts: dict[str, int]) -> int | 
     return max(1, round(sends_left * send_interval().total_seconds() + typical))
 
 
-def refresh(run: Run) -> Progress:
-    """Bring the run's running jobs up to date, at O(1) upstream calls whatever its size
-    (jobs.refresh: the running-jobs snapshot shared by every poll), then its progress.
-    Raises genapi.GenApiError when the upstream cannot be read."""
-    pending = list(
-        Job.objects.filter(run=run, status=Job.Status.PENDING, pk__in=run.cells.values("job")).values_list(
-            "history_item_id", flat=True
-        )
-    )
-    revive(run)
-    if pending:
-        jobs.refresh(pending)
-    return progress(run)
-
-
 def cells_grid(run: Run) -> list[list[RunCell]]:
     """The run's cells as rows of columns, each with its job, for drawing the matrix."""
     grid: list[list[RunCell]] = []
@@ -511,3 +550,21 @@ def row_images(run: Run) -> list[InputImage]:
 def column_images(run: Run) -> list[InputImage]:
     cells = run.cells.filter(row=0).select_related("column_image").order_by("column")
     return [cell.column_image for cell in cells if cell.column_image is not None]
+
+
+def current_results(run_id: int) -> list[tuple[str, int]]:
+    """The run's current attempts in matrix order (row by row, column by column): each
+    cell's latest job as (history item id, cell pk); cells without one (queued, not sent)
+    left out, as are the jobs of attempts tried again since. One query (≤ RUN_MAX_JOBS)."""
+    cells = RunCell.objects.filter(run_id=run_id, job__isnull=False).order_by("row", "column")
+    return list(cells.values_list("job__history_item_id", "pk"))
+
+
+def current_item_ids(run_id: int):
+    """The history item ids of the run's current attempts, as a subquery."""
+    return RunCell.objects.filter(run_id=run_id, job__isnull=False).values("job__history_item_id")
+
+
+def cell_of(run_id: int, item_id: str) -> int | None:
+    """The pk of the run's cell whose latest job made this result, if any."""
+    return RunCell.objects.filter(run_id=run_id, job__history_item_id=item_id).values_list("pk", flat=True).first()

@@ -5,6 +5,7 @@ Thin: the logic lives in dashboard/runs/services.py, where it can be called and 
 
 from django.tasks import TaskContext, task
 
+from dashboard.observability import logs
 from dashboard.runs import services as runs
 
 
@@ -12,4 +13,6 @@ from dashboard.runs import services as runs
 def send_cell(context: TaskContext, cell_id: int, attempt: int, tries: int = 0, reserved_at: str = "") -> str:
     """Send one cell of a matrix run (at most once per attempt, paced across workers)."""
     worker = context.task_result.worker_ids[-1] if context.task_result.worker_ids else "worker"
-    return runs.send_cell(cell_id, attempt, tries, reserved_at, worker=worker)
+    # Every line of this cell's sending, its upstream call's too, says which task and cell.
+    with logs.bound(task_id=str(context.task_result.id), cell=cell_id):
+        return runs.send_cell(cell_id, attempt, tries, reserved_at, worker=worker)

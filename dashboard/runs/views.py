@@ -10,14 +10,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from dashboard.core import tokens
+from dashboard.core import audit, tokens
 from dashboard.core.catalogue import ToolChoice, choose_tool, pick_tool, tool_from_form
 from dashboard.core.http import Gone, HtmxHttpRequest
 from dashboard.core.responses import Notice, render_page, see_other
+from dashboard.insights import heatmap
 from dashboard.models import Run
 from dashboard.runs import live
 from dashboard.runs import services as runs
-from dashboard.runs.forms import RunForm, size_limits_text
+from dashboard.runs.forms import RenameRunForm, RunForm, size_limits_text
 
 PAGE = "runs/runs.html"
 RUNS_PER_PAGE = 20
@@ -109,15 +110,25 @@ def get_run(run_id: int) -> Run:
     return run
 
 
+def render_run_page(request: HtmxHttpRequest, run: Run, rename_form: RenameRunForm | None = None, status=200):
+    context = {
+        "nav_active": "runs",
+        "page_kind": "run",
+        "activity": audit.of_run(run),
+        "rename_form": rename_form or RenameRunForm(initial={"name": run.name}),
+        "heatmap": heatmap.for_run(run, request.user),
+    }
+    return render(request, PAGE, {**context, **live.live_context(run, request.user)}, status=status)
+
+
 @require_GET
 def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
-    context = {"nav_active": "runs", "page_kind": "run", **live.live_context(get_run(run_id))}
-    return render(request, PAGE, context)
+    return render_run_page(request, get_run(run_id))
 
 
 @require_GET
 def run_poll(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
-    context = live.live_context(get_run(run_id))
+    context = live.live_context(get_run(run_id), request.user)
     finished = context["progress"].finished
     if request.GET.get("seen") == context["fingerprint"]:
         # The page already shows all this: no body. 204 keeps htmx polling; 286 stops it.
@@ -154,6 +165,17 @@ def run_retry(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     retry_notice(count).tell(request)
     target = reverse("run", args=[run.pk])
     return see_other(f"{target}#cell-{cell_ids[0]}" if cell_ids and count else target)
+
+
+@require_POST
+def run_rename(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_run(run_id)
+    form = RenameRunForm(request.POST)
+    if not form.is_valid():  # shown again as typed, with what is wrong
+        return render_run_page(request, run, rename_form=form, status=400)
+    if runs.rename(run, request.user, form.cleaned_data["name"]):
+        Notice(f"Renamed: {run.shown_name}." if run.name else "The run's name was taken away.").tell(request)
+    return see_other(reverse("run", args=[run.pk]))
 
 
 @require_GET

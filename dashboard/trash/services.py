@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import audit, concurrency
+from dashboard.index import services as index
 from dashboard.jobs import services as jobs
 from dashboard.models import TrashedResult
 
@@ -79,6 +80,7 @@ def _keep_in_trash(designer, found: genapi.HistoryItem, *, title: str = "", bulk
             "status": found.status,
         },
     )
+    index.set_in_trash([found.id], True)
     audit.record(designer, audit.Action.TRASH, found.id, bulk=bulk)
 
 
@@ -92,6 +94,7 @@ def restore(designer, item_id: str) -> bool:
     deleted for good)."""
     removed, _ = TrashedResult.objects.filter(history_item_id=item_id).delete()
     if removed:
+        index.set_in_trash([item_id], False)
         audit.record(designer, audit.Action.RESTORE, item_id)
     return bool(removed)
 

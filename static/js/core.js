@@ -5,7 +5,8 @@
 // inline scripts (CSP).
 
 // A swap that fails at the network level would otherwise do nothing visible.
-export function toast(text) {
+// The page's one polite live region for toasts (notify.js says its news there too).
+export function toastRegion() {
   let region = document.getElementById("toast-region");
   if (!region) {
     region = document.createElement("div");
@@ -15,10 +16,14 @@ export function toast(text) {
     region.setAttribute("aria-live", "polite");
     document.body.appendChild(region);
   }
+  return region;
+}
+
+export function toast(text) {
   const note = document.createElement("p");
   note.className = "toast";
   note.textContent = text;
-  region.appendChild(note);
+  toastRegion().appendChild(note);
   setTimeout(function () { note.remove(); }, 6000);
 }
 
@@ -120,3 +125,105 @@ document.addEventListener("htmx:afterSettle", function () {
   focusMarked();
 });
 focusMarked();  // a page drawn whole (without htmx) after a refused form, likewise
+
+// Live updates (dashboard/live/, the README's "Live updates"). What polls (the tray, the
+// gallery's running cards, a run's matrix) is marked data-live; while the page's event
+// stream is open, the server says when something it shows changed, the element asks its
+// own poll URL at once ("live-refresh" in its hx-trigger), and its timed polls are skipped.
+// A stream that fails or is refused (no Redis, a proxy that buffers) gives the polls
+// back; the first answer after each (re)connection refreshes everything, so a change
+// made while the stream was down is not missed.
+const LIVE_REFRESH = "live-refresh";
+let streamOpen = false;
+
+function refreshLive(wanted) {
+  document.querySelectorAll("[data-live][hx-get]").forEach(function (node) {
+    if (wanted(node)) htmx.trigger(node, LIVE_REFRESH);
+  });
+}
+const onEvent = {
+  "job-changed": function () {
+    refreshLive(function (node) { return node.dataset.live === "job"; });
+  },
+  "result-changed": function (data) {
+    const shown = data.more || data.ids.some(function (id) { return document.getElementById("card-" + id); });
+    // An element following results that are not cards (the lightbox's results run again) names them.
+    function follows(node) {
+      const ids = (node.dataset.liveIds || "").split(",");
+      return data.more || data.ids.some(function (id) { return ids.includes(id); });
+    }
+    // "results": the gallery's news, which asks about any result (added above it, or shown).
+    refreshLive(function (node) {
+      return (node.dataset.live === "result" && (node.dataset.liveIds ? follows(node) : shown)) || node.dataset.live === "results";
+    });
+  },
+  "run-changed": function (data) {
+    refreshLive(function (node) { return node.dataset.live === "run" && data.runs.includes(Number(node.dataset.liveRun)); });
+  },
+};
+
+// A timed poll of a live element is not sent while the stream is open (htmx's polls
+// carry no triggering event; a refresh carries LIVE_REFRESH).
+document.addEventListener("htmx:confirm", function (event) {
+  const timed = !event.detail.triggeringEvent;
+  if (streamOpen && timed && event.detail.elt.matches("[data-live]")) event.preventDefault();
+});
+
+// Marked, so a refresh can be told from a poll in the access log (and in the tests).
+document.addEventListener("htmx:configRequest", function (event) {
+  const trigger = event.detail.triggeringEvent;
+  if (trigger && trigger.type === LIVE_REFRESH) event.detail.headers["X-Live-Refresh"] = "1";
+});
+
+// Push refused (204: no Redis here, or it is down): polling, and another try this much later.
+const LIVE_RETRY_AFTER_REFUSAL_MS = 60000;
+let source = null;
+function listen() {
+  const url = document.body.dataset.eventsUrl;
+  if (source || !url || !window.EventSource || !document.querySelector("[data-live]")) return;
+  source = new EventSource(url);
+  source.addEventListener("open", function () {
+    streamOpen = true;
+    document.body.dataset.liveStream = "open";
+    refreshLive(function () { return true; });
+  });
+  source.addEventListener("error", function () {
+    // EventSource reconnects by itself after a stream that ended (readyState
+    // CONNECTING); one that was refused (not a stream) is CLOSED for good.
+    streamOpen = false;
+    if (source.readyState !== EventSource.CLOSED) {
+      document.body.dataset.liveStream = "reconnecting";
+      return;
+    }
+    document.body.dataset.liveStream = "closed";
+    source = null;
+    setTimeout(listen, LIVE_RETRY_AFTER_REFUSAL_MS);
+  });
+  Object.keys(onEvent).forEach(function (name) {
+    source.addEventListener(name, function (message) { onEvent[name](JSON.parse(message.data)); });
+  });
+}
+listen();
+// A page that had nothing to follow may gain it (the tray after Generate).
+document.addEventListener("htmx:afterSettle", listen);
+
+// News that comes while a live element's own request is in flight: htmx queues the
+// refresh on that element, and drops it when the answer replaces the element (outerHTML),
+// though the answer may have been drawn before the news. It is asked again, of the
+// element drawn in its place (two jobs of a run ending a moment apart).
+const refreshAfterSwap = new Set();
+document.addEventListener(LIVE_REFRESH, function (event) {
+  const node = event.target;
+  if (node.id && node.matches("[data-live].htmx-request")) refreshAfterSwap.add(node.id);
+}, true);
+document.addEventListener("htmx:afterRequest", function (event) {
+  if (event.detail.elt.isConnected) refreshAfterSwap.delete(event.detail.elt.id);  // htmx's queue asks again
+});
+document.addEventListener("htmx:afterSettle", function () {
+  refreshAfterSwap.forEach(function (id) {
+    const node = document.getElementById(id);
+    if (node && node.classList.contains("htmx-request")) return;  // after its answer, then
+    refreshAfterSwap.delete(id);
+    if (node && node.matches("[data-live][hx-get]")) htmx.trigger(node, LIVE_REFRESH);
+  });
+});

@@ -1,6 +1,11 @@
 // Generate: choose, drop or paste a photo for each slot and see it at once, or choose
-// one from the library (a dialog htmx fills). Without this file the form still works.
-import { formatBytes } from "./core.js";
+// one from the library (a dialog htmx fills). A chosen photo is uploaded at once, with
+// its progress shown in the slot, and kept by the server as a draft: the slot then
+// holds only its reference (the `__kept` field, as for a library image), so Generate
+// sends no file and the job is created as soon as it is pressed. Without this file the
+// form still works, sending its files with the job.
+import { formatBytes, toast } from "./core.js";
+import { finishedWhileAway } from "./notify.js";
 
 function showFile(slot, file) {
   const preview = slot.querySelector("[data-preview-image]");
@@ -24,19 +29,177 @@ function showFile(slot, file) {
   clear.hidden = false;
 }
 
+// --- Uploading a photo as soon as it is chosen ----------------------------------------
+
+// The upload under way in each slot (an XMLHttpRequest: fetch reports no upload
+// progress), and a promise Generate waits for before it sends the form.
+const uploads = new Map();
+
+function slotName(slot) {
+  return slot.dataset.slot;
+}
+
+function showUploadError(slot, message) {
+  const name = slotName(slot);
+  let errors = slot.querySelector("#" + name + "-errors");
+  if (!errors) {
+    errors = document.createElement("div");
+    errors.className = "field-error";
+    errors.id = name + "-errors";
+    errors.setAttribute("role", "alert");
+    slot.appendChild(errors);
+    const input = slot.querySelector("input[type=file]");
+    input.setAttribute("aria-describedby", (input.getAttribute("aria-describedby") || "") + " " + errors.id);
+  }
+  const line = document.createElement("p");
+  line.textContent = message;
+  errors.replaceChildren(line);
+  slot.classList.add("has-error");
+}
+
+function clearUploadError(slot) {
+  const errors = slot.querySelector("#" + slotName(slot) + "-errors");
+  if (errors) errors.remove();
+  const input = slot.querySelector("input[type=file]");
+  const describedBy = (input.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+    return id && id !== slotName(slot) + "-errors";
+  });
+  input.setAttribute("aria-describedby", describedBy.join(" "));
+  slot.classList.remove("has-error");
+}
+
+function stopUpload(slot) {
+  const running = uploads.get(slot);
+  uploads.delete(slot);
+  if (running) {
+    running.stopped = true;
+    running.request.abort();
+  }
+  const progress = slot.querySelector("[data-upload-progress]");
+  progress.hidden = true;
+  progress.value = 0;
+  delete slot.dataset.uploading;
+}
+
+// The photos the form holds in its other slots: the server keeps them when it drops a
+// designer's oldest drafts to make room for this one.
+function otherKept(slot) {
+  const form = slot.closest("form");
+  return Array.prototype.filter.call(form.querySelectorAll("[data-slot]"), function (other) {
+    return other !== slot && other.querySelector("[data-kept]").value;
+  }).map(function (other) { return other.querySelector("[data-kept]").value; });
+}
+
+function keepReference(slot, reference) {
+  const input = slot.querySelector("input[type=file]");
+  const preview = slot.querySelector("[data-preview-image]");
+  const meta = slot.querySelector("[data-file-meta]");
+  // The file stays on this page only as its reference: Generate sends no bytes.
+  input.value = "";
+  slot.querySelector("[data-kept]").value = reference.id;
+  slot.dataset.uploaded = reference.id;
+  const objectUrl = preview.dataset.objectUrl;
+  delete preview.dataset.objectUrl;
+  preview.onload = function () { if (objectUrl) URL.revokeObjectURL(objectUrl); };
+  preview.onerror = null;
+  preview.src = reference.thumbnail;
+  const name = document.createElement("span");
+  name.className = "file-name";
+  name.textContent = reference.name;
+  meta.replaceChildren(name, " · " + reference.detail);
+}
+
+// A file the server refused is not kept: only its name stays, above the reason.
+function refuse(slot, file, message) {
+  const input = slot.querySelector("input[type=file]");
+  const preview = slot.querySelector("[data-preview-image]");
+  input.value = "";
+  if (preview.dataset.objectUrl) URL.revokeObjectURL(preview.dataset.objectUrl);
+  delete preview.dataset.objectUrl;
+  preview.onload = null;
+  preview.onerror = null;
+  preview.removeAttribute("src");
+  preview.hidden = true;
+  slot.querySelector("[data-file-meta]").textContent = file.name;
+  slot.querySelector("[data-dropzone]").classList.remove("has-file");
+  slot.querySelector("[data-clear-slot]").hidden = true;
+  showUploadError(slot, message);
+}
+
+function answerOf(request) {
+  try {
+    return JSON.parse(request.responseText);
+  } catch (error) {
+    return null;
+  }
+}
+
+function uploadPhoto(slot, file) {
+  stopUpload(slot);
+  clearUploadError(slot);
+  slot.querySelector("[data-kept]").value = "";
+  delete slot.dataset.uploaded;
+  const form = slot.closest("form");
+  const progress = slot.querySelector("[data-upload-progress]");
+  const body = new FormData();
+  body.append("photo", file);
+  otherKept(slot).forEach(function (id) { body.append("keep", id); });
+  const request = new XMLHttpRequest();
+  request.open("POST", slot.dataset.uploadUrl);
+  request.setRequestHeader("X-CSRFToken", form.querySelector("[name=csrfmiddlewaretoken]").value);
+  request.setRequestHeader("Accept", "application/json");
+  request.upload.addEventListener("progress", function (event) {
+    if (event.lengthComputable) progress.value = Math.round((event.loaded / event.total) * 100);
+  });
+  progress.value = 0;
+  progress.hidden = false;
+  slot.dataset.uploading = "true";
+  const upload = { request: request, stopped: false };
+  upload.done = new Promise(function (resolve) {
+    request.addEventListener("loadend", function () {
+      // Replaced by another photo, removed, or a library image chosen instead.
+      if (upload.stopped) return resolve();
+      uploads.delete(slot);
+      progress.hidden = true;
+      delete slot.dataset.uploading;
+      const answer = answerOf(request);
+      if (request.status === 201 && answer && answer.id) {
+        keepReference(slot, answer);
+      } else if (answer && answer.error) {
+        refuse(slot, file, answer.error);
+      } else {
+        // Not uploaded (the connection, a session that expired): the file stays in its
+        // input and goes with the form, checked there as it always was.
+        toast("The photo could not be uploaded yet: it will be sent with the job.");
+      }
+      resolve();
+    });
+  });
+  uploads.set(slot, upload);
+  request.send(body);
+}
+
+function pickFile(slot, file) {
+  showFile(slot, file);
+  if (slot.dataset.uploadUrl) uploadPhoto(slot, file);
+}
+
 function setSlotFile(slot, file) {
   const input = slot.querySelector("input[type=file]");
   const transfer = new DataTransfer();
   transfer.items.add(file);
   input.files = transfer.files;
-  showFile(slot, file);
+  pickFile(slot, file);
 }
 
 function clearSlot(slot) {
   const input = slot.querySelector("input[type=file]");
   const preview = slot.querySelector("[data-preview-image]");
+  stopUpload(slot);
+  clearUploadError(slot);
   input.value = "";
   slot.querySelector("[data-kept]").value = "";
+  delete slot.dataset.uploaded;
   slot.querySelector("[data-file-meta]").textContent = "";
   slot.querySelector("[data-dropzone]").classList.remove("has-file");
   slot.querySelector("[data-clear-slot]").hidden = true;
@@ -45,11 +208,31 @@ function clearSlot(slot) {
   input.focus();
 }
 
+// Generate waits for the uploads still under way, then sends the references.
+document.addEventListener("htmx:confirm", function (event) {
+  const form = event.detail.elt;
+  if (!form.matches || !form.matches("[data-generate-form]")) return;
+  const pending = Array.from(uploads.entries()).filter(function (entry) {
+    return form.contains(entry[0]);
+  }).map(function (entry) { return entry[1].done; });
+  if (!pending.length) return;
+  event.preventDefault();
+  // Pressed again while waiting: the one send already waiting is enough.
+  if (form.dataset.waitingForUploads) return;
+  form.dataset.waitingForUploads = "true";
+  form.setAttribute("aria-busy", "true");
+  Promise.all(pending).then(function () {
+    delete form.dataset.waitingForUploads;
+    form.removeAttribute("aria-busy");
+    event.detail.issueRequest(true);
+  });
+});
+
 document.addEventListener("change", function (event) {
   const input = event.target;
   if (!input.matches || !input.matches(".dropzone-input")) return;
   const slot = input.closest("[data-slot]");
-  if (input.files && input.files[0]) showFile(slot, input.files[0]);
+  if (input.files && input.files[0]) pickFile(slot, input.files[0]);
 });
 
 document.addEventListener("click", function (event) {
@@ -123,6 +306,8 @@ function chooseFromLibrary(choice) {
   const input = slot.querySelector("input[type=file]");
   const preview = slot.querySelector("[data-preview-image]");
   const meta = slot.querySelector("[data-file-meta]");
+  stopUpload(slot);
+  clearUploadError(slot);
   input.value = "";
   if (preview.dataset.objectUrl) URL.revokeObjectURL(preview.dataset.objectUrl);
   delete preview.dataset.objectUrl;
@@ -154,3 +339,49 @@ document.addEventListener("click", function (event) {
   const choice = event.target.closest("[data-pick]");
   if (choice && chooseFromLibrary(choice)) event.preventDefault();
 });
+
+// --- Jobs that end while the tab is hidden -----------------------------------------
+
+// The tray's cards say which jobs run and how each ended: those that ended while the tab
+// was hidden are told (notify.js) once none of the designer's jobs runs any more, all of
+// them until the tab is seen (a second batch's news counts the first one's too).
+let runningJobs = new Set();
+let endedAway = [];
+let toldOf = 0;
+function trayCards(tray, selector) {
+  return Array.prototype.map.call(tray.querySelectorAll(selector), function (card) { return card.id; });
+}
+function countOf(count, one, many) {
+  return count + " " + (count === 1 ? one : many);
+}
+function watchTray() {
+  const tray = document.getElementById("job-tray");
+  if (!tray) return;
+  const running = new Set(trayCards(tray, ".job-card.job-pending"));
+  if (document.visibilityState === "hidden") {
+    runningJobs.forEach(function (id) { if (!running.has(id)) endedAway.push(id); });
+  }
+  runningJobs = running;
+  if (running.size || Number(tray.dataset.running) || endedAway.length === toldOf) return;
+  toldOf = endedAway.length;
+  const among = function (ids) { return endedAway.filter(function (id) { return ids.includes(id); }).length; };
+  const ready = among(trayCards(tray, ".job-card.job-complete"));
+  const failed = among(trayCards(tray, ".job-card.job-error"));
+  if (!ready && !failed) return;  // gone from the tray meanwhile (moved to the trash)
+  const told = ready ? countOf(ready, "result ready", "results ready") + (failed ? ", " + failed + " failed" : "")
+    : countOf(failed, "job failed", "jobs failed");
+  finishedWhileAway({
+    tag: "jobs",
+    title: (failed ? "" : "✓ ") + told,
+    heading: ready + failed === 1 ? "Your job has finished" : "Your jobs have finished",
+    body: told + ".",
+    toast: told + ": see Recent jobs.",
+  });
+}
+document.addEventListener("visibilitychange", function () {
+  if (document.visibilityState !== "visible") return;
+  endedAway = [];  // seen in the tray now
+  toldOf = 0;
+});
+document.addEventListener("htmx:afterSettle", watchTray);
+watchTray();

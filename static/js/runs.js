@@ -2,6 +2,7 @@
 // the live "N × M = K jobs" count and size check, and the run page's progress bars.
 // No inline scripts (CSP); the form works without this file, only less helpfully.
 import { formatBytes } from "./core.js";
+import { finishedWhileAway } from "./notify.js";
 
 // The files chosen so far, per slot: choosing again adds to them rather than
 // replacing them, and each can be removed; the file input always holds them all.
@@ -162,7 +163,38 @@ function drawBars() {
   });
 }
 
+// A run this page saw going that has now finished: told if the tab is hidden (notify.js).
+let runGoing = false;
+function plural(count, word) {
+  return count + " " + word + (count === 1 ? "" : "s");
+}
+function watchRun() {
+  const live = document.getElementById("run-live");
+  if (!live) return;
+  const run = live.dataset;
+  if (run.runFinished !== "true") {
+    runGoing = true;
+    return;
+  }
+  if (!runGoing) return;
+  runGoing = false;
+  const failed = Number(run.runFailed);
+  const cancelled = Number(run.runCancelled);
+  const counts = [plural(Number(run.runDone), "result")];
+  if (failed) counts.push(failed + " failed");
+  if (cancelled) counts.push(cancelled + " cancelled");
+  const told = counts.join(", ");
+  finishedWhileAway({
+    tag: "run-" + run.runName,
+    title: failed ? "Run finished, " + failed + " failed" : "✓ Run finished",
+    heading: run.runName + " finished",
+    body: run.runWhat + ": " + told + ".",
+    toast: run.runName + " (" + run.runWhat + ") finished: " + told + ".",
+  });
+}
+
 function ready() {
+  watchRun();
   drawBars();
   document.querySelectorAll("[data-run-form]").forEach(update);
 }

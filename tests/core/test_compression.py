@@ -25,7 +25,8 @@ def browser_session(live_server, on_simulator, designer, client):
 
 
 @pytest.fixture
-def finished_job(client, browser_session) -> Job:
+def finished_job(client, browser_session, syncing) -> Job:
+    """A job sent from the Generate page, followed to its end by the sync process."""
     client.post(
         reverse("home"),
         job_form(),
@@ -33,7 +34,6 @@ def finished_job(client, browser_session) -> Job:
     job = Job.objects.get()
 
     def finished() -> bool:
-        client.get(reverse("tray"), headers={"HX-Request": "true"})
         job.refresh_from_db()
         return not job.is_pending
 

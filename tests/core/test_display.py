@@ -3,10 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core import display
-from dashboard.gallery import history
+from dashboard.index import services as index
+from tests.support.index import indexed
 
 START = datetime(2026, 3, 3, 14, 5, tzinfo=UTC)
 
@@ -37,9 +39,34 @@ def item(**extra) -> genapi.HistoryItem:
 
 
 def test_the_upstreams_finished_at_is_read_when_it_is_a_time_with_a_zone():
-    assert history.finished_at(item(finished_at="2026-03-03T14:05:12Z"), None) == START + timedelta(seconds=12)
+    assert index.finished_at(item(finished_at="2026-03-03T14:05:12Z")) == START + timedelta(seconds=12)
 
 
 @pytest.mark.parametrize("raw", ["soon", "2026-03-03T14:05:12", 17, None])
 def test_an_unreadable_finished_at_is_no_end_time(raw):
-    assert history.finished_at(item(finished_at=raw), None) is None
+    assert index.finished_at(item(finished_at=raw)) is None
+
+
+def raw_item(status: str, **extra) -> dict:
+    return {
+        "id": "a" * 24,
+        "status": status,
+        "generation_type": "fashion_swap",
+        "created_at": START.isoformat(),
+        **extra,
+    }
+
+
+@pytest.mark.django_db
+def test_a_results_end_is_the_upstreams_finished_at_as_the_index_records_it():
+    (row,) = indexed(raw_item("complete", finished_at="2026-03-03T14:05:12Z"))
+    assert row.finished_at == START + timedelta(seconds=12)
+    assert display.duration(row.created_at, row.finished_at) == "12 s"
+
+
+@pytest.mark.django_db
+def test_without_one_a_results_end_is_when_the_sync_saw_it_finish():
+    indexed(raw_item("pending"))
+    before = timezone.now()
+    (row,) = indexed(raw_item("complete", finished_at="soon"))
+    assert before <= row.finished_at <= timezone.now()

@@ -1,7 +1,10 @@
-"""/healthz is public: hammering it must not spend the API key's rate limit."""
+"""/healthz is public: hammering it must not spend the API key's rate limit; the sync's lag
+it reports comes from the sync's own record."""
 
 import pytest
 from django.urls import reverse
+
+from tests.support.index import catch_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.postgres_redis]
 
@@ -17,6 +20,15 @@ class TestHealthzProbesTheUpstreamSparingly:
             response = client.get(reverse("healthz"))
             assert response.status_code == 200
         assert tool_listings(on_simulator) == 1
+        assert len(on_simulator.requests()) == 1  # the sync's lag comes from the database
+
+    def test_it_reports_the_syncs_lag_from_the_syncs_last_answer(self, client, on_simulator):
+        assert client.get(reverse("healthz")).json()["sync"] == "behind"  # it never ran
+        catch_up()  # the sync process, against the simulator
+        on_simulator.clear_requests()
+        body = client.get(reverse("healthz")).json()
+        assert (body["sync"], body["sync_lag_seconds"]) == ("ok", 0)
+        assert on_simulator.requests() == []  # probe reused; the lag is the sync's own record
 
     def test_a_failed_probe_is_remembered_too(self, client, on_simulator):
         on_simulator.configure(error_rate=1)
@@ -40,3 +52,11 @@ class TestHealthzProbesTheUpstreamSparingly:
         for _ in range(20):
             assert client.get(reverse("healthz")).json()["cache"] == "unavailable"
         assert tool_listings(on_simulator) == 1
+
+
+def test_with_https_on_a_plain_http_probe_is_answered_not_redirected(client, settings):
+    # A load balancer's probe comes over plain HTTP, inside the network; a 301 to https
+    # would read as "unhealthy" or be followed to the public address.
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get(reverse("healthz")).status_code in (200, 503)
+    assert client.get(reverse("history")).status_code == 301

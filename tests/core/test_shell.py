@@ -1,11 +1,16 @@
 """The shell around every page: login, health check, the upstream banner, security headers."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import requests
 import responses
 from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.models import SyncState
+from dashboard.runs import workers
 
 # On PostgreSQL and Redis too: /healthz probes the database and writes and reads the shared
 # cache, and logging out ends a session (kept in the cache and the database).
@@ -15,20 +20,57 @@ API = "http://genapi.test"
 TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
 
 
+def sync_state(**fields) -> None:
+    """The sync process's progress as it would have left it (dashboard/index/sync.py)."""
+    SyncState.objects.update_or_create(name="history", defaults=fields)
+
+
+def healthz(client) -> tuple[int, dict]:
+    # The probe of the API is reused for HEALTHZ_CACHE_SECONDS: later hits may not call it.
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
+        api.get(f"{API}/generation/tools", json=TOOLS)
+        response = client.get(reverse("healthz"))
+    return response.status_code, json.loads(response.content)
+
+
 @pytest.mark.django_db
 class TestHealthCheck:
-    def test_healthy_when_the_database_and_the_api_answer(self, client):
-        with responses.RequestsMock() as api:
-            api.get(f"{API}/generation/tools", json=TOOLS)
-            response = client.get(reverse("healthz"))
-        assert response.status_code == 200
-        assert json.loads(response.content) == {
+    def test_healthy_when_the_database_the_api_and_the_sync_answer(self, client):
+        sync_state(first_sync_done=True, last_contact_at=timezone.now())
+        workers.beat("worker-1")
+        status, body = healthz(client)
+        assert status == 200
+        assert body == {
             "status": "ok",
             "database": "ok",
             "cache": "ok",
             "upstream": "ok",
             "worker": "ok",
+            "sync": "ok",
+            "sync_lag_seconds": 0,
         }
+
+    def test_the_syncs_lag_is_reported_in_seconds_and_behind_once_stale(self, client, settings):
+        settings.SYNC_STALE_SECONDS = 60
+        sync_state(first_sync_done=True, last_contact_at=timezone.now() - timedelta(seconds=45))
+        status, body = healthz(client)
+        assert body["sync"] == "ok" and 45 <= body["sync_lag_seconds"] <= 47  # whole seconds
+        sync_state(last_contact_at=timezone.now() - timedelta(minutes=5), problem="the service is down")
+        status, body = healthz(client)
+        # Informational, as the worker's: a stopped sync does not take the web instance out.
+        assert status == 200 and body["status"] == "ok"
+        assert body["sync"] == "behind" and 299 <= body["sync_lag_seconds"] <= 302
+        assert "the service is down" not in json.dumps(body)  # words only, nothing the upstream said
+
+    def test_a_sync_that_never_reached_the_api_is_behind_with_no_lag(self, client):
+        status, body = healthz(client)
+        assert status == 200
+        assert (body["sync"], body["sync_lag_seconds"]) == ("behind", None)
+
+    def test_a_first_sync_under_way_is_catching_up(self, client):
+        sync_state(first_sync_done=False, first_sync_page=3, last_contact_at=timezone.now())
+        body = healthz(client)[1]
+        assert (body["sync"], body["sync_lag_seconds"]) == ("catching up", 0)
 
     def test_degraded_when_the_api_is_unreachable_and_no_login_needed(self, client):
         with responses.RequestsMock() as api:

@@ -3,7 +3,9 @@ selection, a result deleted upstream meanwhile, and an upstream failing before t
 first byte. Each member is compared byte for byte with the simulator's stock image.
 
 The run's rows (Run, RunCell, Job, JobInput) are written here directly; the jobs are
-real, created on the simulator through genapi.
+real, created on the simulator through genapi. The sync then reads the simulator
+(`catch_up`), as the sync process would have: a download takes the results and their
+image paths from the index, and only the images from the simulator.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PIL import Image
 from dashboard import genapi
 from dashboard.models import InputImage, Job, JobInput, Run, RunCell
 from tests.support.corpus import encode, garment_photo, person_photo
+from tests.support.index import catch_up
 from tests.support.simulator import SimulatorProcess
 from tests.support.waiting import wait_until
 
@@ -133,6 +136,7 @@ def manifest(zipped: zipfile.ZipFile) -> list[dict[str, str]]:
 
 def test_a_runs_zip_holds_every_result_as_the_simulators_png(client, upstream, upstream_jobs, ada):
     run = make_run(ada, upstream_jobs)
+    catch_up()
 
     response = client.get(reverse("run_download", args=[run.pk]))
 
@@ -157,6 +161,7 @@ def test_a_runs_zip_holds_every_result_as_the_simulators_png(client, upstream, u
 
 def test_the_liked_zip_holds_what_the_team_liked_not_a_rating_cleared_here(client, upstream, upstream_jobs, ada):
     run = make_run(ada, upstream_jobs)
+    catch_up()
     first, second, third, fourth = upstream_jobs
     for item_id in (first, second, third):
         assert client.post(reverse("feedback", args=[item_id]), {"like": "true"}).status_code == 303
@@ -175,6 +180,7 @@ def test_the_liked_zip_holds_what_the_team_liked_not_a_rating_cleared_here(clien
 
 
 def test_a_gallery_selection_downloads_the_chosen_results(client, upstream, upstream_jobs, ada):
+    catch_up()
     chosen = [upstream_jobs[3], upstream_jobs[1]]
 
     response = client.post(reverse("history_download"), {"ids": chosen})
@@ -190,9 +196,8 @@ def test_a_gallery_selection_downloads_the_chosen_results(client, upstream, upst
 def test_a_result_deleted_upstream_meanwhile_is_listed_missing(client, upstream, ada):
     item_ids = send_jobs(upstream, 3)
     run = make_run(ada, item_ids)
-    for item_id in item_ids:
-        genapi.item(item_id)  # the gallery has shown them: their records are cached
-    # Deleted by someone working on the upstream directly, after the page was drawn.
+    catch_up()  # the index holds them: the gallery has shown them
+    # Deleted by someone working on the upstream directly, before the sync noticed.
     requests.delete(f"{upstream.base_url}/user/generation-history/{item_ids[1]}", headers=upstream.headers, timeout=5)
 
     zipped = archive(client.get(reverse("run_download", args=[run.pk])))
@@ -207,6 +212,7 @@ def test_a_result_deleted_upstream_meanwhile_is_listed_missing(client, upstream,
 
 def test_an_upstream_failing_before_the_first_byte_gives_a_page_not_a_zip(client, upstream, upstream_jobs, ada):
     run = make_run(ada, upstream_jobs)
+    catch_up()
     upstream.configure(error_rate=1.0)
 
     response = client.get(reverse("run_download", args=[run.pk]))
@@ -219,6 +225,7 @@ def test_an_upstream_failing_before_the_first_byte_gives_a_page_not_a_zip(client
 def test_a_png_that_is_not_a_png_upstream_is_refused_and_listed(client, upstream, ada):
     item_ids = send_jobs(upstream, 2)
     run = make_run(ada, item_ids)
+    catch_up()
     # The simulator serves whatever its result file holds.
     (upstream.data_dir / "images" / "generation_result" / f"{item_ids[1]}.png").write_bytes(b"<html>oops</html>")
 
@@ -230,6 +237,7 @@ def test_a_png_that_is_not_a_png_upstream_is_refused_and_listed(client, upstream
 
 def test_the_zip_is_not_gzipped_by_the_dashboard(client, upstream, upstream_jobs, ada):
     run = make_run(ada, upstream_jobs)
+    catch_up()
 
     response = client.get(reverse("run_download", args=[run.pk]), headers={"Accept-Encoding": "gzip, br"})
 
@@ -240,9 +248,32 @@ def test_the_zip_is_not_gzipped_by_the_dashboard(client, upstream, upstream_jobs
 
 def test_images_of_other_formats_keep_their_extension(client, upstream, ada):
     (item_id,) = send_jobs(upstream, 1)
+    catch_up()
     photo = encode(Image.new("RGB", (64, 64), (10, 200, 30)), "WEBP")
     (upstream.data_dir / "images" / "generation_result" / f"{item_id}.png").write_bytes(photo)
 
     zipped = archive(client.post(reverse("history_download"), {"ids": [item_id]}))
 
     assert zipped.namelist() == [f"fashion-swap__{item_id}.webp", "manifest.csv"]
+
+
+def test_an_archive_has_one_deadline_and_its_manifest_lists_what_it_left_out(
+    client, upstream, upstream_jobs, ada, settings
+):
+    # Each image now takes the simulator 0.4 s (every call is slowed), the archive has 1 s:
+    # two or three are read, the rest are listed as left out, and the archive still ends.
+    settings.DOWNLOAD_DEADLINE_SECONDS = 1.0
+    run = make_run(ada, upstream_jobs)
+    catch_up()
+    upstream.configure(latency_ms=400)
+    try:
+        zipped = archive(client.get(reverse("run_download", args=[run.pk])))
+    finally:
+        upstream.configure(latency_ms=0)
+
+    rows = manifest(zipped)
+    left_out = [row for row in rows if row["file"].startswith("missing: ")]
+    images = [name for name in zipped.namelist() if name != "manifest.csv"]
+    assert 1 <= len(images) < 4
+    assert len(images) + len(left_out) == 4
+    assert {row["file"] for row in left_out} == {"missing: the download reached its time limit (1 s) first"}

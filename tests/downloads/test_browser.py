@@ -1,7 +1,8 @@
 """Downloading ZIPs in a real Chromium: "Download selected" in the gallery's bulk bar
 saves an archive (a plain form post, not htmx: the page stays as it was), a selection
 with nothing to download says so, and a run's download that cannot start shows a page
-that says why. Each state is checked with axe and photographed at desktop and phone size."""
+that says why. Each state is checked with axe and photographed at desktop and phone size.
+The seeded results are indexed first (`catch_up`), as the sync process would have."""
 
 import io
 import zipfile
@@ -13,6 +14,7 @@ from playwright.sync_api import expect
 from dashboard.models import Job, RunCell
 from tests.factories import InputImageFactory, JobFactory, RunCellFactory, RunFactory
 from tests.support.browser import axe_violations, screenshot
+from tests.support.index import catch_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,9 +29,16 @@ def seeded_simulator(tmp_path_factory):
 
 
 @pytest.fixture
-def gallery_page(signed_in_page, settings, seeded_simulator):
+def synced(settings, seeded_simulator):
+    """Django pointed at the seeded simulator, whose history the sync has read."""
     settings.GENAPI_BASE_URL = seeded_simulator.base_url
     settings.GENAPI_API_KEY = seeded_simulator.api_key
+    catch_up()
+    return seeded_simulator
+
+
+@pytest.fixture
+def gallery_page(signed_in_page, synced):
     return signed_in_page
 
 
@@ -85,10 +94,8 @@ def test_a_selection_with_nothing_to_download_says_so_in_the_gallery(gallery_pag
 
 
 @pytest.fixture
-def unliked_run(designer, seeded_simulator, settings):
+def unliked_run(designer, seeded_simulator, synced):
     """A run of one finished cell whose result nobody liked."""
-    settings.GENAPI_BASE_URL = seeded_simulator.base_url
-    settings.GENAPI_API_KEY = seeded_simulator.api_key
     import requests
 
     listing = requests.get(

@@ -1,6 +1,7 @@
 """A run made end to end (runs.start_run, a real `db_worker`, the simulator) downloads as
 a ZIP: every cell's result named by the garment and the model it was made from, and the
-liked ZIP only the one the team liked."""
+liked ZIP only the one the team liked. The sync process runs meanwhile (`syncing`): the
+index learns by itself that the jobs finished, and the download reads the index."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.urls import reverse
 
 from dashboard import genapi
 from dashboard.core.slots import slots_for
-from dashboard.models import RunCell
+from dashboard.models import IndexedResult, RunCell
 from dashboard.runs import services as runs
 from tests.support.library import library_image
 from tests.support.waiting import wait_until
@@ -26,7 +27,9 @@ FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fas
 GARMENT, MODEL = slots_for("fashion_swap", "fashion")
 
 
-def test_a_run_sent_by_the_worker_downloads_whole_and_liked(settings, simulator, on_simulator, designer, client):
+def test_a_run_sent_by_the_worker_downloads_whole_and_liked(
+    settings, simulator, on_simulator, syncing, designer, client
+):
     garments = [library_image(designer, "clothes", name) for name in ("Red dress", "Linen shirt")]
     models = [library_image(designer, "person", name) for name in ("Anna", "Zoé")]
     run = runs.start_run(designer, tool=FASHION_SWAP, style=None, rows=(GARMENT, garments), columns=(MODEL, models))
@@ -36,8 +39,8 @@ def test_a_run_sent_by_the_worker_downloads_whole_and_liked(settings, simulator,
         )
     cells = list(run.cells.select_related("job").order_by("row", "column"))
     ids = [cell.job.history_item_id for cell in cells]
-    api = genapi.client()
-    wait_until(lambda: all(api.history_item(i).is_complete for i in ids), timeout=30, message="every job finished")
+    finished = IndexedResult.objects.filter(history_item_id__in=ids, status=genapi.Status.COMPLETE)
+    wait_until(lambda: finished.count() == len(ids), timeout=30, message="the sync saw every job finish")
 
     whole = client.get(reverse("run_download", args=[run.pk]))
     assert whole.status_code == 200

@@ -1,7 +1,10 @@
 """Downloads as ZIPs (dashboard/downloads/services.py, dashboard/downloads/views.py) against
 stubbed HTTP: file names, the manifest, which results a run's liked ZIP holds (a rating
 cleared here included), the selection's cap, and what happens when the upstream fails
-before or during the stream."""
+before or during the stream.
+
+Which results exist, their statuses, likes and image paths come from the index (put in
+it here as the sync process would, `indexed`); the upstream is asked for the images only."""
 
 from __future__ import annotations
 
@@ -19,11 +22,11 @@ from PIL import Image, PngImagePlugin
 from dashboard import genapi
 from dashboard.downloads import services as downloads
 from dashboard.models import InputImage, Job, JobInput, Review, Run, RunCell, TrashedResult
+from tests.support.index import indexed
 
 pytestmark = pytest.mark.django_db
 
 BASE = "http://genapi.test"
-ITEM_URL = f"{BASE}/user/generation-history/"
 IMAGE_URL = f"{BASE}/image/generation_result/"
 
 
@@ -51,17 +54,15 @@ def item_json(item_id: str, *, status: str = "complete", like: bool | None = Non
 
 @pytest.fixture
 def rsps():
+    """The upstream, stubbed: only what a test stubs answers (a download reads no
+    catalogue, listing or record: those come from the index)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(
-            f"{BASE}/generation/tools",
-            json=[{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}],
-        )
-        mock.get(f"{BASE}/generation/generationTypes", json=[])
         yield mock
 
 
 def upstream_has(rsps, item_id: str, *, image: bytes | None = None, **fields) -> None:
-    rsps.get(ITEM_URL + item_id, json=item_json(item_id, **fields))
+    """The upstream holds this result and the sync has indexed it; `image`: its stock image."""
+    indexed(item_json(item_id, **fields))
     if image is not None:
         rsps.get(IMAGE_URL + f"{item_id}.png", body=image, content_type="image/png")
 
@@ -161,6 +162,13 @@ def test_the_manifest_has_a_row_per_result_and_a_column_per_input():
         entries=[
             entry("a1", inputs=[("Garment", "Red dress"), ("Model photo", "Anna")], like=True, file_name="a.png"),
             entry(
+                "c3",
+                like=False,
+                reasons="Wrong fit or length, Colour off",
+                note="Sleeves too long; try the petite model",
+                file_name="c.png",
+            ),
+            entry(
                 "b2",
                 tool="furniture",
                 tool_title="Furniture",
@@ -180,14 +188,18 @@ def test_the_manifest_has_a_row_per_result_and_a_column_per_input():
         "input: Room",
         "status",
         "liked",
+        "dislike reasons",
+        "note",
         "made by",
         "created at",
     ]
     assert rows[1][:7] == ["a.png", "a1", "Fashion Swap", "", "Red dress", "Anna", ""]
     assert rows[1][8] == "liked"
     # What is not in the archive says why; a name a spreadsheet would run is kept as text.
-    assert rows[2][:7] == ["missing: deleted upstream", "b2", "Furniture", "", "", "", "'=HYPERLINK(1)"]
-    assert rows[2][7] == "Deleted"
+    # A disliked result carries its reasons and note: the archive can be reviewed on its own.
+    assert rows[2][8:11] == ["disliked", "Wrong fit or length, Colour off", "Sleeves too long; try the petite model"]
+    assert rows[3][:7] == ["missing: deleted upstream", "b2", "Furniture", "", "", "", "'=HYPERLINK(1)"]
+    assert rows[3][7] == "Deleted"
 
 
 # --- Which results: a run's, liked, a selection ---------------------------------------
@@ -211,17 +223,20 @@ def test_a_runs_liked_zip_holds_only_what_the_team_likes_a_cleared_rating_is_not
 def test_a_whole_run_holds_every_finished_cell_but_not_failed_running_or_trashed_ones(client, rsps, run_of_three, ada):
     upstream_has(rsps, "item1", image=png(1))
     upstream_has(rsps, "item2", image=png(2))
-    Job.objects.filter(history_item_id="item3").update(status=Job.Status.ERROR)
+    upstream_has(rsps, "item3", status="error")
     garment = InputImage.objects.get(name="Red dress")
     running = job_of(ada, "item4", garment=garment, person=garment, status=Job.Status.PENDING, run=run_of_three)
     RunCell.objects.create(run=run_of_three, row=1, column=0, row_image=garment, column_image=garment, job=running)
-    rsps.get(ITEM_URL.rstrip("/"), json={"page": 1, "pages": 1, "items": [item_json("item4", status="pending")]})
+    upstream_has(rsps, "item4", status="pending")
     trashed = job_of(ada, "item5", garment=garment, person=garment, run=run_of_three)
     RunCell.objects.create(run=run_of_three, row=1, column=1, row_image=garment, column_image=garment, job=trashed)
+    upstream_has(rsps, "item5", image=png(5))
     TrashedResult.objects.create(history_item_id="item5", trashed_by_name="ada", trashed_at="2026-12-01T10:00:00Z")
 
     zipped = archive(client.get(reverse("run_download", args=[run_of_three.pk])))
 
+    # The index says which results there are: the upstream is asked for the two images only.
+    assert [call.request.url for call in rsps.calls] == [IMAGE_URL + "item1.png", IMAGE_URL + "item2.png"]
     assert zipped.namelist() == [
         "fashion-swap__red-dress__anna__item1.png",
         "fashion-swap__red-dress__bea__item2.png",
@@ -263,7 +278,7 @@ def test_the_selection_keeps_the_order_chosen_and_lists_what_has_no_image(client
     upstream_has(rsps, "zz9", image=png(9), tool="furniture")
     upstream_has(rsps, "aa1", image=png(1))
     upstream_has(rsps, "run1", status="pending")
-    rsps.get(ITEM_URL + "gone1", status=404, json={"detail": "Not found"})
+    # gone1 is not in the index: the sync found it deleted upstream and forgot it.
 
     response = client.post(reverse("history_download"), {"ids": ["zz9", "run1", "aa1", "gone1", "zz9"]})
 
@@ -319,12 +334,15 @@ def test_an_upstream_down_before_the_first_byte_gives_a_message_not_a_zip(client
     assert "The download could not start: The generation service cannot be reached" in response.content.decode()
 
 
-def test_records_unreadable_before_the_first_byte_give_a_message(client, rsps, ada):
-    rsps.get(ITEM_URL + "abc", status=500)
+def test_an_upstream_failing_before_the_first_byte_of_a_selection_sends_the_gallery_a_message(client, rsps, ada):
+    upstream_has(rsps, "abc")
+    rsps.get(IMAGE_URL + "abc.png", status=500)
 
-    response = client.post(reverse("history_download"), {"ids": ["abc"]}, follow=True)
+    response = client.post(reverse("history_download") + "?rating=liked", {"ids": ["abc"]})
 
-    assert "The download could not start" in response.content.decode()
+    assert response.status_code == 303 and response["Location"] == "/history/?rating=liked"
+    (message,) = [str(m) for m in get_messages(response.wsgi_request)]
+    assert message == f"The download could not start: {genapi.UpstreamError.default_message}"
 
 
 def test_the_first_result_deleted_is_skipped_and_listed(client, rsps, run_of_three):
@@ -375,7 +393,9 @@ def test_the_open_image_is_let_go_when_the_browser_leaves_mid_stream(client, rsp
     upstream_has(rsps, "item3", image=png(3))
     opened: list[genapi.ResultFile] = []
     real_open = genapi.open_result
-    monkeypatch.setattr(genapi, "open_result", lambda found: opened.append(real_open(found)) or opened[-1])
+    monkeypatch.setattr(
+        genapi, "open_result", lambda found, **options: opened.append(real_open(found, **options)) or opened[-1]
+    )
 
     response = client.get(reverse("run_download", args=[run_of_three.pk]))
     next(iter(response.streaming_content))
@@ -405,8 +425,8 @@ def test_every_images_temporary_file_is_closed_and_so_removed_once_archived(clie
     files = []
     real = genapi.open_result
 
-    def spy(found):
-        opened = real(found)
+    def spy(found, **options):
+        opened = real(found, **options)
         files.append(opened._file)
         return opened
 

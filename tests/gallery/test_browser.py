@@ -1,4 +1,6 @@
-"""The history gallery in a real Chromium against its own seeded simulator."""
+"""The history gallery in a real Chromium against its own seeded simulator, with the sync
+process running as in a deployment: it has read the seeded history before each test, and
+follows the simulator while the test lasts (the seeded running jobs finish meanwhile)."""
 
 import re
 
@@ -7,6 +9,9 @@ import requests
 from playwright.sync_api import expect
 
 from tests.support.browser import axe_violations, screenshot, small_targets, unringed_focus_stops
+from tests.support.index import catch_up
+from tests.support.sync import sync_running
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,9 +26,21 @@ def seeded_simulator(tmp_path_factory):
 
 
 @pytest.fixture
-def gallery_page(signed_in_page, live_server, settings, seeded_simulator):
+def synced(settings, seeded_simulator):
+    """Django on this module's simulator, its history read by the sync, which runs on."""
     settings.GENAPI_BASE_URL = seeded_simulator.base_url
     settings.GENAPI_API_KEY = seeded_simulator.api_key
+    catch_up()
+    with sync_running(settings):
+        yield
+
+
+@pytest.fixture
+def gallery_page(signed_in_page, synced):
+    # In this order: signed_in_page points Django at the session's shared simulator
+    # (live_app -> on_simulator); `synced` then points it, and the sync thread, at this
+    # module's. The other way round the sync followed an empty upstream and forgot the
+    # seeded results as gone (404) while the test ran.
     return signed_in_page
 
 
@@ -35,6 +52,23 @@ def upstream_ids(simulator, **params) -> list[str]:
         timeout=5,
     )
     return [item["id"] for item in response.json()["items"]]
+
+
+def seeded_jobs_ended(simulator) -> None:
+    """Until the seeded running jobs (due 10 to 40 s after seeding) have ended, upstream
+    and in the index: one ending mid-test puts a result at the top of the Done pages and
+    moves every other down one, so a page edge a test reads from the upstream moves."""
+    from dashboard.models import IndexedResult
+
+    wait_until(
+        lambda: (
+            not upstream_ids(simulator, status="pending")
+            and not IndexedResult.objects.filter(status="pending").exists()
+        ),
+        timeout=60,
+        interval=0.3,
+        message="the seeded jobs still run",
+    )
 
 
 class TestGallery:
@@ -116,6 +150,7 @@ class TestGallery:
         self, gallery_page, live_server, seeded_simulator
     ):
         page = gallery_page
+        seeded_jobs_ended(seeded_simulator)
         done_one, done_two = (
             upstream_ids(seeded_simulator, page=1, status="complete"),
             upstream_ids(seeded_simulator, page=2, status="complete"),
@@ -178,18 +213,22 @@ class TestGallery:
         page.keyboard.press("Tab")
         expect(page.locator(f"#{card_id} [data-feedback=dislike]")).to_be_focused()
 
-    def test_after_deleting_in_the_lightbox_focus_is_on_the_next_result(
+    def test_deleting_in_the_lightbox_shows_the_next_result_and_closing_focuses_its_card(
         self, gallery_page, live_server, seeded_simulator
     ):
         page = gallery_page
         ids = upstream_ids(seeded_simulator, page=1)
         page.goto(live_server.url + "/history/")
         page.locator(f"#card-{ids[7]} .result-media").click()
-        expect(page.locator("dialog[data-lightbox]")).to_be_visible()
-        page.once("dialog", lambda confirm: confirm.accept())
+        dialog = page.locator("dialog[data-lightbox]")
+        expect(dialog).to_be_visible()
         page.keyboard.press("Delete")
-        expect(page.locator("dialog[data-lightbox]")).to_have_count(0)
+        # The lightbox stays open on the next result, the Undo inside it.
+        expect(dialog).to_have_attribute("data-item-id", ids[8])
+        expect(dialog.get_by_role("button", name="Undo")).to_be_focused()
         expect(page.locator(f"#card-{ids[7]}")).to_have_count(0)
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
         expect(page.locator(f"#card-{ids[8]} .result-media")).to_be_focused()
         assert not page.evaluate("document.documentElement.classList.contains('has-lightbox')")
 
@@ -219,6 +258,18 @@ class TestGallery:
         page.keyboard.press("d")
         expect(dialog.locator("[data-feedback=dislike]")).to_have_attribute("aria-pressed", "true")
         expect(dialog.locator("[data-feedback=like]")).to_have_attribute("aria-pressed", "false")
+
+    def test_l_or_d_on_a_failed_result_says_why_nothing_happened(self, gallery_page, live_server, seeded_simulator):
+        page = gallery_page
+        page.goto(live_server.url + "/history/?status=error")
+        page.locator(".result-card .result-media").first.click()
+        dialog = page.locator("dialog[data-lightbox]")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("l")
+        note = dialog.get_by_role("status")
+        expect(note).to_have_text("It failed, so there is nothing to rate.")
+        assert axe_violations(page) == []
+        screenshot(page, "lightbox-failed-rating-refused-1440")
 
     def test_bulk_delete_of_three_results(self, gallery_page, live_server, seeded_simulator):
         page = gallery_page
@@ -264,11 +315,9 @@ class TestGallery:
             expect(page.locator(f"#card-{item_id}")).to_have_count(1)
         assert upstream_ids(seeded_simulator, page=1, limit=100) == before
 
-    def test_phone_layout_and_lightbox(self, browser, live_server, settings, seeded_simulator, designer, client):
+    def test_phone_layout_and_lightbox(self, synced, browser, live_server, designer, client):
         from django.conf import settings as django_settings
 
-        settings.GENAPI_BASE_URL = seeded_simulator.base_url
-        settings.GENAPI_API_KEY = seeded_simulator.api_key
         client.force_login(designer)
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         context.add_cookies(

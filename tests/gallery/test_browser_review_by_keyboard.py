@@ -1,8 +1,9 @@
 """A designer's review session by keyboard alone: 45 filtered results across 3 pages.
 
 Opened from the first card of "Done", → walks every result (across two page edges),
-L likes, D dislikes and a digit gives the reason, Del moves the last one to the trash,
-Undo brings it back, and Esc returns to the page the walk ended on, filters kept.
+L likes, D dislikes and a digit gives the reason, Del moves the last one to the trash
+(the lightbox goes on to the next), Enter on the Undo in the dialog brings it back, and
+Esc returns to the page the walk ended on, filters kept.
 """
 
 import re
@@ -13,6 +14,8 @@ from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
 from dashboard.models import Review, TrashedResult
+from tests.support.index import catch_up
+from tests.support.sync import sync_running
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WALKED = 45
@@ -31,12 +34,14 @@ def sixty_results(tmp_path_factory):
 def keyboard_page(browser, live_server, settings, sixty_results, designer, client):
     settings.GENAPI_BASE_URL = sixty_results.base_url
     settings.GENAPI_API_KEY = sixty_results.api_key
+    catch_up()  # the sync process has read the history, and follows it while the test lasts
     client.force_login(designer)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
     context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    yield context.new_page()
+    with sync_running(settings):
+        yield context.new_page()
     context.close()
 
 
@@ -85,13 +90,18 @@ def test_reviewing_45_filtered_results_across_3_pages_by_keyboard(keyboard_page,
     # The 45th result is on page 3: the walk crossed both page edges under the filter.
     assert "page=3" in page.url
     last = expected[-1]
+    following = re.search(r"/history/(\w+)/", dialog.locator("[data-nav=next]").get_attribute("href")).group(1)
     page.keyboard.press("Delete")
-    expect(dialog).to_have_count(0)
-    expect(page.locator(f"#card-{last}")).to_have_count(0)
+    # The lightbox goes on to the next result, with the Undo in the dialog and focused.
+    expect(dialog).to_have_attribute("data-item-id", following)
+    expect(dialog.get_by_role("button", name="Undo")).to_be_focused()
     assert TrashedResult.objects.filter(history_item_id=last).exists()
-    page.locator(".undo-toast").get_by_role("button", name="Undo").press("Enter")
-    expect(page.locator(f"#card-{last}")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(dialog).to_have_attribute("data-item-id", last)
     assert not TrashedResult.objects.filter(history_item_id=last).exists()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.locator(f"#card-{last}")).to_be_visible()
 
     # Back in the gallery: the page the walk ended on, the filter still checked.
     assert re.search(r"[?&]page=3\b", page.url) and "status=complete" in page.url

@@ -2,13 +2,18 @@
 
 For each fault a designer walks the pages they use. Every page must answer (no 500)
 without waiting anything out (no sleep: a long Retry-After is never slept through; how
-long pages take under each fault is printed by bench/give_up_times.py), say in words
-what is wrong, keep the photos just uploaded, and never send a job twice; once the fault
-is gone the same pages work again by themselves.
+long pages take under each fault is printed by bench/give_up_times.py), keep the photos
+just uploaded, and never send a job twice. Pages that read the index (the tray, the
+gallery, the lightbox, polls) keep showing what it holds and ask the upstream nothing;
+those that need the upstream (sending, rating, deleting, a cold catalogue) say in words
+what is wrong, and so do the index's pages once the sync process has met the fault for
+longer than SYNC_STALE_SECONDS. Once the fault is gone the same pages work again with
+the sync's next ticks.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,15 +23,19 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from dashboard import genapi
 from dashboard.core.tokens import new as new_token
 from dashboard.genapi import cached
-from dashboard.models import Job
+from dashboard.index import status as index_status
+from dashboard.models import IndexedResult, Job, SyncState
+from tests.conftest import clear_caches
 from tests.support.corpus import garment_photo, person_photo
+from tests.support.index import catch_up
 from tests.support.simulator import SimulatorProcess
+from tests.support.sync import sync_running
 from tests.support.waiting import record_sleeps, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+# Committed rows: the sync process runs in a thread of its own, with its own connection.
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 HTMX = {"HX-Request": "true"}
 CREATE_PATH = "/generation/generate_image_v2/"
@@ -46,9 +55,6 @@ class Fault:
     after_break: Callable[[SimulatorProcess], None] | None = None
 
     def start(self, simulator: SimulatorProcess) -> None:
-        # Polls share a snapshot of running jobs for a moment; the fault is meant to be
-        # seen on the very next tick, as it would be once that moment has passed.
-        genapi.forget_running()
         if self.stop_process:
             simulator.stop()
             return
@@ -57,7 +63,6 @@ class Fault:
             self.after_break(simulator)
 
     def end(self, simulator: SimulatorProcess) -> None:
-        genapi.forget_running()
         if self.stop_process:
             simulator.start()
             return
@@ -131,22 +136,21 @@ def upstream_exists(simulator: SimulatorProcess, item_id: str) -> bool:
 @pytest.fixture
 def finished_job(client, designer, simulator) -> Job:
     """A designer who opened the generate page and sent one job, which has finished
-    upstream while the dashboard still believes it runs (the tray has not polled yet)."""
+    upstream while the dashboard still believes it runs (the sync has not seen it end)."""
+    catch_up()  # the sync has read the history before: the index is current
     simulator.configure(job_seconds=0)
     assert client.get(reverse("home")).status_code == 200  # the page they submit from
     assert send(client).status_code == 200
     job = Job.objects.get(designer=designer)
     wait_until(
         lambda: upstream_status(simulator, job.history_item_id) == "complete",
-        timeout=5,
+        timeout=20,  # the set-up's wait, not a claim about speed: a busy machine's simulator took over 5 s
         interval=0.05,
         message="the simulator did not finish the job",
     )
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING)
-    # The sent page's own tray may have polled after the simulator finished the job (it is
-    # quick with job_seconds=0): forget what that taught the dashboard, the running-jobs
-    # snapshot and the finished item, or the pages under the fault answer from the cache.
-    genapi.forget_running()
+    assert Job.objects.get(pk=job.pk).is_pending
+    assert IndexedResult.objects.get(history_item_id=job.history_item_id).status == "pending"
+    # Forget the finished item if a read cached it, or the pages under the fault answer from the cache.
     cached._forget(job.history_item_id)
     return job
 
@@ -180,30 +184,59 @@ def creations(simulator: SimulatorProcess) -> int:
     return sum(1 for entry in simulator.requests() if entry["method"] == "POST" and entry["path"] == CREATE_PATH)
 
 
+def upstream_calls(caplog) -> int:
+    """Calls this process made to the upstream (one log line each, whatever the answer:
+    counted here rather than in the simulator's log, which a stopped simulator cannot give)."""
+    return sum(1 for r in caplog.records if r.name == "dashboard.genapi" and r.getMessage().startswith("genapi "))
+
+
+def sync_meets(fault: Fault, settings) -> str:
+    """The sync process running while the fault lasts: what it records as the problem."""
+    with sync_running(settings):
+        problem = wait_until(
+            lambda: SyncState.objects.filter(name="history").values_list("problem", flat=True).first(),
+            timeout=20,
+            interval=0.1,
+            message=f"the sync recorded no problem under {fault.name}",
+        )
+        # Its news ages while the fault lasts: past SYNC_STALE_SECONDS the index's pages say so.
+        wait_until(lambda: index_status.current().stale, timeout=10, message="the index never went out of date")
+    return problem
+
+
 # --- Under the fault -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.name)
 def test_pages_explain_the_fault_keep_uploads_and_recover(
-    client, designer, simulator, finished_job, fault, sleeps, settings
+    client, designer, simulator, finished_job, fault, sleeps, settings, caplog
 ):
     # A delete that timed out may still have happened upstream ("slow"): the job is then
     # dropped once the grace for missing jobs is over, which here is at once.
     settings.MISSING_JOB_GRACE_SECONDS = 0
+    settings.SYNC_STALE_SECONDS = 1
+    caplog.set_level(logging.INFO, logger="dashboard.genapi")
     item_id = finished_job.history_item_id
     jobs_before = Job.objects.count()
     simulator.clear_requests()
     fault.start(simulator)
     try:
-        # The generate page and the tray, which asks about the job it believes runs.
+        # What reads the index goes on working: the generate page (its catalogue cached), the
+        # tray, the gallery, the lightbox and the running card's poll, with no upstream call.
+        calls = upstream_calls(caplog)
         page = answered(fault, sleeps, lambda: client.get(reverse("home")))
-        assert page.status_code == 200
-        explains(fault, text(page))
-        assert (BANNER in text(page)) == fault.banner
+        assert page.status_code == 200 and f"job-{item_id}" in text(page)
+        assert BANNER not in text(page)  # no call of this page failed
         tray = answered(fault, sleeps, lambda: client.get(reverse("tray"), headers=HTMX))
         assert tray.status_code == 200
-        explains(fault, text(tray))
-        assert f"job-{item_id}" in text(tray)
+        assert f"job-{item_id}" in text(tray) and "Running ·" in text(tray)
+        gallery = answered(fault, sleeps, lambda: client.get(reverse("history")))
+        assert gallery.status_code == 200 and f'id="card-{item_id}"' in text(gallery)
+        detail = answered(fault, sleeps, lambda: client.get(reverse("history_item", args=[item_id])))
+        assert detail.status_code == 200 and item_id in text(detail)
+        poll = answered(fault, sleeps, lambda: client.get(reverse("history_poll") + f"?ids={item_id}", headers=HTMX))
+        assert poll.status_code == 204  # still running as far as the index knows
+        assert upstream_calls(caplog) == calls, "a page that reads the index called the upstream"
 
         # Sending a job: the message, both photos still attached, nothing created twice.
         sent = answered(fault, sleeps, lambda: send(client))
@@ -238,13 +271,7 @@ def test_pages_explain_the_fault_keep_uploads_and_recover(
         if not fault.stop_process:
             assert creations(simulator) <= 2
 
-        # The gallery, one result in it, rating it, deleting it, its image.
-        gallery = answered(fault, sleeps, lambda: client.get(reverse("history")))
-        assert gallery.status_code == 200
-        explains(fault, text(gallery))
-        detail = answered(fault, sleeps, lambda: client.get(reverse("history_item", args=[item_id])))
-        assert detail.status_code == 200
-        explains(fault, text(detail))
+        # Rating it, deleting it (both need the upstream first), its image.
         rated = answered(
             fault, sleeps, lambda: client.post(reverse("feedback", args=[item_id]), {"like": "true"}, headers=HTMX)
         )
@@ -262,14 +289,37 @@ def test_pages_explain_the_fault_keep_uploads_and_recover(
         health = answered(fault, sleeps, lambda: client.get(reverse("healthz")))
         assert health.status_code == 503
         assert health.json()["upstream"] == "unavailable"
+
+        # A worker whose catalogue cache is cold (expired, or another process): the
+        # generate page needs the upstream, and says what is wrong.
+        clear_caches()
+        cold = answered(fault, sleeps, lambda: client.get(reverse("home")))
+        assert cold.status_code == 200
+        explains(fault, text(cold))
+        assert (BANNER in text(cold)) == fault.banner
+
+        # The sync meets the fault too: once its news is older than SYNC_STALE_SECONDS,
+        # the index's pages say so, in the fault's words, and the cards stay as they were.
+        explains(fault, sync_meets(fault, settings))
+        gallery = client.get(reverse("history"))
+        assert gallery.status_code == 200 and f'id="card-{item_id}"' in text(gallery)
+        assert "Last updated" in text(gallery)
+        explains(fault, text(gallery))
+        tray = client.get(reverse("tray"), headers=HTMX)
+        assert "Running ·" in text(tray) and "Last updated" in text(tray)
+        explains(fault, text(tray))
+        assert client.get(reverse("healthz")).json()["sync"] == "behind"
     finally:
         fault.end(simulator)
 
+    settings.SYNC_STALE_SECONDS = 60  # its default again: the recovery is not timed here
     assert_recovered(client, designer, simulator, item_id)
 
 
 def assert_recovered(client, designer, simulator: SimulatorProcess, item_id: str) -> None:
-    """With the fault gone, the same pages work again within a couple of requests."""
+    """With the fault gone, the same pages work again within a couple of requests, and
+    the index with the sync's next ticks."""
+    catch_up()  # what the sync process does by itself once the upstream answers
     for _ in range(3):
         page = client.get(reverse("home"))
         if BANNER not in text(page) and "tool-chip" in text(page):
@@ -280,7 +330,7 @@ def assert_recovered(client, designer, simulator: SimulatorProcess, item_id: str
     assert BANNER not in body, "the upstream banner stayed"
 
     tray = client.get(reverse("tray"), headers=HTMX)
-    assert tray.status_code == 200 and "notice-warning" not in text(tray)
+    assert tray.status_code == 200 and "notice-warning" not in text(tray) and "Last updated" not in text(tray)
     assert not Job.objects.filter(history_item_id=item_id, status=Job.Status.PENDING).exists()
 
     simulator.clear_requests()
@@ -294,6 +344,7 @@ def assert_recovered(client, designer, simulator: SimulatorProcess, item_id: str
     gallery = client.get(reverse("history"))
     assert gallery.status_code == 200
     assert f'id="card-{new_id}"' in text(gallery) and BANNER not in text(gallery)
+    assert "Last updated" not in text(gallery)
     # A delete that timed out may still have happened upstream after the dashboard gave up.
     if upstream_exists(simulator, item_id):
         assert f'id="card-{item_id}"' in text(gallery)
@@ -302,7 +353,8 @@ def assert_recovered(client, designer, simulator: SimulatorProcess, item_id: str
         assert image.status_code == 200 and image["Content-Type"] == "image/webp"
     else:
         assert client.get(reverse("history_item", args=[item_id])).status_code == 404
-    assert client.get(reverse("healthz")).status_code == 200
+    health = client.get(reverse("healthz"))
+    assert health.status_code == 200 and health.json()["sync"] == "ok"
 
 
 # --- Without JavaScript: failures of a rating or a delete are still said -------------------

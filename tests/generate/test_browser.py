@@ -1,4 +1,5 @@
-"""The generate page in a real Chromium against the real simulator."""
+"""The generate page in a real Chromium against the real simulator; where a card must
+change by itself, the sync process runs beside it (`syncing`), as in a deployment."""
 
 import base64
 import re
@@ -43,7 +44,9 @@ def slot(page, name: str):
 
 
 class TestGenerate:
-    def test_choose_files_send_and_watch_the_card_become_the_result(self, signed_in_page, live_app, photos, simulator):
+    def test_choose_files_send_and_watch_the_card_become_the_result(
+        self, signed_in_page, live_app, photos, simulator, syncing
+    ):
         page = signed_in_page
         simulator.configure(job_seconds=5)  # long enough for polls that find nothing new
         tray_responses = []
@@ -68,6 +71,8 @@ class TestGenerate:
         expect(page.get_by_text("Job sent.")).to_be_visible()
         expect(slot(page, "person").locator("[data-file-meta]")).to_contain_text("model.jpg")
         expect(slot(page, "clothes").locator("[data-file-meta]")).to_have_text("")
+        # The tray drawn again keeps its opt-in to notifications (notify.js) in view.
+        expect(page.get_by_role("button", name="Notify me when my jobs finish")).to_be_visible()
         assert axe_violations(page) == []
 
         expect(card.get_by_role("img", name=re.compile("Result"))).to_be_visible(timeout=15_000)
@@ -119,7 +124,7 @@ class TestGenerate:
         job = Job.objects.get()
         assert job.inputs.get(slot="clothes").image.original_name == "dropped-dress.png"
 
-    def test_a_failed_job_explains_itself_and_try_again_sends_it_again(self, signed_in_page, live_app, photos):
+    def test_a_failed_job_explains_itself_and_try_again_sends_it_again(self, signed_in_page, live_app, photos, syncing):
         page = signed_in_page
         page.goto(live_app.url + "/")
         page.get_by_label("Garment").set_input_files(photos["garment"])
@@ -199,7 +204,7 @@ class TestGenerate:
         page.goto(live_app.url + "/")
         assert unringed_focus_stops(page, 30) == []
 
-    def test_phone_layout(self, browser, live_app, designer, client, photos):
+    def test_phone_layout(self, browser, live_app, designer, client, photos, syncing):
         from django.conf import settings
 
         client.force_login(designer)

@@ -113,7 +113,8 @@ class TestRunAgainIsSentOnce:
     def test_the_same_run_again_post_twice_makes_one_job(self, client, designer, simulator):
         post_body(client, generate_body(token_in(client.get(reverse("home")).content.decode())), **HTMX)
         job = Job.objects.get()
-        rerun_url = reverse("rerun", args=[job.history_item_id])
+        # The lightbox's Run again (the gallery's view, which shows the new job in the lightbox).
+        rerun_url = reverse("history_rerun", args=[job.history_item_id]) + "?"
         lightbox = client.get(reverse("history_item", args=[job.history_item_id])).content.decode()
         data = {"submission": token_in(lightbox, rerun_url)}
         simulator.clear_requests()

@@ -81,3 +81,50 @@ class TestUploadsPerMinute:
         body = post_job(client, pair()).content.decode()
         assert "in the last minute" not in body
         assert len(job_posts(jobs_succeed)) == 2
+
+
+class TestPhotosReadPerRequest:
+    """However many files one request carries, at most UPLOADS_PER_REQUEST are read
+    (checked and decoded); the others are refused unread, each by name."""
+
+    @pytest.fixture
+    def decoded(self, monkeypatch):
+        from dashboard.core import images
+
+        seen = []
+        real = images.inspect_image
+        monkeypatch.setattr(images, "inspect_image", lambda *args, **kwargs: seen.append(1) or real(*args, **kwargs))
+        return seen
+
+    def test_the_library_reads_at_most_the_cap_and_names_the_rest(self, client, designer, settings, decoded):
+        from django.urls import reverse
+
+        settings.UPLOADS_PER_REQUEST = 3
+        files = [upload(f"shirt-{n}.png", garment_photo(size=(300 + n, 340))) for n in range(5)]
+        body = client.post(
+            reverse("library_add"), {"kind": "clothes", "images": files}, headers={"HX-Request": "true"}
+        ).content.decode()
+
+        assert len(decoded) == 3
+        assert InputImage.objects.count() == 3
+        assert body.count("Not read: at most 3 new photos are read at once.") == 2
+        assert "shirt-3.png" in body and "shirt-4.png" in body
+
+    def test_a_runs_slots_share_the_cap(self, client, designer, settings, decoded):
+        from django.urls import reverse
+
+        from dashboard.core import tokens
+
+        settings.UPLOADS_PER_REQUEST = 3
+        client.post(
+            reverse("new_run"),
+            {
+                "tool": "fashion_swap",
+                "tool_group": "fashion",
+                "submission": tokens.new(),
+                "clothes": [upload(f"g{n}.png", garment_photo(size=(300 + n, 340))) for n in range(2)],
+                "person": [upload(f"m{n}.png", person_photo(size=(360 + n, 480), fmt="PNG")) for n in range(2)],
+            },
+        )
+        assert len(decoded) == 3
+        assert InputImage.objects.count() == 3

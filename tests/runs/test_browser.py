@@ -71,7 +71,7 @@ def upstream_like(simulator, item_id: str) -> bool | None:
 
 
 def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_again_and_the_liked_download(
-    signed_in_page, live_app, photos, simulator, settings
+    signed_in_page, live_app, photos, simulator, settings, syncing
 ):
     page = signed_in_page
     garments, models = photos
@@ -104,8 +104,10 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
         matrix = page.locator("table.matrix")
         expect(matrix.locator("tbody tr")).to_have_count(4)
         expect(matrix.locator("td.matrix-cell")).to_have_count(12)
+        started = page.locator("#page-messages").get_by_text("Run started: 12 jobs.")
+        expect(started).to_be_visible()
 
-        # The matrix fills in live, polled by htmx.
+        # The matrix fills in live, polled by htmx, as the sync process sees the jobs end.
         expect(matrix.locator("td.cell-done").first).to_be_visible(timeout=30_000)
         screenshot(page, "run-midway-1280")
         page.set_viewport_size({"width": 390, "height": 844})
@@ -115,12 +117,18 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
         expect(matrix.locator("td.cell-done")).to_have_count(11, timeout=60_000)
         failed = matrix.locator("td.cell-failed")
         expect(failed).to_have_count(1)
-        expect(page.get_by_text("This run has finished; 1 job failed and can be tried again.")).to_be_visible()
+        finished = page.get_by_text("This run has finished; 1 job failed and can be tried again.")
+        expect(finished).to_be_visible()
+        expect(finished).to_have_class(re.compile(r"\bnotice-warning\b"))  # not announced in green
+        expect(started).to_have_count(0)  # the banner of its start went with it
 
         failed.get_by_role("button", name=re.compile(r"^Try again")).click()
         expect(page.get_by_text("1 job will be sent again.")).to_be_visible()
         expect(matrix.locator("td.cell-done")).to_have_count(12, timeout=60_000)
         expect(page.get_by_text("This run has finished.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"tried 1 cell again"))).to_be_visible()  # its activity
+        expect(page.locator(".run-activity li")).to_have_count(1)  # once, not again per result
+        screenshot(page, "run-finished-activity-1280")
     assert Job.objects.filter(run=run).count() == 13  # the failed attempt stays in History
     assert axe_violations(page) == []
     screenshot(page, "run-finished-1280")
@@ -133,7 +141,7 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
     # Each cell opens the gallery's lightbox, which walks this run's results.
     first_cell = matrix.locator("td.cell-done a").first
     first_cell.click()
-    expect(page).to_have_url(re.compile(rf"/history/[^/]+/\?run={run.pk}$"))
+    expect(page).to_have_url(re.compile(rf"/history/[^/]+/\?run={run.pk}&back=run$"))
     lightbox = page.locator("dialog[data-lightbox]")
     expect(lightbox).to_have_attribute("data-modal", "1")  # gallery.js has taken it over: keys work
     first_id = lightbox.get_attribute("data-item-id")
@@ -145,9 +153,13 @@ def test_four_garments_on_three_models_fill_the_matrix_live_one_fails_is_tried_a
     second_id = lightbox.get_attribute("data-item-id")
     page.keyboard.press("l")
     expect(page.locator("dialog[data-lightbox] [data-feedback=like]").first).to_have_attribute("aria-pressed", "true")
-    page.keyboard.press("Escape")
-    expect(page).to_have_url(re.compile(rf"/history/\?run={run.pk}$"))
+    page.keyboard.press("Escape")  # back to the run page, at the cell last shown
+    expect(page).to_have_url(re.compile(rf"/runs/{run.pk}/#cell-\d+$"))
+    # History's run filter: one card per cell; the failed attempt behind the option.
+    page.goto(live_app.url + f"/history/?run={run.pk}")
     expect(page.get_by_role("link", name=f"Run #{run.pk}", exact=True)).to_be_visible()
+    expect(page.locator(".result-card")).to_have_count(12)
+    page.goto(live_app.url + f"/history/?run={run.pk}&attempts=all")
     expect(page.locator(".result-card")).to_have_count(13)
 
     run_items = Job.objects.filter(run=run).values_list("history_item_id", flat=True)
@@ -218,3 +230,63 @@ def test_a_refused_file_is_named_and_the_good_ones_stay_ticked(signed_in_page, l
     page.get_by_role("button", name="Start run").click()
     expect(page).to_have_url(re.compile(r"/runs/\d+/$"))
     assert Run.objects.get().cells.count() == 1
+
+
+def test_a_run_reviewed_as_a_set_with_the_arrow_keys_and_esc_back_to_the_run(
+    signed_in_page, live_app, designer, simulator, settings, syncing
+):
+    """A 2 x 2 run whose first cell failed and was tried again: from the run page the
+    lightbox walks the four current results row by row and Esc lands back on the cell;
+    History's run filter shows four cards, five with the earlier attempt."""
+    from dashboard.runs import services as runs
+    from tests.runs.test_pages import make_run, send_cells
+    from tests.support.waiting import wait_until
+
+    settings.RUN_SENDS_PER_MINUTE = 60_000
+    simulator.configure(job_seconds=1, fail_next=1)  # the first job sent fails
+    run = make_run(designer, 2, 2)
+    send_cells(run)
+    first = run.cells.get(row=0, column=0)
+    failed = first.job
+    wait_until(lambda: Job.objects.get(pk=failed.pk).status == Job.Status.ERROR, timeout=30, message="no failure")
+    assert runs.retry(run, designer) == 1
+    send_cells(run)
+    cells = list(run.cells.select_related("job").order_by("row", "column"))
+    assert failed.pk not in [cell.job_id for cell in cells]
+
+    def all_done() -> bool:
+        return set(Job.objects.filter(pk__in=[cell.job_id for cell in cells]).values_list("status", flat=True)) == {
+            Job.Status.COMPLETE
+        }
+
+    wait_until(all_done, timeout=30, message="the run's jobs never finished")
+
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_app.url}/runs/{run.pk}/")
+    page.locator(f"#cell-{cells[0].pk} a.cell-result").click()
+    dialog = page.locator("dialog[data-lightbox]")
+    expect(dialog).to_have_attribute("data-item-id", cells[0].job.history_item_id)
+    expect(dialog.locator("[data-nav=previous]")).to_have_count(0)  # ← disabled on the first cell
+    for cell in cells[1:]:
+        expect(dialog.locator("[data-nav=next]")).to_have_count(1)
+        page.keyboard.press("ArrowRight")
+        expect(dialog).to_have_attribute("data-item-id", cell.job.history_item_id)
+    expect(dialog.locator("[data-nav=next]")).to_have_count(0)  # → disabled on the last one only
+    expect(dialog.locator("[data-nav=previous]")).to_have_count(1)
+    assert axe_violations(page) == []
+    screenshot(page, "run-lightbox-last-cell-1280")
+    page.keyboard.press("ArrowLeft")
+    expect(dialog).to_have_attribute("data-item-id", cells[2].job.history_item_id)
+    page.keyboard.press("Escape")
+    expect(page).to_have_url(f"{live_app.url}/runs/{run.pk}/#cell-{cells[2].pk}")
+    expect(page.get_by_role("heading", name=f"Run #{run.pk}: Fashion Swap")).to_be_visible()
+    assert axe_violations(page) == []
+
+    page.goto(f"{live_app.url}/history/?run={run.pk}")
+    expect(page.locator("[data-card]")).to_have_count(4)
+    page.get_by_text("Include earlier attempts").click()
+    expect(page.locator("[data-card]")).to_have_count(5)
+    expect(page).to_have_url(re.compile(r"attempts=all"))
+    assert axe_violations(page) == []
+    screenshot(page, "run-filter-earlier-attempts-1280")

@@ -16,9 +16,11 @@ from django_tasks_db.models import DBTaskResult
 
 from dashboard import genapi
 from dashboard.core.slots import slots_for
-from dashboard.models import AuditEntry, InputImage, Job, RunCell, SendPacer
+from dashboard.models import AuditEntry, InputImage, Job, RunCell, SendPacer, WorkerBeat
 from dashboard.runs import services as runs
+from dashboard.runs import workers
 from tests.support.library import library_image
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]
 API = "http://genapi.test"
@@ -263,48 +265,125 @@ class TestProgress:
 
 
 class TestAMissingWorker:
-    def test_tasks_nobody_took_for_minutes_say_the_worker_is_missing(self, run, client):
-        assert not runs.worker_missing(run) and runs.overdue_tasks() == 0
-        assert client.get("/healthz").json()["worker"] == "ok"
-        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
-        assert runs.overdue_tasks() == 6 and runs.worker_missing(run)
-        health = client.get("/healthz")
-        # Told to an operator, but no reason to take the web instance out of the balancer.
-        assert health.json()["worker"] == "behind" and health.json()["database"] == "ok"
+    def test_a_run_waiting_with_no_worker_beating_says_so_and_so_does_healthz(self, run, client):
+        assert runs.worker_missing(run), "no worker has ever beaten"
+        # Told, but no reason to take the web instance out of the balancer.
+        health = client.get("/healthz").json()
+        assert health["worker"] == "stopped" and health["database"] == "ok"
+        workers.beat("worker-1")
+        assert not runs.worker_missing(run) and client.get("/healthz").json()["worker"] == "ok"
+        WorkerBeat.objects.update(beat_at=timezone.now() - workers.dead_after() - timedelta(seconds=1))
+        assert runs.worker_missing(run), "a worker silent for WORKER_DEAD_AFTER_SECONDS is dead"
 
-    def test_a_task_deferred_to_later_is_not_overdue(self, run):
-        DBTaskResult.objects.update(
-            enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2, run_after=timezone.now() + timedelta(seconds=30)
-        )
-        assert runs.overdue_tasks() == 0
+    def test_a_worker_that_stops_cleanly_is_gone_at_once(self, run):
+        workers.beat("worker-1")
+        workers.stopped("worker-1")
+        assert runs.worker_missing(run)
 
     def test_a_run_with_nothing_queued_waits_on_no_worker(self, run):
-        DBTaskResult.objects.update(enqueued_at=timezone.now() - runs.OVERDUE_AFTER * 2)
         runs.cancel(run, run.designer)
         assert not runs.worker_missing(run)
 
 
-class TestReviving:
-    def test_a_queued_cell_whose_task_died_with_its_worker_is_enqueued_again(
-        self, run, django_capture_on_commit_callbacks
-    ):
-        assert runs.revive(run) == 0, "every cell's task is waiting"
+def task_of(cell: RunCell) -> DBTaskResult:
+    return DBTaskResult.objects.get(id=cell.task_id)
+
+
+def taken_by(cell: RunCell, worker: str, ago: timedelta) -> None:
+    """The cell's task as the database backend's worker leaves it when it takes it."""
+    DBTaskResult.objects.filter(id=cell.task_id).update(
+        status="RUNNING", started_at=timezone.now() - ago, worker_ids=[worker]
+    )
+
+
+def waiting_cells() -> list[int]:
+    """The cells of the tasks waiting to run."""
+    return [task.args_kwargs["args"][0] for task in DBTaskResult.objects.filter(status="READY")]
+
+
+class TestTakingOverADeadWorker:
+    """What every live worker does every WORKER_BEAT_SECONDS (workers.tend), nobody watching."""
+
+    def test_a_queued_cell_whose_task_died_with_its_worker_is_enqueued_again(self, run):
+        assert workers.tend() == 0, "every cell's task is waiting"
         cell = first_cell(run)
-        task = DBTaskResult.objects.get(id=cell.task_id)
-        DBTaskResult.objects.filter(id=task.id).update(status="RUNNING", started_at=timezone.now())
-        assert runs.revive(run) == 0, "a task that started a moment ago is still being run"
-        DBTaskResult.objects.filter(id=task.id).update(started_at=timezone.now() - runs.STUCK_AFTER * 2)
-        assert runs.revive(run) == 1
+        task = task_of(cell)
+        taken_by(cell, "dead", ago=timedelta(seconds=2))
+        assert workers.tend() == 0, "a task taken a moment ago: its worker may not have beaten yet"
+        workers.beat("living")
+        taken_by(cell, "living", ago=timedelta(seconds=120))
+        assert workers.tend() == 0, "its worker beats: the task is being run"
+        taken_by(cell, "dead", ago=timedelta(seconds=120))
+        assert workers.tend() == 1
         cell.refresh_from_db()
-        assert cell.task_id != task.id and DBTaskResult.objects.get(id=cell.task_id).status == "READY"
-        assert runs.revive(run) == 0
+        assert cell.task_id != task.id and task_of(cell).status == "READY"
+        assert workers.tend() == 0
+
+    def test_a_task_running_longer_than_any_send_is_lost_even_on_a_living_worker(self, run):
+        workers.beat("living")
+        taken_by(first_cell(run), "living", ago=runs.STUCK_AFTER + timedelta(seconds=1))
+        assert workers.tend() == 1, "its database failed mid-task: the task will never end"
 
     def test_a_failed_task_leaves_its_cell_to_be_enqueued_again(self, run):
         cell = first_cell(run)
         DBTaskResult.objects.filter(id=cell.task_id).update(status="FAILED")
-        assert runs.revive(run) == 1
+        assert workers.tend() == 1
+
+    def test_a_cell_a_dead_worker_was_sending_is_shown_failed_at_once_and_never_sent_again(self, run):
+        cell = first_cell(run)
+        taken_by(cell, "dead", ago=timedelta(seconds=1))
+        assert runs.claim(cell.pk, cell.attempt, "dead")
+        assert workers.tend() == 0, "claimed a moment ago: its worker may be sending it"
+        RunCell.objects.filter(pk=cell.pk).update(claimed_at=timezone.now() - workers.dead_after() * 2)
+        workers.beat("living")
+        assert workers.tend() == 1
+        cell.refresh_from_db()
+        assert cell.state == RunCell.State.NOT_SENT and "may or may not have been made" in cell.problem
+        assert runs.cell_status(cell) == "failed" and cell in runs.retryable(run)
+        assert cell.pk not in waiting_cells(), "not sent again by itself"
+
+    def test_a_cell_a_living_worker_is_sending_slowly_is_left_alone(self, run):
+        cell = first_cell(run)
+        assert runs.claim(cell.pk, cell.attempt, "living")
+        RunCell.objects.filter(pk=cell.pk).update(claimed_at=timezone.now() - workers.dead_after() * 2)
+        workers.beat("living")
+        assert workers.tend() == 0
+        cell.refresh_from_db()
+        assert cell.state == RunCell.State.SENDING
 
     def test_cells_already_sent_or_cancelled_are_left_alone(self, run):
         DBTaskResult.objects.update(status="FAILED")
         runs.cancel(run, run.designer)
-        assert runs.revive(run) == 0
+        assert workers.tend() == 0
+
+    def test_the_database_backends_task_rows_of_a_dead_worker_are_marked_failed(self, run):
+        from dashboard.management.commands.run_worker import fail_orphaned_task_rows
+
+        dead, living, fresh = list(run.cells.order_by("row", "column"))[:3]
+        taken_by(dead, "dead", ago=timedelta(seconds=120))
+        taken_by(living, "living", ago=timedelta(seconds=120))
+        taken_by(fresh, "dead", ago=timedelta(seconds=1))
+        assert fail_orphaned_task_rows({"living"}) == 1
+        assert task_of(dead).status == "FAILED" and "stopped without finishing" in task_of(dead).traceback
+        assert task_of(living).status == task_of(fresh).status == "RUNNING"
+
+
+class TestTheHeart:
+    def test_a_failure_while_tending_is_logged_and_the_beats_go_on(self, settings, monkeypatch, transactional_db):
+        settings.WORKER_BEAT_SECONDS = 0.05
+        tended = []
+
+        def failing_tend():
+            tended.append(1)
+            raise ValueError("a task backend's surprise")
+
+        monkeypatch.setattr(workers, "tend", failing_tend)
+        heart = workers.Heart("worker-1")
+        heart.start()
+        try:
+            wait_until(lambda: len(tended) >= 3, timeout=10, message="tending tried again after failing")
+            assert heart.is_alive()
+            assert "worker-1" in workers.alive()
+        finally:
+            heart.stop()
+        assert "worker-1" not in workers.alive(), "a clean stop is dead at once"

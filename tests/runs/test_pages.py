@@ -1,7 +1,8 @@
 """The matrix run pages against the real simulator: the form (files, library, refusals,
 limits, double submits), the run page and its poll, cancel and try again, the gallery's
 run filter. The worker's part (sending cells) is played here by `send_cells`, which does
-what it does: one job per cell, recorded on the cell."""
+what it does: one job per cell, recorded on the cell. The page reads the index; where it
+must see jobs finish by themselves, the sync process runs beside it (`syncing`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.urls import reverse
 from dashboard import genapi
 from dashboard.core import tokens
 from dashboard.core.slots import Slot
+from dashboard.index import status as index_status
 from dashboard.models import InputImage, Job, Run, RunCell
 from dashboard.runs import services as runs
 from tests.support.corpus import garment_photo, person_photo
@@ -64,6 +66,11 @@ def send_cells(run: Run) -> list[Job]:
     for cell in run.cells.filter(state=RunCell.State.QUEUED).order_by("row", "column"):
         assert runs.send_cell(cell.pk, cell.attempt, worker="test") == "sent"
     return list(Job.objects.filter(run=run).order_by("created_at", "id"))
+
+
+def index_is_current() -> bool:
+    """Whether the sync process has reached the upstream lately (the pages say nothing of it)."""
+    return not index_status.current().stale
 
 
 def poll_url(body: str) -> str | None:
@@ -220,10 +227,12 @@ class TestTheRunPage:
         assert body.count("cell-running") == 6
         assert poll_url(body) is not None
 
-    def test_polls_answer_204_while_nothing_changes_and_286_once_finished(self, client, designer, simulator):
+    def test_polls_answer_204_while_nothing_changes_and_286_once_finished(self, client, designer, simulator, syncing):
         simulator.configure(job_seconds=60)
         slow = make_run(designer, 1, 2)
         send_cells(slow)
+        # Once the sync has reached the upstream, what the page says about the index stays put.
+        wait_until(index_is_current, timeout=20, interval=0.1, message="the sync never reached the simulator")
         url = poll_url(client.get(reverse("run", args=[slow.pk])).content.decode())
         unchanged = client.get(url, headers=HTMX)
         assert unchanged.status_code == 204 and unchanged.content == b""
@@ -237,65 +246,62 @@ class TestTheRunPage:
             response = client.get(url, headers=HTMX)
             return response if response.status_code == 286 else None
 
+        # The sync process sees the jobs finish; the page's poll only reads the index.
         last = wait_until(finished, timeout=20, interval=0.3, message="the run never finished")
         # The last answer draws the finished matrix, with no poller left in it.
         assert b"This run has finished" in last.content and b"hx-trigger" not in last.content
         assert last.content.count(b"cell-done") == 2
         assert poll_url(client.get(reverse("run", args=[quick.pk])).content.decode()) is None
 
-    def test_a_poll_costs_the_same_upstream_calls_for_20_cells_as_for_one(self, client, designer, simulator):
-        from django.core.cache import cache
-
-        from dashboard.genapi import cached
-
+    def test_a_poll_makes_no_upstream_call_for_20_cells_as_for_one(self, client, designer, simulator):
+        # The sync process follows the statuses: one listing a tick however many run
+        # (tests/index/test_sync.py); the run page only reads the index.
         simulator.configure(job_seconds=60)
         big, small = make_run(designer, 5, 4), make_run(designer, 1, 1)
         send_cells(big)
         send_cells(small)
-        costs = {}
-        for name, run in (("5x4", big), ("1x1", small)):
-            # Each poll pays for its own snapshot of the running jobs (no sharing between the two).
-            cache.delete(cached._key("running"))
+        for run in (big, small):
             simulator.clear_requests()
             response = client.get(reverse("run_poll", args=[run.pk]), headers=HTMX)
             assert response.status_code == 200
-            costs[name] = len(simulator.requests())
-        assert costs["5x4"] == costs["1x1"] == 1
+            assert response.content.decode().count("cell-running") == run.cells.count()
+            assert simulator.requests() == []
 
-    def test_an_unreadable_upstream_shows_the_last_known_state_and_polling_goes_on(self, client, designer, simulator):
-        from django.core.cache import cache
-
-        from dashboard.genapi import cached
-
+    def test_an_unreadable_upstream_shows_the_last_known_state_and_polling_goes_on(
+        self, client, designer, simulator, settings, syncing
+    ):
         simulator.configure(job_seconds=60)
         run = make_run(designer, 2, 1)
         send_cells(run)
-        cache.delete(cached._key("running"))
+        wait_until(index_is_current, timeout=20, interval=0.1, message="the sync never reached the simulator")
+        settings.SYNC_STALE_SECONDS = 1  # out of date after a second without an answer, not a minute
         simulator.configure(error_rate=1.0)
-        response = client.get(reverse("run", args=[run.pk]))
-        body = response.content.decode()
-        assert response.status_code == 200
-        assert "cannot be read just now" in body and "This shows the last known state and keeps checking." in body
+
+        def said_out_of_date():
+            body = client.get(reverse("run", args=[run.pk])).content.decode()
+            return body if "the generation service cannot be reached" in body else None
+
+        body = wait_until(said_out_of_date, timeout=20, interval=0.3, message="the page never said it is out of date")
+        assert "This shows the last known state and keeps checking." in body
         assert body.count("cell-running") == 2 and poll_url(body)
 
-    def test_a_run_waiting_on_a_stopped_worker_says_so(self, client, designer, django_capture_on_commit_callbacks):
-        from datetime import timedelta
+    def test_a_run_waiting_on_a_stopped_worker_says_so(self, client, designer):
+        from dashboard.models import WorkerBeat
+        from dashboard.runs import workers
 
-        from django.utils import timezone
-        from django_tasks_db.models import DBTaskResult
-
-        with django_capture_on_commit_callbacks(execute=True):  # the tasks are enqueued on commit
-            run = make_run(designer, 2, 1)
+        run = make_run(designer, 2, 1)
+        workers.beat("worker-1")
         assert "background worker" not in client.get(reverse("run", args=[run.pk])).content.decode()
-        DBTaskResult.objects.update(enqueued_at=timezone.now() - timedelta(minutes=10))
+        WorkerBeat.objects.update(beat_at=WorkerBeat.objects.get().beat_at - workers.dead_after() * 2)
         body = client.get(reverse("run", args=[run.pk])).content.decode()
-        assert "the background worker that sends runs seems to be stopped" in body
+        assert "the background worker that sends runs is stopped" in body
 
     def test_cancel_keeps_unsent_jobs_from_being_sent(self, client, designer):
         run = make_run(designer, 2, 2)
         response = client.post(reverse("run_cancel", args=[run.pk]), follow=True)
         assert "Run cancelled: 4 jobs will not be sent." in response.content.decode()
         assert set(run.cells.values_list("state", flat=True)) == {RunCell.State.CANCELLED}
+        assert f"{designer.username} cancelled the run: 4 cells not sent" in response.content.decode()
 
     def test_try_again_on_one_failed_cell(self, client, designer, simulator):
         run = make_run(designer, 2, 1)
@@ -308,6 +314,30 @@ class TestTheRunPage:
         assert response.status_code == 303 and response["Location"].endswith(f"#cell-{cell.pk}")
         cell.refresh_from_db()
         assert cell.state == RunCell.State.QUEUED and cell.attempt == 2
+        page = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert f"{designer.username} tried 1 cell again" in page
+
+    def test_trying_a_failed_result_again_is_in_that_results_activity(self, client, designer, simulator):
+        run = make_run(designer, 1, 1)
+        (failed,) = send_cells(run)
+        Job.objects.filter(pk=failed.pk).update(status=Job.Status.ERROR)
+        client.post(reverse("run_retry", args=[run.pk]))
+        lightbox = client.get(reverse("history_item", args=[failed.history_item_id])).content.decode()
+        assert f"{designer.username} tried it again" in lightbox
+
+    def test_the_live_part_says_how_the_run_ended_and_the_opt_in_shows_while_it_runs(self, client, designer):
+        # What a hidden tab is told when the run ends (static/js/runs.js and notify.js).
+        run = make_run(designer, 2, 1)
+        body = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert 'data-run-finished="false"' in body
+        assert "Notify me when this run finishes" in body
+        cell = run.cells.first()
+        RunCell.objects.filter(pk=cell.pk).update(state=RunCell.State.NOT_SENT, problem="The service refused it.")
+        RunCell.objects.exclude(pk=cell.pk).update(state=RunCell.State.CANCELLED)
+        body = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert 'data-run-finished="true" data-run-done="0" data-run-failed="1" data-run-cancelled="1"' in body
+        assert f'data-run-name="Run #{run.pk}" data-run-what="Fashion Swap"' in body
+        assert "Notify me when this run finishes" not in body
 
     def test_an_unknown_run_is_a_clear_404(self, client, designer):
         response = client.get(reverse("run", args=[999]))
@@ -333,3 +363,182 @@ class TestTheListAndTheGallery:
         detail = client.get(reverse("history_item", args=[newest.history_item_id]), {"run": run.pk}).content.decode()
         assert f"/history/{oldest.history_item_id}/?run={run.pk}" in detail  # → walks the run
         assert f'data-close-url="/history/?run={run.pk}"' in detail  # Esc comes back to it
+
+
+def nav_link(body: str, direction: str) -> str | None:
+    """Where the lightbox's ← or → leads (None: disabled)."""
+    match = re.search(rf'href="([^"]+)" data-nav="{direction}"', body)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+@pytest.fixture
+def tried_again(client, designer, simulator):
+    """A 2 x 2 run whose cell (0, 1) failed and was tried again: five results, four current.
+    The cells' current jobs in matrix order, and the superseded one."""
+    simulator.configure(job_seconds=60)
+    run = make_run(designer, 2, 2)
+    first = send_cells(run)
+    failed = run.cells.get(row=0, column=1).job
+    Job.objects.filter(pk=failed.pk).update(status=Job.Status.ERROR)
+    client.post(reverse("run_retry", args=[run.pk]))
+    send_cells(run)
+    current = [cell.job for cell in run.cells.select_related("job").order_by("row", "column")]
+    assert len(first) == 4 and failed not in current and len({job.pk for job in current}) == 4
+    return run, current, failed
+
+
+class TestReviewingARunAsASet:
+    def test_the_run_filter_shows_current_attempts_and_earlier_ones_behind_an_option(self, client, tried_again):
+        run, current, failed = tried_again
+        body = client.get(reverse("history"), {"run": run.pk}).content.decode()
+        assert body.count('class="result-card') == 4 and "4 results" in body
+        assert f'id="card-{failed.history_item_id}"' not in body
+        assert "Include earlier attempts" in body and 'value="all"' in body
+        everything = client.get(reverse("history"), {"run": run.pk, "attempts": "all"}).content.decode()
+        assert everything.count('class="result-card') == 5 and "5 results" in everything
+        assert f'id="card-{failed.history_item_id}"' in everything
+
+    def test_the_lightbox_from_the_run_page_walks_the_cells_row_by_row_and_closes_back_to_it(self, client, tried_again):
+        run, current, failed = tried_again
+        Job.objects.filter(pk__in=[job.pk for job in current]).update(status=Job.Status.COMPLETE)  # linked cells
+        run_page = client.get(reverse("run", args=[run.pk])).content.decode()
+        opened = f"/history/{current[0].history_item_id}/?run={run.pk}&amp;back=run"
+        assert opened in run_page  # a cell's link
+        walked, url = [], f"/history/{current[0].history_item_id}/?run={run.pk}&back=run"
+        while url:
+            body = client.get(url).content.decode()
+            item_id = re.search(r'data-item-id="([^"]+)"', body).group(1)
+            walked.append(item_id)
+            cell = run.cells.get(job__history_item_id=item_id)
+            assert f'data-close-url="/runs/{run.pk}/#cell-{cell.pk}"' in body  # Esc: back at that cell
+            assert "Back to the run" in body
+            url = nav_link(body, "next")
+            if len(walked) == 1:
+                assert nav_link(body, "previous") is None  # ← disabled on the first cell only
+            elif url:
+                assert nav_link(body, "previous") is not None
+        assert walked == [job.history_item_id for job in current]  # matrix order, no earlier attempt
+        assert nav_link(body, "previous") == f"/history/{current[2].history_item_id}/?run={run.pk}&back=run"
+
+    def test_a_delete_in_the_lightbox_from_the_run_page_goes_on_to_the_next_cell_still_closing_to_the_run(
+        self, client, tried_again
+    ):
+        run, current, failed = tried_again
+        Job.objects.filter(pk__in=[job.pk for job in current]).update(status=Job.Status.COMPLETE)  # linked cells
+        deleted, following = current[1].history_item_id, current[2].history_item_id
+        response = client.post(
+            reverse("history_delete", args=[deleted]) + f"?run={run.pk}&back=run",
+            {"shown_in": "lightbox", "title": "Fashion Swap"},
+            headers={"HX-Request": "true", "HX-Target": "gallery"},
+        )
+        body = response.content.decode()
+        assert response["HX-Replace-Url"] == f"/history/{following}/?run={run.pk}&back=run"
+        assert f'data-item-id="{following}"' in body
+        cell = run.cells.get(job__history_item_id=following)
+        assert f'data-close-url="/runs/{run.pk}/#cell-{cell.pk}"' in body  # Esc: still back at the run
+        assert f'hx-post="/history/{deleted}/restore?run={run.pk}&amp;back=run"' in body  # and so does the Undo
+
+    def test_the_gallerys_own_run_filter_closes_back_to_the_gallery(self, client, tried_again):
+        run, current, failed = tried_again
+        body = client.get(reverse("history_item", args=[current[1].history_item_id]), {"run": run.pk}).content.decode()
+        assert f'data-close-url="/history/?run={run.pk}"' in body and "data-close-leaves" not in body
+        assert nav_link(body, "previous") == f"/history/{current[0].history_item_id}/?run={run.pk}"
+        assert nav_link(body, "next") == f"/history/{current[2].history_item_id}/?run={run.pk}"
+
+
+class TestPrivateImagesOnARunPage:
+    """A run's images are the team's once sent (a job's inputs are reviewed beside its
+    result); until then, one private to the designer who started the run shows a
+    teammate neither its name nor its picture."""
+
+    def test_a_teammate_sees_private_image_where_the_owner_sees_its_name(self, client, designer, teammate):
+        secret = library_image(designer, "clothes", "secret sample")
+        InputImage.objects.filter(pk=secret.pk).update(private=True)
+        secret.refresh_from_db()
+        model = library_image(designer, "person", "studio model")
+        tool = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion")
+        run = runs.start_run(designer, tool=tool, style=None, rows=(GARMENT, [secret]), columns=(MODEL, [model]))
+
+        own = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert "secret sample" in own
+
+        client.force_login(teammate)
+        page = client.get(reverse("run", args=[run.pk])).content.decode()
+        poll = client.get(reverse("run_poll", args=[run.pk]), headers=HTMX).content.decode()
+        for body in (page, poll):
+            assert "secret sample" not in body
+            assert "Private image" in body and "studio model" in body
+            assert reverse("input_image", args=[secret.pk, "thumbnail"]) not in body
+
+
+class TestNamingARun:
+    """A run is known by the name the designers give it (issue 20, item 13): on its page,
+    in the list, in the gallery's run filter and in its activity; "Run #N" while it has none."""
+
+    def test_a_name_given_on_the_form_is_the_runs_heading_everywhere(self, client, designer):
+        form = run_form(
+            name="  Spring   dresses on the new models ",
+            clothes=[garment_file("red.png")],
+            person=[model_file("ines.png")],
+        )
+        response = client.post(reverse("new_run"), form)
+        run = Run.objects.get()
+        assert response.status_code == 303 and run.name == "Spring dresses on the new models"
+        page = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert '<h1 id="run-title">Spring dresses on the new models</h1>' in page
+        assert "Spring dresses on the new models · Nextry Studio</title>" in page
+        assert f"Run #{run.pk}: Fashion Swap" in page  # what it is stays said under the name
+        assert "Spring dresses on the new models</a>" in client.get(reverse("runs")).content.decode()
+        gallery = client.get(reverse("history"), {"run": run.pk}).content.decode()
+        assert f'<a href="/runs/{run.pk}/">Spring dresses on the new models</a>' in gallery
+
+    def test_a_run_without_a_name_is_called_by_its_number(self, client, designer):
+        run = make_run(designer, 1, 1)
+        page = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert f'<h1 id="run-title">Run #{run.pk}: Fashion Swap</h1>' in page and "Name this run" in page
+
+    def test_renamed_on_its_page_the_activity_says_who_named_it(self, client, designer):
+        run = make_run(designer, 1, 1)
+        response = client.post(reverse("run_rename", args=[run.pk]), {"name": "Linen, second try"}, follow=True)
+        page = response.content.decode()
+        assert '<h1 id="run-title">Linen, second try</h1>' in page and "Renamed: Linen, second try." in page
+        assert "ada named the run “Linen, second try”" in page
+        client.post(reverse("run_rename", args=[run.pk]), {"name": ""})
+        run.refresh_from_db()
+        assert run.name == ""
+        page = client.get(reverse("run", args=[run.pk])).content.decode()
+        assert (
+            f'<h1 id="run-title">Run #{run.pk}: Fashion Swap</h1>' in page
+            and "ada took the run&#x27;s name away" in page
+        )
+
+    def test_a_name_too_long_is_refused_as_typed_and_the_old_one_kept(self, client, designer):
+        run = make_run(designer, 1, 1)
+        runs.rename(run, designer, "Kept")
+        typed = "A very long name " * 6
+        response = client.post(reverse("run_rename", args=[run.pk]), {"name": typed})
+        page = response.content.decode()
+        assert response.status_code == 400
+        assert "A run&#x27;s name has at most 80 characters (it has 101). The name was not changed." in page
+        assert f'value="{typed}"' in page and '<details class="run-rename" open>' in page
+        run.refresh_from_db()
+        assert run.name == "Kept"
+
+    def test_too_long_on_the_form_is_said_next_to_it_and_nothing_is_lost(self, client, designer):
+        form = run_form(name="x" * 81, clothes=[garment_file("red.png")], person=[model_file("ines.png")])
+        response = client.post(reverse("new_run"), form)
+        page = response.content.decode()
+        assert response.status_code == 400 and not Run.objects.exists()
+        assert "A run&#x27;s name has at most 80 characters (it has 81)." in page
+        assert 'value="' + "x" * 81 + '"' in page
+        assert InputImage.objects.filter(kind="clothes").count() == 1  # the file kept, ticked
+
+    def test_its_results_are_found_by_its_name_in_the_gallery_search(self, client, designer, simulator):
+        run = make_run(designer, 1, 2)
+        send_cells(run)
+        runs.rename(run, designer, "Linen drapes")
+        found = client.get(reverse("history"), {"q": "linen drapes"}).content.decode()
+        assert found.count('class="result-card') == 2
+        runs.rename(run, designer, "Velvet")
+        assert 'class="result-card' not in client.get(reverse("history"), {"q": "linen"}).content.decode()
+        assert client.get(reverse("history"), {"q": "velvet"}).content.decode().count('class="result-card') == 2

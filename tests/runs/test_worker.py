@@ -1,4 +1,4 @@
-"""Matrix runs sent by real background workers (`manage.py db_worker` subprocesses) to the
+"""Matrix runs sent by real background workers (`manage.py run_worker` subprocesses) to the
 real simulator: paced, under its rate limit, each cell sent once, cancellable.
 
 Counted from the simulator's own access log: what reached the upstream, not what the
@@ -202,20 +202,64 @@ def test_a_cell_whose_worker_died_while_sending_is_not_sent_again_by_itself(sett
     assert len(creations(simulator)) == before + 1
 
 
-def test_a_failed_job_is_tried_again_as_a_new_attempt(settings, simulator, designer):
+def test_a_failed_job_is_tried_again_as_a_new_attempt(settings, simulator, designer, syncing):
+    # The jobs' ends reach the run through the index: the sync process (`syncing`) follows them.
     simulator.configure(fail_next=1)
     run = start(designer, 2, 1)
     with WorkerProcess(settings):
         wait_until(lambda: all_sent(run), timeout=60, message="both cells sent")
-        wait_until(lambda: runs.refresh(run).finished, timeout=60, message="both jobs finished")
-        progress = runs.refresh(run)
+        wait_until(lambda: runs.progress(run).finished, timeout=60, message="both jobs finished")
+        progress = runs.progress(run)
         assert (progress.done, progress.failed, progress.failed_after_sending) == (1, 1, 1)
         failed = next(cell for cell in run.cells.select_related("job") if runs.cell_status(cell) == "failed")
         first_job = failed.job
         assert runs.retry(run, designer, [failed.pk]) == 1
         assert runs.retry(run, designer, [failed.pk]) == 0, "a second press makes no second attempt"
-        wait_until(lambda: runs.refresh(run).finished and runs.progress(run).done == 2, timeout=60, message="retried")
+        wait_until(lambda: runs.progress(run).finished and runs.progress(run).done == 2, timeout=60, message="retried")
 
     failed.refresh_from_db()
     assert failed.attempt == 2 and failed.job != first_job
     assert Job.objects.filter(pk=first_job.pk, status=Job.Status.ERROR).exists(), "the failed job stays in History"
+
+
+def test_a_worker_killed_mid_run_has_its_task_taken_over_within_a_minute_nobody_watching(settings, simulator, designer):
+    """kill -9 of one of two workers while it holds a task (waiting, inside it, for its
+    paced send time), nothing started in its place and no run page open: the other takes
+    the task over once the dead one has been silent for WORKER_DEAD_AFTER_SECONDS (30 s),
+    and every cell is sent exactly once."""
+    simulator.clear_requests()
+    run = start(designer, 3, 3)
+    with (
+        WorkerProcess(settings, sends_per_minute=20) as first,
+        WorkerProcess(settings, sends_per_minute=20) as second,
+    ):
+        by_name = {first.name: first, second.name: second}
+
+        def held_task() -> tuple[RunCell, WorkerProcess] | None:
+            """A queued cell whose task a worker runs (sleeping till its send time), and that worker."""
+            for task in DBTaskResult.objects.filter(status="RUNNING"):
+                cell = RunCell.objects.filter(pk=task.args_kwargs["args"][0], task_id=task.id).first()
+                if cell and cell.state == RunCell.State.QUEUED and task.worker_ids[-1:][0] in by_name:
+                    return cell, by_name[task.worker_ids[-1]]
+            return None
+
+        held, doomed = wait_until(held_task, timeout=60, interval=0.05, message="a worker holding a queued cell's task")
+        doomed.kill()
+        killed_at = time.monotonic()
+        survivor = second if doomed is first else first
+        wait_until(
+            lambda: RunCell.objects.get(pk=held.pk).state == RunCell.State.SENT,
+            timeout=90,
+            message=lambda: f"the held cell taken over; the survivor said:\n{survivor.output()[-3000:]}",
+        )
+        taken_over_after = time.monotonic() - killed_at
+        wait_until(lambda: all_sent(run), timeout=90, message="every cell of the run sent")
+        time.sleep(1)  # a duplicate send under way would show in the log now
+
+    assert taken_over_after < 60, f"the dead worker's cell was sent {taken_over_after:.0f} s after the kill"
+    assert RunCell.objects.get(pk=held.pk).claimed_by == survivor.name
+    made = creations(simulator, status=200)
+    assert len(made) == 9, f"9 cells must make 9 jobs, the upstream made {len(made)}"
+    assert all(cell.attempt == 1 for cell in run.cells.all())
+    orphan = DBTaskResult.objects.get(id=held.task_id)
+    assert orphan.status == "FAILED" and "stopped without finishing" in orphan.traceback, "the orphaned row tidied"

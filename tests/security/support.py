@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.urls.converters import IntConverter, StringConverter
+from django.urls.converters import IntConverter, SlugConverter, StringConverter
 
-from dashboard.urls import InputVariantConverter, ResultKindConverter
+from dashboard.urls import InputVariantConverter, ResultKindConverter, SlotNameConverter
 
 HTMX = {"HX-Request": "true"}
 
@@ -23,6 +23,7 @@ HTMX = {"HX-Request": "true"}
 # A URL name missing here fails `test_every_url_is_classified`.
 METHODS: dict[str, frozenset[str]] = {
     "home": frozenset({"GET", "POST"}),
+    "add_photo": frozenset({"POST"}),
     "tray": frozenset({"GET"}),
     "rerun": frozenset({"POST"}),
     "feedback": frozenset({"POST"}),
@@ -31,16 +32,25 @@ METHODS: dict[str, frozenset[str]] = {
     "input_image": frozenset({"GET"}),
     "style_preview": frozenset({"GET"}),
     "healthz": frozenset({"GET"}),
+    "events": frozenset({"GET"}),
     # Django's FormView answers PUT as it answers POST (CSRF still guards both).
     "login": frozenset({"GET", "POST", "PUT"}),
     "logout": frozenset({"POST"}),
     "history": frozenset({"GET"}),
     "history_poll": frozenset({"GET"}),
+    "history_news": frozenset({"GET"}),
     "history_bulk": frozenset({"POST"}),
     "history_download": frozenset({"POST"}),
     "run_download": frozenset({"GET"}),
+    "history_compare": frozenset({"GET"}),
+    "run_heatmap_csv": frozenset({"GET"}),
+    "insights": frozenset({"GET"}),
+    "metrics": frozenset({"GET"}),
+    "insights_csv": frozenset({"GET"}),
     "history_item": frozenset({"GET"}),
     "history_delete": frozenset({"POST"}),
+    "history_restore": frozenset({"POST"}),
+    "history_rerun": frozenset({"POST"}),
     "trash": frozenset({"GET"}),
     "trash_restore": frozenset({"POST"}),
     "trash_empty": frozenset({"POST"}),
@@ -57,9 +67,12 @@ METHODS: dict[str, frozenset[str]] = {
     "run_poll": frozenset({"GET"}),
     "run_cancel": frozenset({"POST"}),
     "run_retry": frozenset({"POST"}),
+    "run_rename": frozenset({"POST"}),
 }
 # Views a visitor may use without logging in.
-PUBLIC = frozenset({"login", "healthz"})
+# /metrics is guarded by its own bearer token (METRICS_TOKEN) rather than a login: 404
+# without the setting, 401 without the token (tests/observability/).
+PUBLIC = frozenset({"login", "healthz", "metrics"})
 # Views that change something (upstream, the database or the session).
 CHANGING = frozenset(name for name, methods in METHODS.items() if "POST" in methods)
 
@@ -116,6 +129,8 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
             choices[name] = ["preview", "stock"]
         elif kind is InputVariantConverter:
             choices[name] = ["file", "thumbnail", "download"]
+        elif kind is SlotNameConverter:
+            choices[name] = ["person"]
         elif kind is IntConverter and name == "run_id":
             choices[name] = list(ids.run_ids) or [987654]  # a run that does not exist
         elif kind is IntConverter:
@@ -126,6 +141,8 @@ def kwargs_for(route: Route, ids: Ids) -> list[dict[str, Any]]:
             choices[name] = [ids.style_id]
         elif kind is StringConverter:
             choices[name] = list(ids.items)
+        elif kind is SlugConverter and name == "slug":  # an insights figure: one drawn, one there is not
+            choices[name] = ["keep-by-tool", "no-such-figure"]
         else:
             raise AssertionError(f"{route.name}: no test values for converter {kind.__name__} ({name})")
     names = list(choices)

@@ -144,7 +144,8 @@ class TestAVisitorWhoIsNotLoggedIn:
         no_upstream.get(f"{settings.GENAPI_BASE_URL}/generation/tools", json=[])
         assert client.get(reverse("login")).status_code == 200
         assert client.get(reverse("healthz")).status_code == 200
-        assert sorted(PUBLIC) == ["healthz", "login"]
+        assert client.get(reverse("metrics")).status_code == 404  # no METRICS_TOKEN set: no metrics
+        assert sorted(PUBLIC) == ["healthz", "login", "metrics"]
 
 
 @pytest.fixture

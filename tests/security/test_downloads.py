@@ -12,6 +12,7 @@ from django.urls import reverse
 from dashboard.models import Job, RunCell
 from tests.factories import InputImageFactory, JobFactory, RunCellFactory, RunFactory
 from tests.support.corpus import flat_photo
+from tests.support.index import indexed
 
 pytestmark = pytest.mark.django_db
 ITEM = "0123456789abcdef01234567"
@@ -56,17 +57,14 @@ def test_a_selection_posted_without_its_csrf_token_is_refused(ada, no_upstream):
 
 def test_a_teammate_may_download_anothers_run(designer, client, graces_run, no_upstream):
     base = "http://genapi.test"
-    no_upstream.get(f"{base}/generation/tools", json=[])
-    no_upstream.get(
-        f"{base}/user/generation-history/{ITEM}",
-        json={"id": ITEM, "status": "complete", "stock_url": f"/image/generation_result/{ITEM}.png"},
-    )
+    indexed({"id": ITEM, "status": "complete", "stock_url": f"/image/generation_result/{ITEM}.png"})  # the sync saw it
     no_upstream.get(f"{base}/image/generation_result/{ITEM}.png", body=flat_photo(), content_type="image/png")
 
     response = client.get(reverse("run_download", args=[graces_run.pk]))
 
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert b"".join(response.streaming_content).startswith(b"PK")
+    assert [call.request.url for call in no_upstream.calls] == [f"{base}/image/generation_result/{ITEM}.png"]
 
 
 def test_a_run_that_does_not_exist_is_a_404(designer, client, no_upstream):

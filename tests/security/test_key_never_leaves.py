@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 import traceback
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -24,15 +25,19 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import genapi
 from dashboard.core.slots import Slot
 from dashboard.core.tokens import new as new_token
-from dashboard.models import InputImage, Job, Run, RunCell
+from dashboard.models import InputImage, Job, Run, RunCell, SyncState
 from dashboard.runs import services as runs
 from tests.security.support import HTMX, Ids, body_of, header_values, kwargs_for, routes
 from tests.support.corpus import flat_photo, garment_photo, person_photo
+from tests.support.index import catch_up, indexed
+from tests.support.key_recovery import pieces_of_key
 from tests.support.simulator import SimulatorProcess
+from tests.support.sync import sync_running
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -77,7 +82,8 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 def leaking(records) -> list[str]:
-    return [f"{r.name}: {record_text(r)[:300]}" for r in records if CANARY in record_text(r)]
+    """Records from which the key can be read or decoded."""
+    return [f"{r.name}: {record_text(r)[:300]}" for r in records if pieces_of_key(record_text(r), CANARY)]
 
 
 # The project's LOGGING stops "dashboard" and "django" records at their own loggers
@@ -219,10 +225,12 @@ def world(canary_sim, settings, client, designer) -> Ids:
     RunCell.objects.create(
         run=run, row=0, column=0, row_image=running.inputs.first().image, job=finished, state=RunCell.State.SENT
     )
+    failed = one_item(canary_sim, "error")
+    catch_up()  # the sync process has read the simulator: pages show what it holds
     return Ids(
         items=[
             complete,
-            one_item(canary_sim, "error"),
+            failed,
             running.history_item_id,
             "0123456789abcdef01234567",  # well-formed, unknown upstream
         ],
@@ -252,7 +260,18 @@ def _served_image(response, body: bytes, world: Ids) -> bool:
 
 SHOWN_BY_THE_VIEW = {
     **dict.fromkeys(
-        ["home", "tray", "history", "history_item", "feedback", "review", "history_delete", "rerun"],
+        [
+            "home",
+            "tray",
+            "history",
+            "history_item",
+            "feedback",
+            "review",
+            "history_delete",
+            "history_restore",
+            "rerun",
+            "history_rerun",
+        ],
         _page_with_upstream_items,
     ),
     # The walk's bulk like names unknown and running items too: some fail, some are liked.
@@ -266,7 +285,24 @@ SHOWN_BY_THE_VIEW = {
         ),
     ),
     "healthz": lambda response, body, world: response.status_code == 200 and b'"upstream": "ok"' in body,
+    "metrics": lambda response, body, world: response.status_code == 404,  # no METRICS_TOKEN in the tests
+    "insights": lambda response, body, world: response.status_code == 200 and b"<svg" in body,
+    # The walk asks for one figure there is and one there is not.
+    "insights_csv": lambda response, body, world: response.status_code in (200, 404),
+    "run_heatmap_csv": lambda response, body, world: (
+        response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    ),
+    # Not an ASGI request (the test client): no stream, the page polls. Streams: tests/live/.
+    "events": lambda response, body, world: response.status_code == 204,
+    # The walk's POST carries no photo: the slot says to choose one.
+    "add_photo": lambda response, body, world: (
+        response.status_code == 400 and b"Choose a file for the model photo" in body
+    ),
     "history_poll": lambda response, body, world: response.status_code == 286,  # answered: stop polling
+    # Asked without ids: the page asks for two to four (the walk names no query).
+    "history_compare": lambda response, body, world: response.status_code == 200 and b"<h1>Compare</h1>" in body,
+    # Asked without a page's mark or cards: nothing to tell.
+    "history_news": lambda response, body, world: response.status_code == 204,
     "login": lambda response, body, world: (
         response.status_code == 302 and not response["Location"].startswith("/login/")
     ),
@@ -290,6 +326,8 @@ SHOWN_BY_THE_VIEW = {
     "run_poll": lambda response, body, world: response.status_code in (200, 286) and b'id="run-live"' in body,
     # Cancel and try again answer with the run page to go back to.
     **dict.fromkeys(["run_cancel", "run_retry"], lambda response, body, world: response.status_code == 303),
+    # A rename answers with the run page (303), or that page saying why (a name too long: 400).
+    "run_rename": lambda response, body, world: response.status_code in (303, 400),
 }
 
 # What a POST carries to whichever view it reaches: plausible for every form.
@@ -335,8 +373,19 @@ class TestEveryPageWithTheRealSimulator:
         )
 
     def test_the_walk_really_talks_to_the_simulator_with_the_key(self, world, client, canary_sim):
+        """What the walk's pages show came from the simulator, which accepts only the key:
+        the gallery's results were read by the sync process (pages read the index and make
+        no upstream call of their own), and a result's image is proxied with the key."""
         canary_sim.clear_requests()
-        assert client.get("/history/").status_code == 200
+        catch_up()
+        history_reads = [entry for entry in canary_sim.requests() if entry["path"] == "/user/generation-history"]
+        assert history_reads and all(entry["status"] == 200 for entry in history_reads)
+        canary_sim.clear_requests()
+        gallery = client.get("/history/")
+        assert gallery.status_code == 200 and world.items[0].encode() in gallery.content
+        assert canary_sim.requests() == [], "the gallery called the upstream: it reads the index"
+        image = client.get(reverse("result_image", args=[world.items[0], "stock"]))
+        assert image.status_code == 200 and image["Content-Type"].startswith("image/")
         assert any(entry["status"] == 200 for entry in canary_sim.requests())
 
 
@@ -396,7 +445,9 @@ class TestErrorPages:
 
 TOOLS = [{"group_tool": "fashion", "tool": "fashion_swap", "title": "Fashion Swap"}]
 TYPES = [{"id": "aaaaaaaaaaaaaaaaaaaaaaaa", "title": "Studio white", "preview_url": "image/t/a.webp"}]
-ITEM_ID = "abcdefabcdefabcdefabcdef"
+ITEM_ID = "abcdefabcdefabcdefabcdef"  # made here, not indexed yet: a page reads it upstream once
+RUNNING_ID = "0a1b2c3d4e5f0a1b2c3d4e5f"  # made here, running in the index: the sync follows it
+INDEXED_ID = "fedcbafedcbafedcbafedcba"  # complete in the index: its image paths come from there
 
 
 def echoing_bodies() -> dict[str, dict]:
@@ -442,8 +493,41 @@ def echoing_api(settings):
     return build
 
 
+def the_index_meets_the_failing_upstream(designer, settings) -> None:
+    """What the index held before the upstream began failing (a running job made here, a
+    finished result), then the sync process, the only status poller, running against it
+    until it has recorded what went wrong: the pages show the index and that problem."""
+    Job.objects.create(history_item_id=RUNNING_ID, designer=designer, tool="fashion_swap")
+    indexed(
+        {
+            "id": RUNNING_ID,
+            "status": "pending",
+            "generation_type": "fashion_swap",
+            "created_at": "2026-01-01T10:00:00Z",
+        },
+        {
+            "id": INDEXED_ID,
+            "status": "complete",
+            "generation_type": "fashion_swap",
+            "created_at": "2026-01-01T09:00:00Z",
+            "preview_url": "/image/r/p.png",
+            "stock_url": "/image/r/s.png",
+        },
+    )
+    with sync_running(settings):
+        wait_until(
+            lambda: SyncState.objects.exclude(problem="").exists(),
+            timeout=15,
+            message="the sync did not record the upstream's failure",
+        )
+    # As if its last answer had come an hour ago (beyond SYNC_STALE_SECONDS): the pages say
+    # the upstream cannot be reached, with the problem the sync recorded.
+    assert SyncState.objects.exclude(problem="").update(last_contact_at=timezone.now() - timedelta(hours=1)) == 1
+
+
 def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object]]:
-    """Every page that shows what the upstream said, as a designer reaches it."""
+    """Every page that shows what the upstream said (itself, or through the sync process),
+    as a designer reaches it."""
     client.force_login(designer)
     stored = default_storage.save("inputs/x.png", ContentFile(garment_photo()))
     image = InputImage.objects.create(
@@ -470,10 +554,12 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
             client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"}),
         ),
         ("GET tray", client.get("/jobs/tray", headers=HTMX)),
-        ("GET poll", client.get(f"/history/poll?ids={ITEM_ID}", headers=HTMX)),
+        ("GET poll", client.get(f"/history/poll?ids={RUNNING_ID}", headers=HTMX)),
         ("GET healthz", client.get("/healthz")),
         ("GET preview", client.get(f"/results/{ITEM_ID}/preview")),
         ("GET stock download", client.get(f"/results/{ITEM_ID}/stock?download=1")),
+        ("GET indexed preview", client.get(f"/results/{INDEXED_ID}/preview")),
+        ("GET indexed stock download", client.get(f"/results/{INDEXED_ID}/stock?download=1")),
         ("GET style preview", client.get(reverse("style_preview", args=["fashion_swap", TYPES[0]["id"]]))),
     ]
     for headers in ({}, HTMX):
@@ -544,7 +630,7 @@ def pages_against_a_failing_upstream(client, designer) -> list[tuple[str, object
 def expected_status(label: str, upstream_status: int, catalogue_fails: bool) -> int:
     """What each page of `pages_against_a_failing_upstream` answers while every upstream
     call fails with `upstream_status`: the failure is said on the page (200), a poll
-    that learnt nothing changes nothing (204), a change
+    of a job whose status the sync could not learn changes nothing (204), a change
     sent without htmx redirects back to say it there (303), the health check is degraded
     (503), images are a placeholder (404 for an item the upstream does not know, else
     503), and an item the upstream does not know is not found (404)."""
@@ -552,8 +638,12 @@ def expected_status(label: str, upstream_status: int, catalogue_fails: bool) -> 
     if label == "GET healthz":
         return 503
     if label == "GET poll":
-        return 204  # nothing could be learnt, so nothing changed: the card polls on
-    if label in ("GET preview", "GET stock download", "GET style preview"):
+        # The poll reads the index: the sync could not learn the running job's status, so
+        # nothing changed and the card polls on (the poll itself calls no upstream).
+        return 204
+    images = ("GET preview", "GET stock download", "GET style preview")
+    if label in (*images, "GET indexed preview", "GET indexed stock download"):
+        # The image itself is fetched upstream, its path read upstream (not indexed yet) or from the index.
         return 404 if unknown else 503
     if label.startswith("GET detail"):
         return 404 if unknown else 200
@@ -566,15 +656,20 @@ class TestAnUpstreamThatEchoesTheKey:
     @pytest.mark.parametrize("status", [400, 401, 403, 404, 422, 429, 500, 502])
     @pytest.mark.parametrize("shape", list(echoing_bodies()))
     @pytest.mark.parametrize("catalogue_fails", [False, True], ids=["actions-fail", "everything-fails"])
+    # transactional_db: the sync process runs in a thread, on its own connection.
     def test_its_error_bodies_never_reach_a_page(
-        self, status, shape, catalogue_fails, echoing_api, client, designer, settings
+        self, status, shape, catalogue_fails, echoing_api, client, designer, settings, transactional_db
     ):
         with echoing_api(status, echoing_bodies()[shape], catalogue_fails=catalogue_fails) as api:
+            the_index_meets_the_failing_upstream(designer, settings)
             shown = pages_against_a_failing_upstream(client, designer)
             assert api.calls, "no upstream call was made: the stubs were not exercised"
         for label, response in shown:
             assert response.status_code == expected_status(label, status, catalogue_fails), label
             assert_no_canary(response, label)
+        # Control: the pages that draw the sync's news said what went wrong, where the key would ride.
+        for label in ("GET /history/", "GET tray"):
+            assert "the generation service cannot be reached" in dict(shown)[label].content.decode(), label
 
     def test_the_upstreams_own_words_still_reach_the_designer_without_the_key(self, echoing_api, client, designer):
         body = {"json": {"detail": f"The garment photo is too dark (Authorization: Bearer {CANARY})"}}
@@ -594,9 +689,22 @@ class TestAnUpstreamThatEchoesTheKey:
         assert "The garment photo is too dark" in page
         assert CANARY not in page
 
+    def test_the_upstreams_own_words_reach_the_gallery_through_the_sync_without_the_key(
+        self, echoing_api, client, designer, settings, transactional_db
+    ):
+        body = {"json": {"detail": f"History is read-only during maintenance (Authorization: Bearer {CANARY})"}}
+        with echoing_api(400, body, catalogue_fails=False):
+            the_index_meets_the_failing_upstream(designer, settings)
+        client.force_login(designer)
+        for response in (client.get("/history/"), client.get("/jobs/tray", headers=HTMX)):
+            page = response.content.decode()
+            assert "History is read-only during maintenance" in page
+            assert CANARY not in page
+
 
 class TestAFailedJobWhoseMessageCarriesTheKey:
-    """A job's error text and extra fields come from the upstream as they are."""
+    """A job's error text and extra fields come from the upstream as they are: the sync
+    process reads them into the index (and the job's record), which the pages show."""
 
     def test_the_tray_gallery_and_detail_never_show_it(self, echoing_api, client, designer):
         item = {
@@ -621,6 +729,8 @@ class TestAFailedJobWhoseMessageCarriesTheKey:
                 json={"page": 1, "pages": 1, "total_count": 1, "items": [item]},
             )
             api.get(f"{FAKE_API}/user/generation-history/{ITEM_ID}", json=item)
+            catch_up()  # the sync process reads the failed result: its error reaches the index
+            read_by_the_sync = len(api.calls)
             shown = [
                 ("tray", client.get("/jobs/tray", headers=HTMX)),
                 ("home", client.get("/")),
@@ -630,34 +740,30 @@ class TestAFailedJobWhoseMessageCarriesTheKey:
                 ("detail", client.get(f"/history/{ITEM_ID}/")),
                 ("lightbox", client.get(f"/history/{ITEM_ID}/", headers={**HTMX, "HX-Target": "lightbox"})),
             ]
+            # The pages drew the result from the index: none of them read it upstream.
+            assert not [call for call in api.calls[read_by_the_sync:] if "/generation-history" in call.request.url]
         for label, response in shown:
             assert response.status_code in (200, 286), label  # 286: htmx, stop polling
             assert_no_canary(response, label)
-        assert "Calling the renderer failed" in shown[0][1].content.decode()
+        # The upstream's own words reach the designer, without the key.
+        for label in ("tray", "gallery", "detail"):
+            assert "Calling the renderer failed" in dict(shown)[label].content.decode(), label
 
 
 # --- An upstream that plants the key in its data, not only in its errors ---------------
 
 
-def key_forms(key: str) -> list[bytes]:
-    """The key as an upstream might repeat it: as is, case-changed, base64, a long piece."""
-    import base64
-
-    forms = {key, key.upper(), key.title()}
-    forms |= {
-        base64.b64encode(key.encode()).decode().rstrip("="),
-        base64.urlsafe_b64encode(key.encode()).decode().rstrip("="),
-    }
-    forms |= {key[start : start + 12] for start in range(len(key) - 11)}  # any 12 characters of it
-    return [form.encode() for form in forms]
-
-
 def assert_no_key_in_any_form(response, where: str) -> None:
-    body = body_of(response).lower()
-    headers = " ".join(header_values(response)).lower()
-    for form in key_forms(CANARY):
-        assert form.lower() not in body, f"{where}: {form!r} is in the response body"
-        assert form.decode().lower() not in headers, f"{where}: {form!r} is in a header"
+    """Nothing of the key can be read or decoded (base64, base32, hex, from any offset)
+    from the body or the headers, as an attacker would try (tests/support/key_recovery.py)."""
+    assert pieces_of_key(body_of(response).decode(errors="replace"), CANARY) == [], f"{where}: in the body"
+    assert pieces_of_key(" ".join(header_values(response)), CANARY) == [], f"{where}: in a header"
+
+
+def encoded_bearer(encode, extra: str = "") -> str:
+    """The key as an upstream could wrap it: "Authorization: Bearer <key>", encoded, so the
+    key starts at an offset inside the encoding's groups (`extra` moves it on)."""
+    return encode(f"{extra}Authorization: Bearer {CANARY}".encode()).decode().rstrip("=")
 
 
 def png_with_text(text: str) -> bytes:
@@ -673,17 +779,22 @@ def png_with_text(text: str) -> bytes:
 
 
 class TestAnUpstreamThatPlantsTheKeyInItsData:
-    """Titles, ids, paths, free text and image metadata all come from the upstream."""
+    """Titles, ids, paths, free text and image metadata all come from the upstream: read by
+    the sync process into the index and its catalogue, or by the pages that still ask it."""
 
     def planted(self) -> dict:
         import base64
 
         b64 = base64.b64encode(CANARY.encode()).decode()
+        # An id the id pattern accepts, that decodes to the key (URL-safe base64 at an offset).
+        encoded_id = encoded_bearer(base64.urlsafe_b64encode, "x")
+        hex_text, b32_text = encoded_bearer(base64.b16encode), encoded_bearer(base64.b32encode, "xy")
         good_style = "c" * 24
         return {
             "tools": [
                 {"group_tool": CANARY, "tool": "fashion_swap", "title": f"Fashion {CANARY}"},
                 {"group_tool": "fashion", "tool": CANARY, "title": "A tool named like the key"},
+                {"group_tool": "fashion", "tool": "lengerie", "title": f"Lengerie {encoded_bearer(base64.b64encode)}"},
             ],
             "styles": [
                 {"id": CANARY, "title": "A style whose id is the key", "preview_url": "image/s/1.png"},
@@ -709,6 +820,15 @@ class TestAnUpstreamThatPlantsTheKeyInItsData:
                     "note": f"token {b64} / {CANARY[:20]}...",
                 },
                 {"id": "e" * 24, "status": "error", "error": f"Renderer refused key {CANARY.upper()} ({b64})"},
+                {"id": "f" * 24, "status": "error", "error": f"Renderer refused ({hex_text}; {b32_text})"},
+                {
+                    "id": encoded_id,
+                    "status": "complete",
+                    "generation_type": "fashion_swap",
+                    "error": encoded_bearer(base64.b64encode, "ab"),
+                    "preview_url": f"/image/{encoded_id}/p.png",
+                    "stock_url": f"/image/{encoded_id}/s.png",
+                },
             ],
         }
 
@@ -719,7 +839,7 @@ class TestAnUpstreamThatPlantsTheKeyInItsData:
         data = self.planted()
         client.force_login(designer)
         Job.objects.create(history_item_id=ITEM_ID, designer=designer, tool="fashion_swap", status="pending")
-        listing = {"page": 1, "pages": 1, "total_count": 3, "items": data["items"]}
+        listing = {"page": 1, "pages": 1, "total_count": len(data["items"]), "items": data["items"]}
         with responses.RequestsMock(assert_all_requests_are_fired=False) as api:
             api.get(f"{FAKE_API}/generation/tools", json=data["tools"])
             api.get(re.compile(rf"{re.escape(FAKE_API)}/generation/generationTypes\?.*"), json=data["styles"])
@@ -731,6 +851,7 @@ class TestAnUpstreamThatPlantsTheKeyInItsData:
                 body=png_with_text(f"made with {CANARY}"),
                 content_type="image/png",
             )
+            catch_up()  # the sync process reads the planted history and catalogue into the index
             shown = [
                 ("home", client.get("/")),
                 ("workspace", client.get("/?tool=fashion_swap", headers={**HTMX, "HX-Target": "generate-workspace"})),

@@ -591,3 +591,9 @@ def test_an_answered_request_is_in_the_log_as_soon_as_the_client_has_it(sim: Sim
         assert [entry["path"] for entry in sim.requests()] == ["/user/generation-history"]
     finally:
         sim.configure(log_delay_ms=0)
+
+
+def test_it_starts_where_a_deployment_exports_web_concurrency(tmp_path):
+    # WEB_CONCURRENCY is for the web processes; uvicorn read it too and refused to start.
+    with SimulatorProcess(tmp_path, env={"WEB_CONCURRENCY": "3"}) as process:
+        assert requests.get(f"{process.base_url}/user/generation-history", headers=process.headers, timeout=5).ok

@@ -69,7 +69,6 @@ class RedisServer:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> Self:
-        import redis
 
         program = shutil.which("redis-server")
         if program is None:
@@ -98,6 +97,18 @@ class RedisServer:
             stdout=self._output,
             stderr=subprocess.STDOUT,
         )
+        try:
+            return self._wait_until_ready()
+        except BaseException:
+            # Also on Ctrl-C (or a benchmark's SIGTERM) while waiting: __exit__ never runs
+            # when __enter__ fails, so nothing else would stop it.
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> Self:
+        import redis
+
+        assert self._process is not None
         client = redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=1)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -111,7 +122,6 @@ class RedisServer:
                 time.sleep(0.05)
             finally:
                 client.close()
-        self.stop()
         raise ServiceError(f"redis-server did not answer on port {self.port}")
 
     def output(self) -> str:

@@ -112,7 +112,13 @@ class SimulatorProcess:
             stdout=self._output,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_healthy()
+        try:
+            self._wait_until_healthy()
+        except BaseException:
+            # Also on Ctrl-C (or a benchmark's SIGTERM) while waiting: __exit__ never runs
+            # when __enter__ fails, so nothing else would stop it.
+            self.stop()
+            raise
         return self
 
     def _wait_until_healthy(self) -> None:

@@ -1,4 +1,4 @@
-"""Run the background worker (`manage.py db_worker`) as a real subprocess for tests.
+"""Run the background worker (`manage.py run_worker`) as a real subprocess for tests.
 
 It works on the test database (SQLite file or PostgreSQL), so tests that use it need
 `transactional_db`: rows must be committed for another process to see them. The worker
@@ -75,8 +75,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "manage.py",
-                "db_worker",
-                "--no-reload",
+                "run_worker",
                 "--no-startup-delay",
                 "--interval",
                 "0.1",

@@ -5,6 +5,7 @@ gallery, until they are restored or deleted upstream (by a designer, or by
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from io import StringIO
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.models import AuditEntry, TrashedResult
+from tests.support.index import catch_up
 from tests.support.simulator import SimulatorProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_redis]
@@ -104,6 +106,27 @@ class TestTheTrashPage:
             upstream.configure(error_rate=0.0)
         assert "0 deleted for good; 1 could not be deleted." in client.get("/trash/").content.decode()
         assert TrashedResult.objects.filter(history_item_id=item_id).exists() and exists_upstream(upstream, item_id)
+
+
+@pytest.mark.django_db
+class TestTheGalleryFollowsTheTrash:
+    """The gallery reads the index: the trash changes it at once, with no sync in between."""
+
+    def shown(self, client) -> set[str]:
+        body = client.get(reverse("history"), {"limit": 100}, headers=GALLERY).content.decode()
+        return set(re.findall(r'id="card-([^"]+)"', body))
+
+    def test_a_trashed_result_leaves_the_gallery_at_once_and_comes_back_when_restored(self, client, ada, upstream):
+        catch_up()  # the sync process has read the history into the index
+        kept, gone = listing(upstream)[:2]
+        assert {kept, gone} <= self.shown(client)
+        trash(client, kept, gone)
+        assert not {kept, gone} & self.shown(client)
+        client.post(reverse("trash_restore"), {"ids": [kept]})
+        client.post(reverse("trash_delete", args=[gone]))
+        assert kept in self.shown(client) and gone not in self.shown(client)
+        catch_up()  # the next sync brings nothing back: the one deleted for good is gone upstream
+        assert kept in self.shown(client) and gone not in self.shown(client)
 
 
 @pytest.mark.django_db
