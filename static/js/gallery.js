@@ -264,11 +264,26 @@ document.addEventListener("submit", function (event) {
 });
 
 // --- The "Undo" toast goes after its time ------------------------------------------
+// Not while the pointer rests on it or focus is in it: a designer reaching for Undo,
+// or reading it with a screen reader, keeps it (WCAG 2.2.1, timing adjustable); its
+// full time starts again when they leave it.
 
 function dismissLater() {
   document.querySelectorAll("[data-dismiss-after]:not([data-dismissing])").forEach(function (toast) {
     toast.setAttribute("data-dismissing", "");
-    setTimeout(function () { toast.remove(); }, Number(toast.getAttribute("data-dismiss-after")) * 1000);
+    const seconds = Number(toast.getAttribute("data-dismiss-after"));
+    let timer = null;
+    function hold() { clearTimeout(timer); timer = null; }
+    function release() {
+      if (toast.matches(":hover") || toast.contains(document.activeElement)) return;
+      hold();
+      timer = setTimeout(function () { toast.remove(); }, seconds * 1000);
+    }
+    toast.addEventListener("pointerenter", hold);
+    toast.addEventListener("focusin", hold);
+    toast.addEventListener("pointerleave", function () { setTimeout(release); });
+    toast.addEventListener("focusout", function () { setTimeout(release); });
+    release();
   });
 }
 
