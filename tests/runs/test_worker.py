@@ -61,11 +61,13 @@ def test_two_workers_under_the_rate_limit_send_every_cell_once(settings, simulat
     # The upstream takes 3 requests in any 2 seconds; the workers would send 10 a second.
     simulator.configure(rate_limit="3/2")
     simulator.clear_requests()
-    run = start(designer, 4, 3)
     with (
         WorkerProcess(settings, sends_per_minute=600) as first,
         WorkerProcess(settings, sends_per_minute=600) as second,
     ):
+        # Both are up before the run starts: on a busy machine the second took longer to
+        # start than the first took to send all twelve.
+        run = start(designer, 4, 3)
         wait_until(lambda: all_sent(run), timeout=120, message="every cell of the run sent")
         wait_until(tasks_settled, timeout=30, message="no task left to run")
 
