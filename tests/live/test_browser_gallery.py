@@ -180,7 +180,7 @@ def test_without_push_the_gallery_asks_now_and_then_and_misses_nothing(
     on_simulator.configure(job_seconds=1)
     (shown,) = finished_results(1)
     page.goto(asgi_app + "/history/")
-    expect(page.locator("body")).to_have_attribute("data-live-stream", "closed")
+    expect(page.locator("body")).to_have_attribute("data-live-stream", "closed", timeout=15_000)
 
     made_through_the_api()
     grace.post(reverse("feedback", args=[shown]), {"like": "true"}, HTTP_HX_REQUEST="true")

@@ -327,7 +327,7 @@ class S3Server:
             try:
                 requests.get(f"{self.endpoint_url}/moto-api/", timeout=1)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a read timeout: still starting
                 time.sleep(0.1)
         self.stop()
         raise ServiceError(f"moto server did not answer on port {self.port}")

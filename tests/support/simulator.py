@@ -132,7 +132,8 @@ class SimulatorProcess:
             try:
                 if requests.get(f"{self.base_url}/_simulator/health", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or (on a busy machine) still starting: a read timeout.
                 pass
             time.sleep(0.05)
         self.stop()
