@@ -3,6 +3,7 @@ import atexit
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.signals import request_started
+from django.db.models.signals import post_migrate
 
 
 def forget_upstream_problem(**kwargs) -> None:
@@ -37,6 +38,10 @@ class DashboardConfig(AppConfig):
         from dashboard.live import events as live
 
         index.changed.connect(live.index_changed, dispatch_uid="dashboard.live.index_changed")
+
+        from dashboard.accounts.roles import ensure_team_admins_group
+
+        post_migrate.connect(ensure_team_admins_group, sender=self, dispatch_uid="dashboard.team_admins_group")
 
         atexit.register(close_database_pools)
         if settings.SENTRY_DSN:

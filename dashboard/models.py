@@ -201,6 +201,7 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name_plural = "audit entries"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["history_item_id", "-created_at"]),

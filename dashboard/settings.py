@@ -62,6 +62,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    # Django's admin, for team admins and operators (dashboard/accounts/).
+    "dashboard.accounts.apps.TeamAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -246,7 +248,8 @@ AXES_HANDLER = "dashboard.core.lockout.PairAndAddressHandler"
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "dashboard.core.views.locked_out"
-AXES_ENABLE_ADMIN = False
+# Lockouts in the admin: a team admin lifts one by deleting its access attempt.
+AXES_ENABLE_ADMIN = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -52,7 +52,7 @@ def test_removed_a_designer_is_signed_out_at_the_next_click_and_their_work_stays
     assert client.get(reverse("history")).status_code == 302  # to the login page
     assert client.post(reverse("login"), {"username": "alice", "password": GOOD}).status_code == 200  # refused
     assert get_user_model().objects.filter(username="alice").exists()
-    assert "alice\tremoved" in designer("list")
+    assert "alice\tdesigner\tremoved" in designer("list")
     assert "alice is back" in designer("add", "alice", "--password-stdin", stdin="a-new-one-for-november")
 
 
@@ -63,3 +63,13 @@ def test_a_new_password_signs_out_the_old_sessions(client):
     assert client.get(reverse("history")).status_code == 302
     with pytest.raises(CommandError, match="There is no designer 'nobody'"):
         designer("password", "nobody", "--password-stdin", stdin=GOOD)
+
+
+def test_a_team_admin_made_here_opens_the_admin_until_made_a_designer_again(client):
+    designer("add", "tess", "--team-admin", "--password-stdin", stdin=GOOD)
+    client.post(reverse("login"), {"username": "tess", "password": GOOD})
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert "tess\tteam admin\tcan log in" in designer("list")
+    assert "tess is a designer" in designer("role", "tess", "designer")
+    assert client.get(reverse("admin:index")).status_code == 302
+    assert "tess\tdesigner\tcan log in" in designer("list")

@@ -5,7 +5,11 @@ operator should not need `manage.py shell` to let a new designer in or a leaver 
     manage.py designer add bob --password-stdin < secret.txt    # a script's way
     manage.py designer password alice                            # a new password
     manage.py designer remove alice                              # no more logins; her work stays
+    manage.py designer role alice team-admin                     # or `designer`: see below
     manage.py designer list
+
+A team admin manages the team's accounts in Django's admin (/admin/); `add --team-admin`
+or `role` makes one (dashboard/accounts/roles.py says what they may do).
 
 Passwords pass the same validators as everywhere (AUTH_PASSWORD_VALIDATORS). Removing
 deactivates the account rather than deleting it: results, ratings, notes and the audit
@@ -22,6 +26,10 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
+from dashboard.accounts.roles import is_team_admin, set_team_admin
+
+ROLES = ("designer", "team-admin")
+
 
 class Command(BaseCommand):
     help = "Add, re-password, remove (deactivate) or list designer accounts."
@@ -33,17 +41,21 @@ class Command(BaseCommand):
         add.add_argument("--email", default="")
         add.add_argument("--name", default="", help="the first name shown in the dashboard")
         add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        add.add_argument("--team-admin", action="store_true", help="who may manage the team's accounts in /admin/")
         password = actions.add_parser("password", help="set a designer's password")
         password.add_argument("username")
         password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         remove = actions.add_parser("remove", help="stop a designer logging in; their work stays")
         remove.add_argument("username")
+        role = actions.add_parser("role", help="make a designer a team admin, or a designer only again")
+        role.add_argument("username")
+        role.add_argument("role", choices=ROLES)
         actions.add_parser("list", help="every designer, and whether they can log in")
 
     def handle(self, *args, action: str, **options):
         getattr(self, f"do_{action}")(**options)
 
-    def do_add(self, *, username: str, email: str, name: str, password_stdin: bool, **_):
+    def do_add(self, *, username: str, email: str, name: str, password_stdin: bool, team_admin: bool, **_):
         User = get_user_model()
         if email:
             try:
@@ -59,6 +71,8 @@ class Command(BaseCommand):
         user.set_password(self.new_password(user, password_stdin))
         user.is_active = True
         user.save()
+        if team_admin:
+            set_team_admin(user, True)
         self.stdout.write(f"{user.username} can log in now." if existing is None else f"{user.username} is back.")
 
     def do_password(self, *, username: str, password_stdin: bool, **_):
@@ -74,11 +88,21 @@ class Command(BaseCommand):
         user.save(update_fields=["is_active", "password"])
         self.stdout.write(f"{user.username} can no longer log in; their results, ratings and notes stay.")
 
+    def do_role(self, *, username: str, role: str, **_):
+        user = self.designer(username)
+        set_team_admin(user, role == "team-admin")
+        self.stdout.write(
+            f"{user.username} is a team admin: they manage the team's accounts at /admin/."
+            if role == "team-admin"
+            else f"{user.username} is a designer (not a team admin)."
+        )
+
     def do_list(self, **_):
         for user in get_user_model().objects.order_by("username"):
             state = "can log in" if user.is_active and user.has_usable_password() else "removed"
             last = f", last login {user.last_login:%Y-%m-%d}" if user.last_login else ""
-            self.stdout.write(f"{user.username}\t{state}{last}")
+            role = "operator" if user.is_superuser else "team admin" if is_team_admin(user) else "designer"
+            self.stdout.write(f"{user.username}\t{role}\t{state}{last}")
 
     def designer(self, username: str):
         user = get_user_model().objects.filter(username__iexact=username).first()
