@@ -75,14 +75,16 @@ test-services: $(STAMP) chromium services
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes);
 # whether requirements.lock was made from pyproject.toml's dependencies as they are; mypy
 # with django-stubs over dashboard/ and simulator/; no function of worse complexity than
-# radon's C (xenon); no view longer than 40 lines (scripts/check-views).
-lint: $(STAMP)
+# radon's C (xenon); no view longer than 40 lines (scripts/check-views); no migration that
+# breaks the release before it (scripts/lint-migrations, on a private PostgreSQL).
+lint: $(STAMP) services
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(PY) scripts/lock --check
 	@$(PY) -m mypy
 	@$(PY) -m xenon --max-absolute C dashboard simulator
 	@$(PY) scripts/check-views
+	@$(PY) scripts/lint-migrations
 
 format: $(STAMP)
 	@$(PY) -m ruff check --fix .

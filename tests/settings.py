@@ -49,3 +49,8 @@ import tempfile  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"nextry-tests-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# `manage.py lintmigrations` (django-migration-linter, a test dependency): `make lint`
+# checks that every new migration keeps working with the previous release's code
+# (README, "Upgrading"); its options are in pyproject.toml, [tool.django_migration_linter].
+INSTALLED_APPS = [*INSTALLED_APPS, "django_migration_linter"]  # noqa: F405
