@@ -315,6 +315,10 @@ def media_storage_settings(environ) -> dict:
     }
 
 
+# After the image store could not be reached, each process answers "not answering" at once
+# for this long rather than wait its timeouts again for every image (dashboard/core/storage.py).
+STORAGE_RETRY_SECONDS = env_float("STORAGE_RETRY_SECONDS", 5.0)
+
 STORAGES = {
     # Uploaded inputs are private: served only through a login-protected view, never
     # from a public URL, so there is deliberately no MEDIA_URL route.

@@ -5,6 +5,7 @@ Imported only with MEDIA_STORAGE=s3: boto3 comes with the `s3` extra."""
 from __future__ import annotations
 
 from boto3.exceptions import Boto3Error
+from botocore import exceptions as botocore_errors
 from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3File, S3Storage
 from storages.utils import clean_name
@@ -14,13 +15,16 @@ from dashboard.core.storage import translate_errors, translating
 # Everything boto3 raises when S3 cannot be reached, refuses or fails (S3UploadFailedError
 # is boto3's own); OSError for the temporary file a download is spooled to.
 S3_ERRORS = (BotoCoreError, ClientError, Boto3Error, OSError)
+# Of them, those that say S3 could not be reached at all (refused, timed out), rather than
+# that it refused one request: after one, S3 is not tried for STORAGE_RETRY_SECONDS.
+UNREACHABLE = (botocore_errors.ConnectionError, botocore_errors.ReadTimeoutError)
 
 
 class S3MediaFile(S3File):
     """An S3 object opened for reading: its bytes are fetched at the first read, and that
     fetch failing is StorageUnavailable too."""
 
-    file = property(translating(S3File._get_file, S3_ERRORS), S3File._set_file)
+    file = property(translating(S3File._get_file, S3_ERRORS, UNREACHABLE), S3File._set_file)
 
 
 class S3MediaStorage(S3Storage):
@@ -47,4 +51,4 @@ class S3MediaStorage(S3Storage):
         return True
 
 
-translate_errors(S3MediaStorage, S3_ERRORS)
+translate_errors(S3MediaStorage, S3_ERRORS, UNREACHABLE)

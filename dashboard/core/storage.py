@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, default_storage
 
 # What the designer is told where they act; the same words on every page.
@@ -35,14 +37,37 @@ class StorageUnavailable(ConnectionError):
     stored file as such goes on doing so."""
 
 
-def translating(method: Callable[..., Any], errors: tuple[type[BaseException], ...]) -> Callable[..., Any]:
+def clock() -> float:
+    return time.monotonic()
+
+
+# After the store could not be reached (refused, timed out), this process does not try it
+# again for STORAGE_RETRY_SECONDS: a page of thumbnails would otherwise hold a thread per
+# image for the timeouts each, and the other pages would wait for threads. /healthz
+# still asks the store itself each time.
+_not_tried_before = 0.0
+
+
+def translating(
+    method: Callable[..., Any],
+    errors: tuple[type[BaseException], ...],
+    unreachable: tuple[type[BaseException], ...] = (),
+) -> Callable[..., Any]:
+    """`method`, raising StorageUnavailable for `errors`, and at once, without trying,
+    for a while after one of `unreachable`."""
+
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
+        global _not_tried_before
+        if clock() < _not_tried_before:
+            raise StorageUnavailable("not tried: the image store could not be reached moments ago")
         try:
             return method(*args, **kwargs)
         except (FileNotFoundError, StorageUnavailable):
             raise
         except errors as exc:
+            if isinstance(exc, unreachable):
+                _not_tried_before = clock() + settings.STORAGE_RETRY_SECONDS
             raise StorageUnavailable(f"the image store failed: {type(exc).__name__}: {exc}") from exc
 
     return call
@@ -52,9 +77,11 @@ def translating(method: Callable[..., Any], errors: tuple[type[BaseException], .
 _REACHING = ("_open", "_save", "delete", "exists", "listdir", "size", "get_modified_time")
 
 
-def translate_errors(cls: type, errors: tuple[type[BaseException], ...]) -> type:
+def translate_errors(
+    cls: type, errors: tuple[type[BaseException], ...], unreachable: tuple[type[BaseException], ...] = ()
+) -> type:
     for name in _REACHING:
-        setattr(cls, name, translating(getattr(cls, name), errors))
+        setattr(cls, name, translating(getattr(cls, name), errors, unreachable))
     return cls
 
 

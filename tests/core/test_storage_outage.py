@@ -5,6 +5,7 @@ again once the store is back. /healthz names the store."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,7 +74,9 @@ class Store:
 
 @pytest.fixture
 def store(settings):
-    """Django's media on a moto server of this test's own (it is stopped by the test)."""
+    """Django's media on a moto server of this test's own (it is stopped by the test); the
+    store is tried again at once after a failure, unless a test says otherwise."""
+    settings.STORAGE_RETRY_SECONDS = 0
     with S3Server() as server:
         store = Store(server)
         settings.STORAGES = {
@@ -147,6 +150,24 @@ class TestTheLibraryWithTheStoreAway:
         assert thumbnail.status_code == 200 and b"".join(thumbnail.streaming_content)[8:12] == b"WEBP"
         assert add_to_library(client, "clothes", png("linen-dress.png", garment_photo())).status_code == 200
         assert InputImage.objects.filter(kind="clothes", original_name="linen-dress.png").exists()
+
+    def test_after_it_could_not_be_reached_the_store_is_not_tried_for_a_while(
+        self, client, designer, store, settings, monkeypatch
+    ):
+        settings.STORAGE_RETRY_SECONDS = 5
+        now = [time.monotonic()]
+        monkeypatch.setattr(storage, "clock", lambda: now[0])
+        thumbnail_url = reverse("input_image", args=[library_image(client).pk, "thumbnail"])
+        with store.stopped():
+            assert client.get(thumbnail_url).status_code == 503
+
+        # Back, but within STORAGE_RETRY_SECONDS of the failure: not tried yet. /healthz
+        # asks the store itself.
+        now[0] += 4.9
+        assert client.get(thumbnail_url).status_code == 503
+        assert client.get(reverse("healthz")).json()["storage"] == "ok"
+        now[0] += 0.2
+        assert client.get(thumbnail_url).status_code == 200
 
 
 class TestGenerateWithTheStoreAway:
