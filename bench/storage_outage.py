@@ -3,14 +3,17 @@
 The web process as the Procfile runs it (gunicorn, uvicorn's worker, 4 threads) with
 MEDIA_STORAGE=s3 on moto's S3 server, beside the simulator; the store's client settings
 are the defaults (STORAGE_CONNECT_TIMEOUT 2 s, STORAGE_READ_TIMEOUT 5 s, STORAGE_RETRIES
-1). One library image is stored first. Then, for /healthz, the Library page, that image's
-thumbnail, a photo uploaded as Generate uploads it when picked, and an image added on the
-Library page, REQUESTS requests each are timed in three states:
+1, STORAGE_RETRY_SECONDS 5 s). One library image is stored first. Then, for /healthz,
+the Library page, that image's thumbnail, a photo uploaded as Generate uploads it when
+picked, and an image added on the Library page, REQUESTS requests each are timed in
+three states:
 
   up       S3 answers
   stopped  moto's process is gone: connections are refused at once
   hung     moto's process is frozen (SIGSTOP): connections are accepted by the kernel
-           and never answered, so each call waits STORAGE_READ_TIMEOUT, and again per retry
+           and never answered, so a call waits STORAGE_READ_TIMEOUT, and again per retry;
+           after that the process does not try the store for STORAGE_RETRY_SECONDS
+           (measured in this order: up, hung, stopped; /healthz always asks the store)
 
 No request may answer 500; the figures are printed, not judged.
 
