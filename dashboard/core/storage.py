@@ -59,7 +59,7 @@ def translating(
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         global _not_tried_before
-        if clock() < _not_tried_before:
+        if unreachable and clock() < _not_tried_before:
             raise StorageUnavailable("not tried: the image store could not be reached moments ago")
         try:
             return method(*args, **kwargs)

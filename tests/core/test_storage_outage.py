@@ -157,6 +157,7 @@ class TestTheLibraryWithTheStoreAway:
         settings.STORAGE_RETRY_SECONDS = 5
         now = [time.monotonic()]
         monkeypatch.setattr(storage, "clock", lambda: now[0])
+        monkeypatch.setattr(storage, "_not_tried_before", 0.0)  # and as it was after the test
         thumbnail_url = reverse("input_image", args=[library_image(client).pk, "thumbnail"])
         with store.stopped():
             assert client.get(thumbnail_url).status_code == 503
