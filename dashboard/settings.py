@@ -266,6 +266,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", LOCAL_DATA_DIR / "media"))
 
 
+def _number(environ, name: str, default: float) -> float:
+    try:
+        return float(environ.get(name) or default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number") from exc
+
+
 def media_storage_settings(environ) -> dict:
     """Where uploaded inputs are kept: MEDIA_STORAGE=local (MEDIA_ROOT) or s3.
 
@@ -273,18 +280,29 @@ def media_storage_settings(environ) -> dict:
     any S3-compatible server at AWS_S3_ENDPOINT_URL). Credentials come from
     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY when set, otherwise from boto3's own
     chain (an instance or task role). Objects stay private (the bucket's ACL, signed
-    URLs only); the dashboard serves them itself, behind the login.
+    URLs only); the dashboard serves them itself, behind the login. Either backend
+    raises StorageUnavailable when the store fails (dashboard/core/storage.py).
     """
     kind = environ.get("MEDIA_STORAGE", "local") or "local"
     if kind == "local":
-        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        return {"BACKEND": "dashboard.core.storage.LocalMediaStorage"}
     if kind != "s3":
         raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'local' or 's3', not {kind!r}.")
     bucket = environ.get("AWS_STORAGE_BUCKET_NAME", "")
     if not bucket:
         raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    from botocore.config import Config
+
+    # botocore's own defaults (60 s to connect, 60 s per read, 4 retries with backoff)
+    # held a page for over a minute while S3 was out of reach, before failing anyway.
+    client_config = Config(
+        s3={"addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or None},
+        connect_timeout=_number(environ, "STORAGE_CONNECT_TIMEOUT", 2),
+        read_timeout=_number(environ, "STORAGE_READ_TIMEOUT", 5),
+        retries={"mode": "standard", "total_max_attempts": 1 + int(_number(environ, "STORAGE_RETRIES", 1))},
+    )
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "dashboard.core.s3storage.S3MediaStorage",
         "OPTIONS": {
             "bucket_name": bucket,
             "endpoint_url": environ.get("AWS_S3_ENDPOINT_URL") or None,
@@ -292,13 +310,17 @@ def media_storage_settings(environ) -> dict:
             "access_key": environ.get("AWS_ACCESS_KEY_ID") or None,
             "secret_key": environ.get("AWS_SECRET_ACCESS_KEY") or None,
             "location": environ.get("AWS_LOCATION", ""),
-            "addressing_style": environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            "client_config": client_config,
             "default_acl": None,  # the bucket's own (private) ACL
             "querystring_auth": True,
             "file_overwrite": False,
         },
     }
 
+
+# After the image store could not be reached, each process answers "not answering" at once
+# for this long rather than wait its timeouts again for every image (dashboard/core/storage.py).
+STORAGE_RETRY_SECONDS = env_float("STORAGE_RETRY_SECONDS", 5.0)
 
 STORAGES = {
     # Uploaded inputs are private: served only through a login-protected view, never

@@ -10,6 +10,8 @@ import os
 
 from django.conf import settings
 from django.core import checks
+from django.core.files.storage import FileSystemStorage
+from django.utils.module_loading import import_string
 
 
 def _workers() -> int:
@@ -56,7 +58,7 @@ def memory_cache_with_several_workers(app_configs, **kwargs):
 @checks.register("dashboard", deploy=True)
 def local_media_with_several_workers(app_configs, **kwargs):
     workers = _workers()
-    if workers > 1 and settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage":
+    if workers > 1 and issubclass(import_string(settings.STORAGES["default"]["BACKEND"]), FileSystemStorage):
         return [
             checks.Warning(
                 f"Uploaded inputs are kept on this machine's disk (MEDIA_ROOT={settings.MEDIA_ROOT}), "

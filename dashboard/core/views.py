@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from dashboard import genapi
+from dashboard.core import storage
 from dashboard.core.http import Gone, is_local_path
 from dashboard.index import status as index_status
 from dashboard.runs import workers
@@ -33,8 +34,13 @@ def cache_state() -> str:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Database, cache and upstream reachability for a load balancer; nothing more revealing."""
-    checks: dict[str, str | int | None] = {"database": "ok", "cache": cache_state(), "upstream": genapi.health()}
+    """Database, cache, image store and upstream reachability for a load balancer; nothing more revealing."""
+    checks: dict[str, str | int | None] = {
+        "database": "ok",
+        "cache": cache_state(),
+        "storage": storage.state(),
+        "upstream": genapi.health(),
+    }
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -64,13 +70,25 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 DATABASE_AWAY_RETRY_SECONDS = 5
 
 
+def unavailable(template: str, retry_after: int) -> HttpResponse:
+    """A 503 page drawn without a request context (no query: the database may be away too)."""
+    response = HttpResponse(loader.render_to_string(template), status=503)
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def storage_away() -> HttpResponse:
+    """The "image store is not answering" page: for what no view answers more precisely."""
+    return unavailable("503_storage.html", storage.RETRY_AFTER_SECONDS)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """The 500 page, or the 503 "database unavailable" page when that is the cause (a
-    PostgreSQL restart, a network cut). Drawn without a request context: no query."""
+    """The 500 page, or a 503 page when the cause is a part that is away: the database (a
+    PostgreSQL restart, a network cut) or the image store (S3 out of reach)."""
     if isinstance(sys.exception(), DatabaseError):
-        response = HttpResponse(loader.render_to_string("503.html"), status=503)
-        response["Retry-After"] = str(DATABASE_AWAY_RETRY_SECONDS)
-        return response
+        return unavailable("503.html", DATABASE_AWAY_RETRY_SECONDS)
+    if isinstance(sys.exception(), storage.StorageUnavailable):
+        return storage_away()
     return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 

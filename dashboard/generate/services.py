@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from dashboard import genapi
-from dashboard.core import display, polling, tokens
+from dashboard.core import display, polling, storage, tokens
 from dashboard.core.catalogue import ToolChoice
 from dashboard.core.responses import Notice, upstream_message
 from dashboard.core.slots import Slot, kinds
@@ -185,10 +185,8 @@ def send(designer, session, choice: ToolChoice, data, files) -> Sent:
         return _already_sent(earlier, arguments)
     form = GenerateForm(data, files, **arguments)
     valid = form.is_valid()
-    if stored := form.checked_uploads():
-        for slot, upload, info in stored:
-            form.keep(slot, uploads.store(designer, upload, info, kind=slot.name))
-        uploads.bound_drafts(designer, keep=form.kept.values())
+    if not _store_uploads(designer, form):
+        valid = False
     remember_photos(session, choice.slots, form.kept)
     if choice.tools_problem:
         form.add_error(None, choice.tools_problem)
@@ -197,6 +195,24 @@ def send(designer, session, choice: ToolChoice, data, files) -> Sent:
     elif valid:
         return _send_job(designer, form, arguments)
     return Sent(form=form)
+
+
+def _store_uploads(designer, form: GenerateForm) -> bool:
+    """Keep the form's new uploads that passed their checks (whatever else failed), the
+    form carrying each from now on; False when the image store did not take them (the
+    form then says so on their slots, and its other photos stay attached)."""
+    stored = form.checked_uploads()
+    for place, (slot, upload, info) in enumerate(stored):
+        try:
+            form.keep(slot, uploads.store(designer, upload, info, kind=slot.name))
+        except storage.StorageUnavailable:
+            # The rest are not tried: each would wait for the store's timeouts again.
+            for unsaved, _, _ in stored[place:]:
+                form.add_error(unsaved.name, storage.PHOTO_NOT_SAVED)
+            return False
+    if stored:
+        uploads.bound_drafts(designer, keep=form.kept.values())
+    return True
 
 
 def _send_job(designer, form: GenerateForm, arguments: dict[str, Any]) -> Sent:
@@ -216,6 +232,10 @@ def _send_job(designer, form: GenerateForm, arguments: dict[str, Any]) -> Sent:
         return Sent(form=form)
     except genapi.GenApiError as exc:
         form.add_error(None, upstream_message(exc))
+        return Sent(form=form)
+    except storage.StorageUnavailable:
+        # Nothing was sent and the form's token was given back: the same form may be sent again.
+        form.add_error(None, storage.JOB_NOT_SENT)
         return Sent(form=form)
     kept = kept_after_send(form.slots, form.kept)
     fresh = GenerateForm(initial={"style": form.cleaned_data.get("style", "")}, kept=kept, **arguments)
@@ -250,6 +270,11 @@ def run_again(designer, job: Job, token: str, *, shown_in: str = "under Recent j
         )
     except genapi.GenApiError as exc:
         return f"Could not run it again: {upstream_message(exc)}"
+    except storage.StorageUnavailable:
+        return (
+            "Nothing was sent: the image store is not answering, so this job's photos could not be read. "
+            "Try again in a moment."
+        )
     return None
 
 

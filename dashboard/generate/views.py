@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from dashboard import genapi
+from dashboard.core import storage
 from dashboard.core.catalogue import ToolChoice, choose_tool
 from dashboard.core.http import Gone, HtmxHttpRequest
 from dashboard.core.responses import Notice, answer_change, render_page, see_other
@@ -66,13 +67,16 @@ def generate(request: HtmxHttpRequest) -> HttpResponse:
 def add_photo(request: HtmxHttpRequest, slot: str) -> HttpResponse:
     """A photo picked or dropped into a slot, uploaded at once by generate.js: kept as a
     draft and answered as a reference for the slot's `__kept` field (JSON), or refused
-    with the sentence the form would say (400; 429 over the per-minute limits)."""
+    with the sentence the form would say (400; 429 over the per-minute limits; 503 while
+    the image store is not answering)."""
     try:
         image = services.add_photo(request.user, slot, request.FILES.get("photo"), request.POST.getlist("keep"))
     except services.UnknownSlot:
         raise Gone("No tool takes an image by this name.") from None
     except uploads.UploadRefused as refused:
         return JsonResponse({"error": refused.message}, status=429 if refused.over_limit else 400)
+    except storage.StorageUnavailable:
+        return JsonResponse({"error": storage.PHOTO_NOT_SAVED}, status=503)
     return JsonResponse(services.photo_reference(image, slot), status=201)
 
 

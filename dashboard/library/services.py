@@ -25,7 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from dashboard.core import images, slots
+from dashboard.core import images, slots, storage
 from dashboard.index import services as index
 from dashboard.library import uploads
 from dashboard.models import InputImage, spaced_words
@@ -232,22 +232,29 @@ def add_files(owner, files: Iterable[UploadedFile], kind: str, *, may_read: int 
     """Check each file exactly as the generate form does (the per-minute limits, then
     the image checks) and keep those that pass; a refused file is never stored, and
     does not stop the others. At most `may_read` files (UPLOADS_PER_REQUEST) are read at
-    all; the others are refused unread, each by name."""
+    all; the others are refused unread, each by name. While the image store is not
+    answering, the rest are refused with that reason (StorageUnavailable)."""
     if kind not in kinds():
         raise LibraryRefused("Choose what kind of image these are.")
     added = Added()
     may_read = settings.UPLOADS_PER_REQUEST if may_read is None else may_read
+    store_away = False
     for place, upload in enumerate(files):
         name = (upload.name or "file")[:120]
         if place >= may_read:
             added.refused.append((name, uploads.unread_refusal()))
             continue
+        if store_away:  # not tried: each would wait for the store's timeouts again
+            added.refused.append((name, storage.PHOTO_NOT_SAVED))
+            continue
         try:
             info = uploads.checked(owner, upload)
+            added.images.append(add_to_library(owner, upload, info, kind))
         except uploads.UploadRefused as exc:
             added.refused.append((name, exc.message))
-            continue
-        added.images.append(add_to_library(owner, upload, info, kind))
+        except storage.StorageUnavailable:
+            added.refused.append((name, storage.PHOTO_NOT_SAVED))
+            store_away = True
     return added
 
 

@@ -14,6 +14,7 @@ from io import BytesIO
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import content_disposition_header, quote_etag
@@ -22,7 +23,8 @@ from django.views.decorators.http import require_GET
 from PIL import Image, ImageDraw
 
 from dashboard import genapi
-from dashboard.core import display, images
+from dashboard.core import display, images, storage
+from dashboard.core import views as core_views
 from dashboard.core.http import Gone
 from dashboard.index import services as index
 from dashboard.models import InputImage
@@ -110,7 +112,7 @@ def result_image(request, item_id: str, kind: str) -> HttpResponse:
 
 
 @require_GET
-def input_image(request, pk: int, variant: str) -> FileResponse:
+def input_image(request, pk: int, variant: str) -> HttpResponseBase:
     """A stored input (or its thumbnail), for logged-in users only, never a public path.
 
     Inputs of a job are the team's; an upload no job has used is its owner's alone.
@@ -119,8 +121,15 @@ def input_image(request, pk: int, variant: str) -> FileResponse:
     name = image.thumbnail.name if variant == "thumbnail" else image.file.name
     try:
         handle = default_storage.open(name, "rb")
+        # Read now (S3 fetches at the first read): a store that fails is this 503, not a
+        # response cut short after its 200.
+        handle.open()
     except FileNotFoundError:
         raise Gone("This input image is no longer stored.") from None
+    except storage.StorageUnavailable:
+        # Shown in place of the image: the tile, until the store answers again (no-store).
+        # A download gets the page saying why.
+        return core_views.storage_away() if variant == "download" else placeholder_response(503)
     response = FileResponse(
         handle,
         content_type="image/webp" if variant == "thumbnail" else image.content_type,

@@ -34,7 +34,7 @@ from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
 from dashboard import genapi
-from dashboard.core import audit, tokens
+from dashboard.core import audit, storage, tokens
 from dashboard.core.slots import Slot
 from dashboard.index import services as index
 from dashboard.jobs import services as jobs
@@ -405,23 +405,40 @@ def _deferred(cell_id: int, attempt: int, tries: int, reserved_at: str) -> bool:
     return False
 
 
+STORE_FAILED_MESSAGE = (
+    "An input image could not be read from the image store, so the job was not sent. Try again sends it."
+)
+
+
+def _send_later(cell: RunCell, tries: int, later: datetime) -> None:
+    _give_back(cell.pk, cell.attempt)
+    _enqueue([(cell.pk, cell.attempt)], tries=tries + 1, run_after=later)
+
+
 def _not_made(cell: RunCell, tries: int, error: genapi.GenApiError | OSError) -> str:
     """A claimed cell whose job was not made: sent again later when the upstream surely
-    took nothing (busy, away) and tries remain; else not sent, with the reason."""
+    took nothing (busy, away), or the image store did not answer, and tries remain; else
+    not sent, with the reason."""
     run = cell.run
+    may_retry = tries + 1 < len(BACKOFF_SECONDS)
     if isinstance(error, genapi.RateLimited | genapi.UpstreamUnavailable):
         nothing_made = isinstance(error, genapi.RateLimited) or error.never_arrived
-        if nothing_made and tries + 1 < len(BACKOFF_SECONDS):
+        if nothing_made and may_retry:
             pause = error.retry_after if isinstance(error, genapi.RateLimited) and error.retry_after else None
             later = timezone.now() + timedelta(seconds=pause or BACKOFF_SECONDS[tries])
             hold_sends_until(later)
-            _give_back(cell.pk, cell.attempt)
-            _enqueue([(cell.pk, cell.attempt)], tries=tries + 1, run_after=later)
+            _send_later(cell, tries, later)
             logger.info("run %s cell %s: upstream busy or away, sending again at %s", run.pk, cell.pk, later)
             return "later"
+    if isinstance(error, storage.StorageUnavailable) and may_retry:
+        # Its inputs are still stored; the store is away for now: the cell waits for it.
+        later = timezone.now() + timedelta(seconds=BACKOFF_SECONDS[tries])
+        _send_later(cell, tries, later)
+        logger.warning("run %s cell %s: the image store is not answering, sending again at %s", run.pk, cell.pk, later)
+        return "later"
     if isinstance(error, OSError):
         logger.exception("run %s cell %s: an input could not be read", run.pk, cell.pk)
-        _not_sent(cell.pk, cell.attempt, "An input image could not be read from storage, so the job was not sent.")
+        _not_sent(cell.pk, cell.attempt, STORE_FAILED_MESSAGE)
         return "not sent"
     problem = error.message
     if isinstance(error, genapi.UpstreamRejected):

@@ -117,4 +117,6 @@ class TestStorageFromTheEnvironment:
                 "AWS_LOCATION": "inputs",
             },
         )
-        assert result.stdout.split() == ["/srv/nextry/static", "S3Storage", "studio-inputs", "inputs"], result.stderr
+        assert result.stdout.split() == ["/srv/nextry/static", "S3MediaStorage", "studio-inputs", "inputs"], (
+            result.stderr
+        )

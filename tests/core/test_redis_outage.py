@@ -140,6 +140,7 @@ class TestHealthzReportsTheCache:
             "database": "ok",
             "upstream": "ok",
             "cache": "unavailable",
+            "storage": "ok",
             "worker": "stopped",  # told, not judged: no worker runs in this test
             "sync": "ok",
         }

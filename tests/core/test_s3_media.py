@@ -112,7 +112,7 @@ class TestInputsOnS3:
 
 class TestMediaStorageFromTheEnvironment:
     def test_the_file_system_is_the_default(self):
-        assert media_storage_settings({}) == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        assert media_storage_settings({}) == {"BACKEND": "dashboard.core.storage.LocalMediaStorage"}
 
     def test_s3_needs_a_bucket(self):
         with pytest.raises(ImproperlyConfigured, match="AWS_STORAGE_BUCKET_NAME"):

@@ -44,6 +44,7 @@ class TestHealthCheck:
             "status": "ok",
             "database": "ok",
             "cache": "ok",
+            "storage": "ok",
             "upstream": "ok",
             "worker": "ok",
             "sync": "ok",
