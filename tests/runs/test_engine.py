@@ -357,7 +357,7 @@ class TestTakingOverADeadWorker:
         assert workers.tend() == 0
 
     def test_the_database_backends_task_rows_of_a_dead_worker_are_marked_failed(self, run):
-        from dashboard.management.commands.run_worker import fail_orphaned_task_rows
+        from dashboard.runs.backends.database import fail_orphaned_task_rows
 
         dead, living, fresh = list(run.cells.order_by("row", "column"))[:3]
         taken_by(dead, "dead", ago=timedelta(seconds=120))
