@@ -76,7 +76,7 @@ test-services: $(STAMP) chromium services
 
 # The tests of the real background workers (marked `tasks_rq`) once more, with the RQ task
 # backend (TASKS_BACKEND=rq), on private PostgreSQL and Redis servers as test-services: the
-# run tests pass on both backends. Eight tests, two minutes alone.
+# run tests pass on both backends. Ten tests, about three minutes in one process.
 test-rq: $(STAMP) services
 	@echo "== The tests marked tasks_rq, with the RQ task backend =="
 	@TASKS_BACKEND=rq $(PY) -m tests.support.services -- $(PY) -m pytest $(XDIST) -m tasks_rq $(PYTEST_ARGS) \

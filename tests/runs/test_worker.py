@@ -172,6 +172,33 @@ def test_a_queued_cell_whose_task_was_lost_is_sent_all_the_same(settings, simula
     assert cell.attempt == 1 and len(creations(simulator)) == 1
 
 
+def test_cells_put_off_till_their_send_time_are_sent_after_the_worker_that_put_them_off_died(
+    settings, simulator, designer
+):
+    """Six sends a minute: every cell but the first is put off till its send time, 10 s
+    apart (`run_after`, the worker given back meanwhile). The worker that put them off is
+    killed; the other sends every one, once. (With RQ, the first worker holds the scheduler
+    that moves put-off tasks to the queue when due: the one killed.)"""
+    simulator.clear_requests()
+    run = start(designer, 3, 1)
+    with WorkerProcess(settings, sends_per_minute=6) as first:
+        wait_until(
+            lambda: len(tasks.with_status("SUCCESSFUL")) == 3,  # one sent, two put off
+            timeout=30,
+            message="the first cell sent and the others put off",
+        )
+        with WorkerProcess(settings, sends_per_minute=6) as second:
+            first.kill()
+            wait_until(
+                lambda: all_sent(run),
+                timeout=120,
+                message=lambda: f"every cell sent; the survivor said:\n{second.output()[-3000:]}",
+            )
+
+    assert len(creations(simulator, status=200)) == 3
+    assert all(cell.attempt == 1 for cell in run.cells.all())
+
+
 HELD_MS = 4000
 
 

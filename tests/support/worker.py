@@ -13,7 +13,6 @@ its own outside the database and MEDIA_ROOT::
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -87,8 +86,6 @@ class WorkerProcess:
             env=self.env,
             stdout=self._output,
             stderr=subprocess.STDOUT,
-            # A group of its own, killed whole: RQ's worker forks its scheduler.
-            start_new_session=True,
         )
         # The worker has no port to answer on: it is up once it says so.
         deadline = time.monotonic() + 30
@@ -99,10 +96,9 @@ class WorkerProcess:
         return self
 
     def kill(self) -> None:
-        """Stop it at once, as a crash or an OOM kill would (no clean shutdown): the
-        worker and any process it started (RQ's scheduler), as a container's end would."""
+        """Stop it at once, as a crash or an OOM kill would (no clean shutdown)."""
         if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.kill()
             self._process.wait()
 
     def stop(self) -> None:
