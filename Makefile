@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: demo test test-sqlite test-services bench lighthouse venv chromium services lint format lock lock-upgrade clean
+.PHONY: demo test test-sqlite test-services test-rq bench lighthouse venv chromium services lint format lock lock-upgrade clean
 
 # .venv holds exactly what requirements.lock pins, every file checked against the lock's
 # hashes (--require-hashes: pip refuses a file whose hash is not listed, and wheels only, so
@@ -47,7 +47,9 @@ demo: $(STAMP)
 
 # `make test` runs the suite twice: everything on SQLite and the per-process memory
 # cache (the defaults), then again on real PostgreSQL and Redis servers that
-# tests/support/services.py starts and stops, the tests whose behaviour can differ there.
+# tests/support/services.py starts and stops, the tests whose behaviour can differ there;
+# then, on those servers again, the background workers' tests with the RQ task backend
+# (test-rq, below).
 # The rule: a test module is marked `postgres_redis` (pytestmark) when it exercises
 # queries, transactions, row locks, unique constraints, sessions or the shared cache;
 # folders do not decide. PYTEST_ARGS applies to both runs (the services run still keeps
@@ -61,7 +63,7 @@ SERVICES_PYTEST_ARGS ?= -m postgres_redis $(PYTEST_ARGS)
 # on the simulator, subprocesses and Chromium. `make test XDIST=` runs one process.
 XDIST ?= -n 4 --dist loadfile
 
-test: test-sqlite test-services
+test: test-sqlite test-services test-rq
 
 test-sqlite: $(STAMP) chromium services
 	@echo "== The whole suite on SQLite and the local memory cache =="
@@ -71,6 +73,14 @@ test-services: $(STAMP) chromium services
 	@echo "== The tests marked postgres_redis, on PostgreSQL and Redis =="
 	@CHROMIUM_PATH="$$(scripts/ensure-chromium)" $(PY) -m tests.support.services -- $(PY) -m pytest $(XDIST) $(SERVICES_PYTEST_ARGS) \
 		|| { rc=$$?; [ $$rc -eq 5 ] && echo "(none of these tests is marked postgres_redis)" || exit $$rc; }
+
+# The tests of the real background workers (marked `tasks_rq`) once more, with the RQ task
+# backend (TASKS_BACKEND=rq), on private PostgreSQL and Redis servers as test-services: the
+# run tests pass on both backends. Ten tests, about three minutes in one process.
+test-rq: $(STAMP) services
+	@echo "== The tests marked tasks_rq, with the RQ task backend =="
+	@TASKS_BACKEND=rq $(PY) -m tests.support.services -- $(PY) -m pytest $(XDIST) -m tasks_rq $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -eq 5 ] && echo "(none of these tests is marked tasks_rq)" || exit $$rc; }
 
 # Lint: ruff's checks and ruff's formatting, everywhere (`make format` applies both fixes);
 # whether requirements.lock was made from pyproject.toml's dependencies as they are; mypy

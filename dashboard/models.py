@@ -360,9 +360,12 @@ class RunCell(models.Model):
     problem = models.CharField(max_length=300, blank=True)
     # The job of the latest attempt; earlier attempts' jobs stay in History.
     job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    # The background task that will send it (django-tasks-db's id): a queued cell whose
+    # The background task that will send it (its id in Django's tasks API, a string: a
+    # UUID from the database backend, 32 letters and digits from RQ's): a queued cell whose
     # task died with its worker is found by it and enqueued again (runs.revive).
-    task_id = models.UUIDField(null=True, blank=True)
+    # Nullable, as the UUID column it replaced was: the previous release still writes NULL
+    # during a rolling deploy (README, "Upgrading").
+    task_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["row", "column"]

@@ -78,9 +78,13 @@ INSTALLED_APPS = [
 ]
 
 # Background work (sending the jobs of matrix runs) goes through Django's tasks
-# framework, stored in the project's own database by django-tasks-db and run by
-# `manage.py db_worker` (see README: why this backend).
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# framework; TASKS_BACKEND chooses where the tasks wait (TASKS is set below, after
+# REDIS_URL): "database", the default, in the project's own database (django-tasks-db),
+# or "rq", in Redis (django-tasks-rq). `manage.py run_worker` runs the chosen one's
+# worker (see README: Deployment, the worker).
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "").strip().lower() or "database"
+if TASKS_BACKEND not in ("database", "rq"):
+    raise ImproperlyConfigured(f'TASKS_BACKEND must be "database" or "rq", not {TASKS_BACKEND!r}.')
 
 MIDDLEWARE = [
     # Before all: every line logged while answering carries the request's id.
@@ -226,6 +230,26 @@ CACHES = {
     # Always this process's own memory: what must keep working when Redis does not.
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "local"},
 }
+
+TASK_QUEUES = ["default"]
+if TASKS_BACKEND == "rq":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("TASKS_BACKEND=rq keeps the tasks in Redis: set REDIS_URL too.")
+    INSTALLED_APPS.append("django_rq")
+    # dashboard/runs/backends/rq.py: django-tasks-rq, answering in Django's own exceptions.
+    TASKS = {"default": {"BACKEND": "dashboard.runs.backends.rq.RQBackend", "QUEUES": TASK_QUEUES}}
+    # No socket timeout (unlike the cache's): the worker waits on Redis for the next task.
+    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in TASK_QUEUES}
+    RQ = {
+        # django-tasks-rq's jobs run Django tasks; rqworker needs their class too.
+        "JOB_CLASS": "django_tasks_rq.backend.Job",
+        # Each task in the worker's own process, as the database backend's worker does: a
+        # killed worker takes its task with it (a forked child would go on sending
+        # with no heartbeat beside it), and the heartbeat's thread stays alive.
+        "WORKER_CLASS": "rq.worker.SimpleWorker",
+    }
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 # How long /healthz reuses its probe of the upstream (it is public: a flood of hits
 # must not spend the API key's rate limit). 0 probes on every hit.
 HEALTHZ_CACHE_SECONDS = env_int("HEALTHZ_CACHE_SECONDS", 15)

@@ -22,7 +22,17 @@ PRODUCTION_ENV = {
     "DATABASE_URL": f"sqlite:////tmp/nextry-deploy-check{os.environ.get('PYTEST_XDIST_WORKER', '')}.sqlite3",
 }
 
-OWN_VARIABLES = ("DJANGO_", "DATABASE_", "REDIS_", "MEDIA_", "AWS_", "STATIC_ROOT", "WEB_CONCURRENCY", "HEALTHZ_")
+OWN_VARIABLES = (
+    "DJANGO_",
+    "DATABASE_",
+    "REDIS_",
+    "MEDIA_",
+    "AWS_",
+    "STATIC_ROOT",
+    "WEB_CONCURRENCY",
+    "HEALTHZ_",
+    "TASKS_",
+)
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -49,6 +59,22 @@ class TestDeployChecks:
         result = manage("check", env={**PRODUCTION_ENV, "SECRET_KEY": ""})
         assert result.returncode != 0
         assert "SECRET_KEY must be set" in result.stderr
+
+    def test_the_rq_task_backend_refuses_to_start_without_redis(self):
+        result = manage("check", env={**PRODUCTION_ENV, "TASKS_BACKEND": "rq"})
+        assert result.returncode != 0
+        assert "TASKS_BACKEND=rq keeps the tasks in Redis: set REDIS_URL too." in result.stderr
+
+    def test_the_rq_task_backend_passes_the_deploy_checks_with_redis(self):
+        # Checks only: nothing connects to this Redis.
+        env = {**PRODUCTION_ENV, "TASKS_BACKEND": "rq", "REDIS_URL": "redis://redis.example.com:6379/0"}
+        result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_an_unknown_task_backend_is_refused_by_name(self):
+        result = manage("check", env={**PRODUCTION_ENV, "TASKS_BACKEND": "celery"})
+        assert result.returncode != 0
+        assert 'TASKS_BACKEND must be "database" or "rq", not \'celery\'' in result.stderr
 
 
 # Two requests through the whole middleware stack under the production settings (no

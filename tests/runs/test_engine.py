@@ -316,7 +316,7 @@ class TestTakingOverADeadWorker:
         taken_by(cell, "dead", ago=timedelta(seconds=120))
         assert workers.tend() == 1
         cell.refresh_from_db()
-        assert cell.task_id != task.id and task_of(cell).status == "READY"
+        assert cell.task_id != str(task.id) and task_of(cell).status == "READY"
         assert workers.tend() == 0
 
     def test_a_task_running_longer_than_any_send_is_lost_even_on_a_living_worker(self, run):
@@ -357,7 +357,7 @@ class TestTakingOverADeadWorker:
         assert workers.tend() == 0
 
     def test_the_database_backends_task_rows_of_a_dead_worker_are_marked_failed(self, run):
-        from dashboard.management.commands.run_worker import fail_orphaned_task_rows
+        from dashboard.runs.backends.database import fail_orphaned_task_rows
 
         dead, living, fresh = list(run.cells.order_by("row", "column"))[:3]
         taken_by(dead, "dead", ago=timedelta(seconds=120))

@@ -13,17 +13,22 @@ import time
 import pytest
 from django.db import connection
 from django.utils import timezone
-from django_tasks_db.models import DBTaskResult
 
 from dashboard import genapi
 from dashboard.core.slots import slots_for
 from dashboard.models import Job, RunCell
 from dashboard.runs import services as runs
+from tests.support import tasks
 from tests.support.library import library_image
 from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.postgres_redis]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres_redis,
+    pytest.mark.tasks_rq,
+]
 
 FASHION_SWAP = genapi.Tool(name="fashion_swap", title="Fashion Swap", group="fashion")
 GARMENT, MODEL = slots_for("fashion_swap", "fashion")
@@ -53,10 +58,6 @@ def all_sent(run) -> bool:
     return not run.cells.exclude(state=RunCell.State.SENT).exists()
 
 
-def tasks_settled() -> bool:
-    return not DBTaskResult.objects.filter(status__in=["READY", "RUNNING"]).exists()
-
-
 def test_two_workers_under_the_rate_limit_send_every_cell_once(settings, simulator, designer):
     # The upstream takes 3 requests in any 2 seconds; the workers would send 10 a second.
     simulator.configure(rate_limit="3/2")
@@ -69,7 +70,7 @@ def test_two_workers_under_the_rate_limit_send_every_cell_once(settings, simulat
         # start than the first took to send all twelve.
         run = start(designer, 4, 3)
         wait_until(lambda: all_sent(run), timeout=120, message="every cell of the run sent")
-        wait_until(tasks_settled, timeout=30, message="no task left to run")
+        wait_until(tasks.settled, timeout=30, message="no task left to run")
 
     made = creations(simulator, status=200)
     refused = creations(simulator, status=429)
@@ -108,7 +109,7 @@ def test_cancel_stops_the_cells_not_yet_sent(settings, simulator, designer):
             lambda: run.cells.filter(state=RunCell.State.SENT).count() >= 2, timeout=60, message="two cells sent"
         )
         cancelled = runs.cancel(run, designer)
-        wait_until(tasks_settled, timeout=60, message="the worker went through every task")
+        wait_until(tasks.settled, timeout=60, message="the worker went through every task")
 
     states = list(run.cells.values_list("state", flat=True))
     sent = states.count(RunCell.State.SENT)
@@ -150,10 +151,52 @@ def test_the_same_cell_enqueued_twice_is_sent_once(settings, simulator, designer
     send_cell.enqueue(cell.pk, cell.attempt, 0)
     with WorkerProcess(settings), WorkerProcess(settings):
         wait_until(lambda: all_sent(run), timeout=60, message="the cell sent")
-        wait_until(tasks_settled, timeout=30, message="both tasks run")
+        wait_until(tasks.settled, timeout=30, message="both tasks run")
 
-    assert DBTaskResult.objects.filter(status="SUCCESSFUL").count() == 2, "both tasks ran"
+    assert len(tasks.with_status("SUCCESSFUL")) == 2, "both tasks ran"
     assert len(creations(simulator)) == 1
+
+
+def test_a_queued_cell_whose_task_was_lost_is_sent_all_the_same(settings, simulator, designer):
+    """The backend lost the cell's task (a Redis restarted without persistence, a row
+    deleted): a worker's tending asks for it through the tasks API, is told there is no
+    such task, and enqueues the cell again."""
+    simulator.clear_requests()
+    run = start(designer, 1, 1)
+    cell = run.cells.get()
+    tasks.forget(cell.task_id)
+    with WorkerProcess(settings):
+        wait_until(lambda: all_sent(run), timeout=60, message="the cell sent")
+
+    cell.refresh_from_db()
+    assert cell.attempt == 1 and len(creations(simulator)) == 1
+
+
+def test_cells_put_off_till_their_send_time_are_sent_after_the_worker_that_put_them_off_died(
+    settings, simulator, designer
+):
+    """Six sends a minute: every cell but the first is put off till its send time, 10 s
+    apart (`run_after`, the worker given back meanwhile). The worker that put them off is
+    killed; the other sends every one, once. (With RQ, the first worker holds the scheduler
+    that moves put-off tasks to the queue when due: the one killed.)"""
+    simulator.clear_requests()
+    run = start(designer, 3, 1)
+    with WorkerProcess(settings, sends_per_minute=6) as first:
+        wait_until(
+            lambda: len(tasks.with_status("SUCCESSFUL")) == 3,  # one sent, two put off
+            timeout=30,
+            message="the first cell sent and the others put off",
+        )
+        with WorkerProcess(settings, sends_per_minute=6) as second:
+            first.kill()
+            wait_until(
+                lambda: all_sent(run),
+                timeout=120,
+                message=lambda: f"every cell sent; the survivor said:\n{second.output()[-3000:]}",
+            )
+
+    assert len(creations(simulator, status=200)) == 3
+    assert all(cell.attempt == 1 for cell in run.cells.all())
 
 
 HELD_MS = 4000
@@ -175,9 +218,7 @@ def test_a_cell_whose_worker_died_while_sending_is_not_sent_again_by_itself(sett
     simulator.configure(latency_ms=0)
     with WorkerProcess(settings):
         # The dead worker's task is left RUNNING; nothing else may send this cell.
-        wait_until(
-            lambda: not DBTaskResult.objects.filter(status="READY").exists(), timeout=30, message="ready tasks taken"
-        )
+        wait_until(lambda: not tasks.with_status("READY"), timeout=30, message="ready tasks taken")
     cell.refresh_from_db()
     assert cell.state == RunCell.State.SENDING and cell.job is None
     assert runs.cell_status(cell) == "sending"
@@ -239,8 +280,8 @@ def test_a_worker_killed_mid_run_has_its_task_taken_over_within_a_minute_nobody_
 
         def held_task() -> tuple[RunCell, WorkerProcess] | None:
             """A queued cell whose task a worker runs (sleeping till its send time), and that worker."""
-            for task in DBTaskResult.objects.filter(status="RUNNING"):
-                cell = RunCell.objects.filter(pk=task.args_kwargs["args"][0], task_id=task.id).first()
+            for task in tasks.with_status("RUNNING"):
+                cell = RunCell.objects.filter(pk=task.args[0], task_id=task.id).first()
                 if cell and cell.state == RunCell.State.QUEUED and task.worker_ids[-1:][0] in by_name:
                     return cell, by_name[task.worker_ids[-1]]
             return None
@@ -263,5 +304,12 @@ def test_a_worker_killed_mid_run_has_its_task_taken_over_within_a_minute_nobody_
     made = creations(simulator, status=200)
     assert len(made) == 9, f"9 cells must make 9 jobs, the upstream made {len(made)}"
     assert all(cell.attempt == 1 for cell in run.cells.all())
-    orphan = DBTaskResult.objects.get(id=held.task_id)
-    assert orphan.status == "FAILED" and "stopped without finishing" in orphan.traceback, "the orphaned row tidied"
+    if settings.TASKS_BACKEND == "database":
+        from dashboard.runs.tasks import send_cell
+
+        # The database backend's own row of the dead worker's task would say "running"
+        # for good; run_worker marks it failed (RQ cleans its own registries).
+        orphan = send_cell.get_result(str(held.task_id))
+        assert orphan.status == "FAILED" and "stopped without finishing" in orphan.errors[-1].traceback, (
+            "the orphaned row tidied"
+        )
