@@ -326,6 +326,9 @@ def dashboard_env(tmp: Path, sim: SimulatorProcess, **extra: str) -> dict[str, s
         "GENAPI_BASE_URL": sim.base_url,
         "GENAPI_API_KEY": sim.api_key,
         "LOG_LEVEL": "INFO",
+        # The benches read the processes' logs (a genapi line per upstream call, the sync's
+        # start): plain lines, whatever DEBUG's default format (JSON with DEBUG off).
+        "LOG_FORMAT": "text",
         "PYTHONUNBUFFERED": "1",
         # Benchmarks send jobs and photos faster than a designer may (JOB_RATE_LIMIT_PER_MINUTE,
         # UPLOADS_PER_MINUTE, UPLOAD_MB_PER_MINUTE); they measure cost, not the limits, which
@@ -633,7 +636,7 @@ class SyncProcess:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             self.check_alive()
-            if re.search(r"^.* sync \S+ started$", self.log_text(), re.MULTILINE):
+            if re.search(r"^.* sync \S+ started\b", self.log_text(), re.MULTILINE):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"the sync process did not start within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
@@ -676,7 +679,8 @@ class SyncProcess:
 
 # --- Upstream calls, by the process that made them ---------------------------------------
 
-CALL_LINE = re.compile(r"genapi (GET|POST|PUT|PATCH|DELETE) (/\S*) (\S+) ([\d.]+)ms$")
+# Bound fields (tick=..., request_id=...) may follow the call on its line.
+CALL_LINE = re.compile(r"genapi (GET|POST|PUT|PATCH|DELETE) (/\S*) (\S+) ([\d.]+)ms\b")
 
 
 def normalized_path(path: str) -> str:
