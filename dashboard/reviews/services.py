@@ -58,8 +58,12 @@ def rate(designer, item_id: str, like: bool, *, bulk: bool = False, toggle: bool
     action = audit.Action.LIKE if like else audit.Action.DISLIKE
     try:
         if toggle:
-            # Only a toggle needs the current rating (one read, usually from the cache).
-            upstream_like = genapi.item(item_id).like
+            # Pressed against the rating the page showed: the index's (not the cache's, which
+            # a listing asked before a change here and answered after it can set back).
+            row = index.find(item_id)
+            if row is None:
+                raise genapi.NotFound()
+            upstream_like = row.like
             if like_shown(upstream_like, review_of(item_id)) is like:
                 _mark_rated(item_id, designer, cleared=True, like_when_cleared=upstream_like, reasons="")
                 audit.record(designer, audit.Action.CLEAR, item_id)

@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.urls import reverse
 
+from dashboard import genapi
 from dashboard.models import AuditEntry, Review
 from tests.support.index import catch_up
 from tests.support.simulator import SimulatorProcess
@@ -112,6 +113,22 @@ class TestToggle:
         # Pressed once more, it is a like again, sent upstream.
         assert pressed(rate(client, item_id, "true"), "like") == "true"
         assert not Review.objects.get(history_item_id=item_id).cleared
+
+    def test_pressed_again_it_clears_even_when_a_listing_put_an_older_answer_back_in_the_cache(
+        self, client, ada, upstream, item_id
+    ):
+        from dashboard.genapi import cached
+
+        catch_up()
+        before = [item for item in genapi.history(limit=100).items if item.id == item_id]
+        assert before and before[0].like is None
+        assert pressed(rate(client, item_id, "true"), "like") == "true"
+        # The sync's listing, asked before the like and answered after it, caches its answer.
+        cached._remember(before)
+        assert genapi.item(item_id).like is None
+        # The designer presses the like the page shows: it clears, as on any other day.
+        assert pressed(rate(client, item_id, "true"), "like") == "false"
+        assert Review.objects.get(history_item_id=item_id).cleared
 
     def test_a_cleared_rating_yields_to_a_newer_one_made_elsewhere(self, client, ada, upstream, item_id):
         rate(client, item_id, "true")
