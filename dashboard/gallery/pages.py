@@ -44,6 +44,11 @@ def gallery_url(filters: history.Filters, **changes) -> str:
     return with_query(reverse("history"), filters.query(**changes))
 
 
+def filtered_run(run_id: int | None) -> Run | None:
+    """The run a page is narrowed to, for its chip: its name, else "Run #N"."""
+    return Run.objects.filter(pk=run_id).only("name").first() if run_id else None
+
+
 def gallery_context(request: HtmxHttpRequest, filters: history.Filters, **extra) -> dict:
     known = catalogue()
     page = history.load_page(filters, request.user, known)
@@ -65,7 +70,7 @@ def gallery_context(request: HtmxHttpRequest, filters: history.Filters, **extra)
         ),
         "news_poll_seconds": polling.NEWS_POLL_SECONDS,
         "without_run_url": gallery_url(filters, run=None, page=1) if filters.run else "",
-        "filtered_run": Run.objects.filter(pk=filters.run).only("name").first() if filters.run else None,
+        "filtered_run": filtered_run(filters.run),
         "without_inputs_url": gallery_url(filters, inputs=(), page=1) if filters.inputs else "",
         "index_status": index_status.current(),
         **extra,

@@ -33,6 +33,7 @@ def insights(request: HtmxHttpRequest) -> HttpResponse:
         "query": scope.query(),
         "dates_note": pages.dates_note(request.GET),
         "without_run_url": pages.with_query(reverse("insights"), scope.query(run=None)),
+        "filtered_run": pages.filtered_run(scope.run),
         "without_inputs_url": pages.with_query(reverse("insights"), scope.query(inputs=())),
     }
     return render_page(request, PAGE, context)

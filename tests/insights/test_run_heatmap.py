@@ -95,3 +95,13 @@ def test_the_csv_is_the_table_behind_the_disclosure(client, run):
         ["Garment 3", "Model 1", "Failed"],
         ["Garment 3", "Model 2", "No result yet"],
     ]
+
+
+def test_insights_and_history_narrowed_to_a_run_name_it_as_its_page_does(client, run):
+    for page in ("insights", "history"):
+        assert f">Run #{run.pk}</a>" in client.get(reverse(page), {"run": run.pk}).content.decode()
+    run.name = "Spring dresses on the new models"
+    run.save(update_fields=["name"])
+    for page in ("insights", "history"):
+        body = client.get(reverse(page), {"run": run.pk}).content.decode()
+        assert f'<a href="/runs/{run.pk}/">Spring dresses on the new models</a>' in body, page
