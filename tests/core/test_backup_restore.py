@@ -23,7 +23,7 @@ import requests
 
 from tests.conftest import free_port
 from tests.support.procfile import web_command
-from tests.support.services import PostgresServer, postgres_bindir
+from tests.support.services import postgres_bindir, postgres_to_create_databases_on
 from tests.support.simulator import PROJECT_ROOT, read_output
 from tests.support.waiting import wait_until
 
@@ -52,12 +52,8 @@ print(image.pk)
 @pytest.fixture
 def postgres_server():
     """The URL of a PostgreSQL we may create databases on: the run's, else our own."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
+    with postgres_to_create_databases_on() as url:
         yield url
-    else:
-        with PostgresServer() as server:
-            yield server.url
 
 
 @contextmanager

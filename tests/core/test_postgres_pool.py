@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.services import PostgresServer
+from tests.support.services import postgres_to_create_databases_on
 
 pytestmark = pytest.mark.postgres_redis
 
@@ -46,12 +46,8 @@ print(json.dumps({"pids": pids, "errors": errors, "pool_min": stats["pool_min"],
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
+    with postgres_to_create_databases_on() as url:
         yield url
-    else:
-        with PostgresServer() as server:
-            yield server.url
 
 
 def run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:

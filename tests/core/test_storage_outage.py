@@ -125,6 +125,13 @@ def kept_in_form(body: str, slot: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def form_of_stored_photos(client):
+    """A Generate form whose two photos are already in the store (kept library images)."""
+    person, clothes = library_image(client, "person"), library_image(client, "clothes")
+    form = {"tool": "fashion_swap", "submission": new_token(), "person__kept": person.pk, "clothes__kept": clothes.pk}
+    return person, clothes, form
+
+
 class TestTheLibraryWithTheStoreAway:
     def test_pages_and_images_answer_plainly_and_work_again_when_it_is_back(self, client, designer, store):
         person = library_image(client)
@@ -209,13 +216,7 @@ class TestGenerateWithTheStoreAway:
         assert {entry.slot for entry in Job.objects.get().inputs.all()} == {"person", "clothes"}
 
     def test_a_form_of_stored_photos_is_not_sent_and_keeps_them_until_the_store_is_back(self, client, designer, store):
-        person, clothes = library_image(client, "person"), library_image(client, "clothes")
-        form = {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "person__kept": person.pk,
-            "clothes__kept": clothes.pk,
-        }
+        person, clothes, form = form_of_stored_photos(client)
 
         with store.stopped():
             response = client.post(reverse("home"), form, headers=HTMX)
@@ -230,13 +231,7 @@ class TestGenerateWithTheStoreAway:
         assert Job.objects.count() == 1
 
     def test_run_again_is_not_sent_and_says_why_until_the_store_is_back(self, client, designer, store):
-        person, clothes = library_image(client, "person"), library_image(client, "clothes")
-        form = {
-            "tool": "fashion_swap",
-            "submission": new_token(),
-            "person__kept": person.pk,
-            "clothes__kept": clothes.pk,
-        }
+        person, clothes, form = form_of_stored_photos(client)
         client.post(reverse("home"), form, headers=HTMX)
         job = Job.objects.get()
         rerun = reverse("rerun", args=[job.history_item_id])

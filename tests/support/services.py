@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -292,6 +294,18 @@ class PostgresServer:
 
 
 # --- S3 (moto) ------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_to_create_databases_on() -> Iterator[str]:
+    """The URL of a PostgreSQL a test may create databases on: the run's own (under `make
+    test-services`, DATABASE_URL), else a private server for as long as it is needed."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        yield url
+    else:
+        with PostgresServer() as server:
+            yield server.url
 
 
 class S3Server:
