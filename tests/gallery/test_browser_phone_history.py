@@ -18,26 +18,15 @@ LAPTOP = {"viewport": {"width": 1440, "height": 900}}
 
 
 @pytest.fixture
-def open_page(synced, browser, live_server, designer, client):  # noqa: F811
+def open_page(synced, designer, client_pages):  # noqa: F811
     """A page of History for `designer` in a new browser context (phone or laptop)."""
-    from django.conf import settings as django_settings
-
-    contexts = []
 
     def open_at(options, path="/history/"):
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(live_server.url + path)
+        page = client_pages(options, path)
         expect(page.locator(FIRST_LINK).first).to_be_visible()
         return page
 
-    yield open_at
-    for context in contexts:
-        context.close()
+    return open_at
 
 
 def on_first_card(page) -> bool:

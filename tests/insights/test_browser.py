@@ -17,29 +17,16 @@ LAPTOP = {"viewport": {"width": 1440, "height": 900}}
 
 
 @pytest.fixture
-def open_insights(browser, live_server, designer, bob, client):
+def open_insights(designer, bob, client_pages):
     """/insights/ on a seeded history for `designer`, in a new browser context."""
-    from django.conf import settings as django_settings
-
     seed(designer, bob)
-    contexts = []
 
     def open_at(options, path="/insights/"):
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-        contexts.append(context)
-        page = context.new_page()
-        page.console_errors = []
-        page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
-        page.goto(live_server.url + path)
+        page = client_pages(options, path)
         expect(page.get_by_role("heading", name="Insights", exact=True)).to_be_visible()
         return page
 
-    yield open_at
-    for context in contexts:
-        context.close()
+    return open_at
 
 
 def gallery_total(page) -> int:

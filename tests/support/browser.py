@@ -57,6 +57,32 @@ def page(browser):
 
 
 @pytest.fixture
+def client_pages(browser, live_server, client):
+    """Opens a page of the live server in a new browser context (its own size, touch...)
+    signed in as `client` is, its console errors kept: `client_pages(options, "/history/")`.
+    Every context is closed after the test."""
+    from django.conf import settings as django_settings
+
+    contexts = []
+
+    def open_at(options: dict, path: str):
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+        contexts.append(context)
+        page = context.new_page()
+        page.console_errors = []
+        page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
+        page.goto(live_server.url + path)
+        return page
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def live_app(live_server, on_simulator):
     """The dashboard served over a real socket, talking to the real simulator."""
     return live_server
