@@ -18,11 +18,13 @@ of a conftest.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import factory
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 # Every designer a factory makes logs in with this (MD5-hashed in tests: fast).
@@ -101,3 +103,20 @@ class RunCellFactory(DjangoModelFactory):
     row = factory.Sequence(lambda n: n)
     column = 0
     row_image = factory.SubFactory(InputImageFactory, owner=factory.SelfAttribute("..run.designer"))
+
+
+class IndexedResultFactory(DjangoModelFactory):
+    """A result in the index as the sync records a finished one: complete, made an hour
+    ago (`created_at`, which orders the gallery), seen just now."""
+
+    class Meta:
+        model = "dashboard.IndexedResult"
+
+    history_item_id = factory.Sequence(lambda n: f"{n + 1:024x}")
+    tool = "fashion_swap"
+    status = "complete"
+    raw_status = "complete"
+    created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    sort_at = factory.SelfAttribute("created_at")
+    seen_at = factory.LazyFunction(timezone.now)
+    preview_path = "/image/1.webp"

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from dashboard.gallery import compare
 from dashboard.models import IndexedResult, JobInput, TrashedResult
-from tests.factories import InputImageFactory, JobFactory
+from tests.factories import IndexedResultFactory, InputImageFactory, JobFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]  # reads the index's rows by id
 
@@ -22,19 +22,9 @@ NUMBERS = iter(range(1, 1_000_000))
 
 
 def indexed(**fields) -> IndexedResult:
+    """A result in the index, made a little before the one made before it."""
     made = timezone.now() - timedelta(minutes=next(NUMBERS))
-    values = {
-        "history_item_id": f"{next(NUMBERS):024x}",
-        "tool": "fashion_swap",
-        "status": "complete",
-        "raw_status": "complete",
-        "created_at": made,
-        "sort_at": made,
-        "seen_at": timezone.now(),
-        "stock_path": "/image/1.png",
-        **fields,
-    }
-    return IndexedResult.objects.create(**values)
+    return IndexedResultFactory(**{"created_at": made, "preview_path": "", "stock_path": "/image/1.png", **fields})
 
 
 def compare_page(client, query: str):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from dashboard.gallery import news
 from dashboard.index import services as index
 from dashboard.models import IndexedResult, TrashedResult
+from tests.factories import IndexedResultFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]  # counts and filters on PostgreSQL too
 
@@ -25,19 +26,7 @@ NUMBERS = iter(range(1, 1_000_000))
 
 def indexed(age: timedelta = timedelta(hours=1), **fields) -> IndexedResult:
     """A result in the index, made `age` ago (a new one is added after every older one)."""
-    made = timezone.now() - age
-    values = {
-        "history_item_id": f"{next(NUMBERS):024x}",
-        "tool": "fashion_swap",
-        "status": "complete",
-        "raw_status": "complete",
-        "created_at": made,
-        "sort_at": made,
-        "seen_at": timezone.now(),
-        "preview_path": "/image/1.webp",
-        **fields,
-    }
-    return IndexedResult.objects.create(**values)
+    return IndexedResultFactory(created_at=timezone.now() - age, **fields)
 
 
 def drawn(client, query: str = "") -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from dashboard.gallery import history
 from dashboard.index import services as index
 from dashboard.models import IndexedResult, Job, Review, Run, TrashedResult
+from tests.factories import IndexedResultFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres_redis]  # search: full-text on PostgreSQL
 
@@ -24,19 +25,11 @@ def designer(django_user_model, client):
 
 
 def indexed(number: int, **fields) -> IndexedResult:
+    """The result numbered `number`, made that many hours ago."""
     made = timezone.now() - timedelta(hours=number)
-    values = {
-        "history_item_id": f"{number:024x}",
-        "tool": "fashion_swap",
-        "status": "complete",
-        "raw_status": "complete",
-        "created_at": made,
-        "sort_at": made,
-        "seen_at": timezone.now(),
-        "preview_path": f"/image/{number}.webp",
-        **fields,
-    }
-    return IndexedResult.objects.create(**values)
+    return IndexedResultFactory(
+        **{"history_item_id": f"{number:024x}", "created_at": made, "preview_path": f"/image/{number}.webp", **fields}
+    )
 
 
 def gallery(client, query: str = ""):
