@@ -1,6 +1,8 @@
 """/healthz is public: hammering it must not spend the API key's rate limit; the sync's lag
 it reports comes from the sync's own record."""
 
+import time
+
 import pytest
 from django.urls import reverse
 
@@ -24,10 +26,13 @@ class TestHealthzProbesTheUpstreamSparingly:
 
     def test_it_reports_the_syncs_lag_from_the_syncs_last_answer(self, client, on_simulator):
         assert client.get(reverse("healthz")).json()["sync"] == "behind"  # it never ran
+        started = time.monotonic()
         catch_up()  # the sync process, against the simulator
         on_simulator.clear_requests()
         body = client.get(reverse("healthz")).json()
-        assert (body["sync"], body["sync_lag_seconds"]) == ("ok", 0)
+        # At most the time since the sync began: on a busy machine that is a second or more.
+        assert body["sync"] == "ok"
+        assert 0 <= body["sync_lag_seconds"] <= round(time.monotonic() - started) + 1
         assert on_simulator.requests() == []  # probe reused; the lag is the sync's own record
 
     def test_a_failed_probe_is_remembered_too(self, client, on_simulator):
