@@ -216,12 +216,13 @@ def week_label(monday: date) -> str:
     return f"Week of {monday.day} {monday:%b %Y}"
 
 
-def keep_figures(rows, scope: Filters, known: Catalogue, totals: queries.ToolsAndStyles) -> list[Figure]:
+def keep_figures(
+    rows, scope: Filters, known: Catalogue, totals: queries.ToolsAndStyles, weekly: queries.Weeks
+) -> list[Figure]:
     tools = [(known.tool_title(str(c.key)), c, _scoped(scope, tool=c.key)) for c in totals.per_tool]
     styles = [(_style_title(known, str(c.key)), c, _scoped(scope, style=c.key)) for c in totals.per_style]
     designers = [(str(c.key), c, _scoped(scope, designer=c.key)) for c in queries.by_designer(rows)]
-    weekly = queries.by_week(rows, weeks_since(scope))
-    weeks = [(week_label(c.key), c, week_scope(scope, c.key)) for c in weekly]  # type: ignore[arg-type]
+    weeks = [(week_label(c.key), c, week_scope(scope, c.key)) for c in weekly.per_week]  # type: ignore[arg-type]
     return [
         rating_figure("keep-by-tool", "tool", tools),
         rating_figure("keep-by-style", "style", styles, " (results made without one left out)"),
@@ -296,12 +297,13 @@ def reasons_figure(rows, scope: Filters, known: Catalogue) -> Figure:
     first, each bar its share of the reasons given, the mark the cumulative share."""
     table = Table(["by", "tool or style", "reason", "disliked results given it", "share", "cumulative share"])
     sections: list[Section] = []
-    for by, field_name, filter_name, title_of in (
-        ("tool", "tool", "tool", known.tool_title),
-        ("style", "style_id", "style", lambda style_id: _style_title(known, style_id)),
+    reasons = queries.reasons_by_tool_and_style(rows)
+    for by, per_key, filter_name, title_of in (
+        ("tool", reasons.per_tool, "tool", known.tool_title),
+        ("style", reasons.per_style, "style", lambda style_id: _style_title(known, style_id)),
     ):
         charted: list[tuple[int, Section]] = []
-        for key, counts in queries.reasons_by(rows, field_name).items():
+        for key, counts in per_key.items():
             given = sorted(((n, code) for code, n in counts.items() if n), key=lambda pair: (-pair[0], pair[1]))
             total = sum(n for n, _ in given)
             if not total:
@@ -342,10 +344,10 @@ def reasons_figure(rows, scope: Filters, known: Catalogue) -> Figure:
     )
 
 
-def time_figure(rows, scope: Filters, known: Catalogue) -> Figure:
+def time_figure(rows, scope: Filters, known: Catalogue, weekly: queries.Weeks) -> Figure:
     """Per tool and week: the median time to a result (the bar), its 95th percentile
     (the mark) and the failure rate (linked to the failed results)."""
-    found = queries.time_to_result(rows, weeks_since(scope))
+    found = queries.time_to_result(rows, weeks_since(scope), weekly)
     longest = max((each.p95_seconds or each.median_seconds or 0 for each in found), default=0) or 1
     table = Table(
         [

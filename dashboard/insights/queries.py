@@ -9,12 +9,27 @@ given it), so a bar's count and the total of the gallery it links to are one num
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import cast
 
 from django.db import connection
-from django.db.models import Count, DateField, F, FloatField, Func, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import RowNumber, TruncWeek
 from django.utils import timezone
 
@@ -69,6 +84,10 @@ def _rating_counts(rows: QuerySet, *fields: str) -> list[RatingCounts]:
 COUNTED = ("jobs", "finished", "failed", "rated", "liked")
 
 
+def _summed(key, groups: list[RatingCounts]) -> RatingCounts:
+    return RatingCounts(key, **{name: sum(getattr(group, name) for group in groups) for name in COUNTED})
+
+
 @dataclass(frozen=True)
 class ToolsAndStyles:
     per_tool: list[RatingCounts]  # results of no known tool left out (no filter could show them)
@@ -81,17 +100,52 @@ def by_tool_and_style(rows: QuerySet) -> ToolsAndStyles:
     and style together (some tens of groups), summed here: each pass over 100,000
     results costs SQLite 100 to 200 ms."""
     pairs = _rating_counts(rows, "tool", "style_id")
-
-    def summed(key: str, groups: list[RatingCounts]) -> RatingCounts:
-        return RatingCounts(key, **{name: sum(getattr(group, name) for group in groups) for name in COUNTED})
-
     keyed = [(cast(tuple, pair.key), pair) for pair in pairs]
     tools = sorted({tool for (tool, _), _ in keyed if tool})
     styles = sorted({style for (_, style), _ in keyed if style})
     return ToolsAndStyles(
-        per_tool=[summed(tool, [pair for (of, _), pair in keyed if of == tool]) for tool in tools],
-        per_style=[summed(style, [pair for (_, of), pair in keyed if of == style]) for style in styles],
-        overall=summed("", pairs),
+        per_tool=[_summed(tool, [pair for (of, _), pair in keyed if of == tool]) for tool in tools],
+        per_style=[_summed(style, [pair for (_, of), pair in keyed if of == style]) for style in styles],
+        overall=_summed("", pairs),
+    )
+
+
+class Outcome:
+    """What became of a result, as one small number: its job's figures group by it, so
+    the correlated lookup of the result runs once per job (a lookup named in a WHERE
+    and in each conditional count ran once for each of them: twice as slow)."""
+
+    RUNNING, FAILED, DONE, DISLIKED, LIKED = range(5)
+    FINISHED = (FAILED, DONE, DISLIKED, LIKED)
+    RATED = (DISLIKED, LIKED)
+
+
+def outcome_of(rows: QuerySet, item_id: str) -> Subquery:
+    """The Outcome of the result among `rows` whose upstream id is the outer query's
+    `item_id` (NULL when the filters leave it out)."""
+    outcome = Case(
+        When(LIKED, then=Value(Outcome.LIKED)),
+        When(DISLIKED, then=Value(Outcome.DISLIKED)),
+        When(status=COMPLETE, then=Value(Outcome.DONE)),
+        When(status=FAILED, then=Value(Outcome.FAILED)),
+        default=Value(Outcome.RUNNING),
+        output_field=IntegerField(),
+    )
+    result = rows.order_by().filter(history_item_id=OuterRef(item_id)).annotate(outcome=outcome)
+    return Subquery(result.values("outcome")[:1])
+
+
+def _counts_from_outcomes(key, jobs_per_outcome: dict[int, int]) -> RatingCounts:
+    def jobs(*outcomes: int) -> int:
+        return sum(jobs_per_outcome.get(outcome, 0) for outcome in outcomes)
+
+    return RatingCounts(
+        key=key,
+        jobs=jobs(*range(5)),
+        finished=jobs(*Outcome.FINISHED),
+        failed=jobs(Outcome.FAILED),
+        rated=jobs(*Outcome.RATED),
+        liked=jobs(Outcome.LIKED),
     )
 
 
@@ -102,35 +156,18 @@ def by_designer(rows: QuerySet) -> list[RatingCounts]:
     index, SQLite walked every result of the trash's index, reading each row for its
     designer (390 ms at 100,000, against 60). A result's designer is its job's: the
     index copies it from there (index.services)."""
-    result = rows.order_by().filter(history_item_id=OuterRef("history_item_id"), made_by_id=OuterRef("designer_id"))
     grouped = (
         Job.objects.filter(designer__isnull=False)
-        .annotate(
-            result_status=Subquery(result.values("status")[:1]),
-            result_rating=Subquery(result.values("rating")[:1]),
-        )
-        .filter(result_status__isnull=False)
-        .values("designer__username")
-        .annotate(
-            jobs=Count("id"),
-            finished=Count("id", filter=Q(result_status__in=[COMPLETE, FAILED])),
-            failed=Count("id", filter=Q(result_status=FAILED)),
-            rated=Count("id", filter=Q(result_status=COMPLETE, result_rating__in=[Rating.LIKED, Rating.DISLIKED])),
-            liked=Count("id", filter=Q(result_status=COMPLETE, result_rating=Rating.LIKED)),
-        )
-        .order_by("designer__username")
+        .annotate(outcome=outcome_of(rows, "history_item_id"))
+        .values("designer__username", "outcome")
+        .annotate(jobs=Count("id"))
+        .order_by()
     )
-    return [
-        RatingCounts(
-            key=group["designer__username"],
-            jobs=group["jobs"],
-            finished=group["finished"],
-            failed=group["failed"],
-            rated=group["rated"],
-            liked=group["liked"],
-        )
-        for group in grouped
-    ]
+    per_designer: dict[str, dict[int, int]] = {}
+    for group in grouped:
+        if group["outcome"] is not None:  # not among the results the filters show
+            per_designer.setdefault(group["designer__username"], {})[group["outcome"]] = group["jobs"]
+    return [_counts_from_outcomes(name, outcomes) for name, outcomes in sorted(per_designer.items())]
 
 
 class MondayInUtc(Func):
@@ -153,10 +190,22 @@ def weeks_from(rows: QuerySet, since: datetime) -> QuerySet:
     return rows.filter(created_at__isnull=False, created_at__gte=since).annotate(week=week_of("created_at"))
 
 
-def by_week(rows: QuerySet, since: datetime) -> list[RatingCounts]:
-    """Per week (Monday to Sunday in the server's time zone, as the gallery's dates are), from `since`."""
-    dated = weeks_from(rows, since)
-    return [RatingCounts(**{**counts.__dict__, "key": _day(counts.key)}) for counts in _rating_counts(dated, "week")]
+@dataclass(frozen=True)
+class Weeks:
+    per_tool_and_week: list[RatingCounts]  # keyed (tool, Monday)
+    per_week: list[RatingCounts]  # keyed by the Monday
+
+
+def by_week(rows: QuerySet, since: datetime) -> Weeks:
+    """Per tool and week, and per week (Monday to Sunday in the server's time zone, as the
+    gallery's dates are), from `since`: one pass grouped by both, summed per week here."""
+    pairs: list[RatingCounts] = []
+    per_week: dict[date, list[RatingCounts]] = {}
+    for counts in _rating_counts(weeks_from(rows, since), "tool", "week"):
+        tool, monday = cast(tuple, counts.key)
+        pairs.append(replace(counts, key=(tool, _day(monday))))
+        per_week.setdefault(_day(monday), []).append(counts)
+    return Weeks(pairs, [_summed(monday, groups) for monday, groups in sorted(per_week.items())])
 
 
 @dataclass(frozen=True)
@@ -173,42 +222,40 @@ class InputCounts:
 def by_input(rows: QuerySet) -> list[InputCounts]:
     """Per library image the results were made from, counted per distinct job (an image
     used in two slots of one job counts that result once, as the gallery's input filter
-    does). The inputs of jobs made here are few beside the index: each looks up its
-    result among those the filters show by the index's unique id (a correlated subquery,
-    none when the filters leave it out), where a semi-join would read every result."""
-    result = rows.order_by().filter(history_item_id=OuterRef("job__history_item_id"))
+    does), the most used of each kind. The inputs of jobs made here are few beside the
+    index: each looks up its result among those the filters show by the index's unique id
+    (a correlated subquery, none when the filters leave it out), where a semi-join would
+    read every result. Grouped by image and outcome (a job has one outcome, so the
+    distinct jobs of an image's outcomes add up), a few rows per image."""
     grouped = (
-        JobInput.objects.annotate(
-            result_status=Subquery(result.values("status")[:1]),
-            result_rating=Subquery(result.values("rating")[:1]),
-        )
-        .filter(result_status__isnull=False)
-        .values("image_id", "image__kind", "image__name", "image__original_name")
-        .annotate(
-            jobs=Count("job", distinct=True),
-            finished=Count("job", distinct=True, filter=Q(result_status__in=[COMPLETE, FAILED])),
-            liked=Count("job", distinct=True, filter=Q(result_status=COMPLETE, result_rating=Rating.LIKED)),
-            disliked=Count("job", distinct=True, filter=Q(result_status=COMPLETE, result_rating=Rating.DISLIKED)),
-        )
-        .order_by("-jobs", "image_id")
+        JobInput.objects.annotate(outcome=outcome_of(rows, "job__history_item_id"))
+        .values("image_id", "image__kind", "image__name", "image__original_name", "outcome")
+        .annotate(jobs=Count("job", distinct=True))
+        .order_by()
     )
+    images: dict[int, dict] = {}
+    for group in grouped:
+        if group["outcome"] is None:  # not among the results the filters show
+            continue
+        image = images.setdefault(group["image_id"], {**group, "outcomes": {}})
+        image["outcomes"][group["outcome"]] = group["jobs"]
     found: list[InputCounts] = []
     per_kind: dict[str, int] = {}
-    for group in grouped[: INPUTS_PER_KIND * 8]:
-        kind = group["image__kind"]
+    counted = [(image, _counts_from_outcomes(image_id, image["outcomes"])) for image_id, image in images.items()]
+    for image, counts in sorted(counted, key=lambda pair: (-pair[1].jobs, pair[1].key)):
+        kind = image["image__kind"]
         per_kind[kind] = per_kind.get(kind, 0) + 1
         if per_kind[kind] > INPUTS_PER_KIND:
             continue
-        name = group["image__name"] or group["image__original_name"].rsplit(".", 1)[0]
         found.append(
             InputCounts(
-                image_id=group["image_id"],
+                image_id=image["image_id"],
                 kind=kind,
-                name=name,
-                jobs=group["jobs"],
-                finished=group["finished"],
-                liked=group["liked"],
-                disliked=group["disliked"],
+                name=image["image__name"] or image["image__original_name"].rsplit(".", 1)[0],
+                jobs=counts.jobs,
+                finished=counts.finished,
+                liked=counts.liked,
+                disliked=image["outcomes"].get(Outcome.DISLIKED, 0),
             )
         )
     return found
@@ -217,12 +264,28 @@ def by_input(rows: QuerySet) -> list[InputCounts]:
 REASONS = Review.Reason
 
 
-def reasons_by(rows: QuerySet, field: str) -> dict[str, dict[str, int]]:
-    """Disliked results per reason, per tool or style: one conditional count per reason
-    over the disliked results (a result given two reasons counts under each)."""
+@dataclass(frozen=True)
+class Reasons:
+    per_tool: dict[str, dict[str, int]]  # tool: reason code: disliked results given it
+    per_style: dict[str, dict[str, int]]
+
+
+def reasons_by_tool_and_style(rows: QuerySet) -> Reasons:
+    """Disliked results per reason, per tool and per style: one conditional count per
+    reason over the disliked results grouped by tool and style together, summed here (a
+    result given two reasons counts under each)."""
     counts = {code: Count("id", filter=Q(reasons__contains=f" {code} ")) for code in REASONS.values}
-    grouped = rows.filter(DISLIKED).exclude(**{field: ""}).order_by().values(field).annotate(**counts).order_by(field)
-    return {group.pop(field): group for group in grouped}
+    grouped = rows.filter(DISLIKED).order_by().values("tool", "style_id").annotate(**counts).order_by()
+    per_tool: dict[str, dict[str, int]] = {}
+    per_style: dict[str, dict[str, int]] = {}
+    for group in grouped:
+        tool, style = group.pop("tool"), group.pop("style_id")
+        for key, found in ((tool, per_tool), (style, per_style)):
+            if key:  # results of no known tool, or made without a style: no filter shows them alone
+                totals = found.setdefault(key, dict.fromkeys(REASONS.values, 0))
+                for code, n in group.items():
+                    totals[code] += n
+    return Reasons(dict(sorted(per_tool.items())), dict(sorted(per_style.items())))
 
 
 class SecondsBetween(Func):
@@ -249,18 +312,14 @@ class TimeToResult:
     p95_seconds: float | None
 
 
-def time_to_result(rows: QuerySet, since: datetime) -> list[TimeToResult]:
-    """Per tool and week: failures, and the median and 95th percentile of the time from
-    sending to result. The percentiles are nearest-rank, picked in the database: each
+def time_to_result(rows: QuerySet, since: datetime, weeks: Weeks) -> list[TimeToResult]:
+    """Per tool and week (the counts of `weeks`, by_week's over the same rows and
+    `since`): failures, and the median and 95th percentile of the time from sending to
+    result. The percentiles are nearest-rank, picked in the database: each
     done result is numbered within its tool and week by its duration (ROW_NUMBER) beside
     the group's size (COUNT over the same window), and only the rows at rank ceil(n/2)
     and ceil(0.95 n) come back, two rows a group (SQLite has no PERCENTILE_CONT)."""
     dated = weeks_from(rows, since).order_by()
-    counts = dated.values("tool", "week").annotate(
-        finished=Count("id", filter=FINISHED),
-        failed=Count("id", filter=Q(status=FAILED)),
-        done=Count("id", filter=Q(status=COMPLETE)),
-    )
     group = [F("tool"), F("week")]
     ranked = (
         dated.filter(status=COMPLETE, finished_at__isnull=False)
@@ -281,16 +340,16 @@ def time_to_result(rows: QuerySet, since: datetime) -> list[TimeToResult]:
         if rank == (size * 95 + 99) // 100:
             found["p95_seconds"] = seconds
     result = []
-    for each in counts.order_by("tool", "week"):
-        week = _day(each["week"])
-        times = picked.get((each["tool"], week), {})
+    for each in weeks.per_tool_and_week:
+        tool, week = cast(tuple, each.key)
+        times = picked.get((tool, week), {})
         result.append(
             TimeToResult(
-                tool=each["tool"],
+                tool=tool,
                 week=week,
-                finished=each["finished"],
-                failed=each["failed"],
-                done=each["done"],
+                finished=each.finished,
+                failed=each.failed,
+                done=each.finished - each.failed,
                 timed=times.get("timed", 0),
                 median_seconds=times.get("median_seconds"),
                 p95_seconds=times.get("p95_seconds"),

@@ -240,6 +240,19 @@ class TestCache:
         assert after[1] == str(int(before[1]) + 1)
 
 
+class TestCost:
+    def test_a_cold_page_reads_the_results_six_times_each_read_shared_by_the_figures_needing_it(self, client, seeded):
+        # What a cold page costs, counted: on 100,000 results each read takes 20 to 150 ms.
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            insights(client)
+        reads = [query["sql"] for query in captured.captured_queries if "dashboard_indexedresult" in query["sql"]]
+        # tool and style; designer; week (and tool); input; reasons; time to result
+        assert len(reads) == 6
+
+
 class TestPage:
     def test_the_navigation_links_to_insights(self, client, designer):
         html = client.get(reverse("history")).content.decode()
