@@ -12,6 +12,7 @@ configured or importing botocore, and `handler500` can answer any it missed with
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache, caches
 from django.core.files.storage import FileSystemStorage, default_storage
 
 # What the designer is told where they act; the same words on every page.
@@ -44,7 +46,7 @@ def clock() -> float:
 # After the store could not be reached (refused, timed out), this process does not try it
 # again for STORAGE_RETRY_SECONDS: a page of thumbnails would otherwise hold a thread per
 # image for the timeouts each, and the other pages would wait for threads. /healthz
-# still asks the store itself each time.
+# asks the store itself (state()).
 _not_tried_before = 0.0
 
 
@@ -101,8 +103,25 @@ translate_errors(LocalMediaStorage, (OSError,))
 
 
 def state() -> str:
-    """What /healthz says of the store: "ok" or "unavailable"."""
+    """What /healthz says of the store: "ok" or "unavailable", asked at most once per
+    HEALTHZ_CACHE_SECONDS by all web processes together (as the API's probe is: shared
+    through the cache, and kept in each process's memory too). With the store hung its
+    HEAD waits the timeouts (2 × STORAGE_READ_TIMEOUT, 10 s): a load balancer probing
+    every few seconds would otherwise hold a thread that long for each probe."""
     answers = getattr(default_storage, "answers", None)
     if answers is None:  # a store configured by other means is not judged
         return "ok"
-    return "ok" if answers() else "unavailable"
+    seconds = settings.HEALTHZ_CACHE_SECONDS
+    key, local = f"storage-health:{_store_name()}", caches["local"]
+    found = local.get(key)
+    if found is None:
+        found = cache.get_or_set(key, lambda: "ok" if answers() else "unavailable", seconds)
+        local.set(key, found, seconds)
+    return found
+
+
+def _store_name() -> str:
+    """Which store the answer is about: two deployments (or tests) on one cache each ask their own."""
+    where = f"{type(default_storage).__name__}:{getattr(default_storage, 'bucket_name', '')}"
+    where += f":{getattr(default_storage, 'endpoint_url', '') or ''}:{getattr(default_storage, 'location', '')}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]

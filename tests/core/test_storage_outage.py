@@ -4,7 +4,9 @@ again once the store is back. /healthz names the store."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -71,6 +73,37 @@ class Store:
             for key, body in objects.items():
                 self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
 
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """The S3 server's process frozen (SIGSTOP): connections are accepted by the
+        kernel and never answered, so each call waits its read timeout."""
+        pid = self.server.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
+def use_store(settings, store: Store, **environ: str) -> None:
+    """Django's media on this store (`environ`: more of the deployment's STORAGE_* variables)."""
+    server = store.server
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": media_storage_settings(
+            {
+                "MEDIA_STORAGE": "s3",
+                "AWS_STORAGE_BUCKET_NAME": store.bucket,
+                "AWS_S3_ENDPOINT_URL": server.endpoint_url,
+                "AWS_S3_REGION_NAME": server.region,
+                "AWS_ACCESS_KEY_ID": server.access_key,
+                "AWS_SECRET_ACCESS_KEY": server.secret_key,
+                "AWS_LOCATION": "media",
+                **environ,
+            }
+        ),
+    }
+
 
 @pytest.fixture
 def store(settings):
@@ -79,20 +112,7 @@ def store(settings):
     settings.STORAGE_RETRY_SECONDS = 0
     with S3Server() as server:
         store = Store(server)
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": media_storage_settings(
-                {
-                    "MEDIA_STORAGE": "s3",
-                    "AWS_STORAGE_BUCKET_NAME": store.bucket,
-                    "AWS_S3_ENDPOINT_URL": server.endpoint_url,
-                    "AWS_S3_REGION_NAME": server.region,
-                    "AWS_ACCESS_KEY_ID": server.access_key,
-                    "AWS_SECRET_ACCESS_KEY": server.secret_key,
-                    "AWS_LOCATION": "media",
-                }
-            ),
-        }
+        use_store(settings, store)
         yield store
 
 
@@ -247,13 +267,28 @@ class TestGenerateWithTheStoreAway:
 
 
 class TestHealthzNamesTheStore:
-    def test_it_answers_503_while_the_store_is_away(self, client, designer, store):
+    def test_it_answers_503_while_the_store_is_away(self, client, designer, store, settings):
+        settings.HEALTHZ_CACHE_SECONDS = 0  # asked on every hit
         assert client.get(reverse("healthz")).json()["storage"] == "ok"
         with store.stopped():
             response = client.get(reverse("healthz"))
             assert response.status_code == 503
             assert response.json()["storage"] == "unavailable" and response.json()["database"] == "ok"
         assert client.get(reverse("healthz")).json()["storage"] == "ok"
+
+    def test_with_the_store_hung_only_the_first_probe_waits_for_it(self, client, designer, store, settings):
+        # A load balancer probes every few seconds; each probe waiting the store's
+        # timeouts would hold a web thread that long.
+        use_store(settings, store, STORAGE_READ_TIMEOUT="1", STORAGE_RETRIES="0")
+        with store.hung():
+            times = []
+            for _ in range(3):
+                started = time.monotonic()
+                response = client.get(reverse("healthz"))
+                times.append(time.monotonic() - started)
+                assert response.status_code == 503 and response.json()["storage"] == "unavailable"
+        assert times[0] >= 1  # the one probe of HEALTHZ_CACHE_SECONDS: it waited the read timeout
+        assert max(times[1:]) < 0.5
 
     def test_a_bucket_that_is_not_there_is_unavailable(self, client, designer, store):
         store.s3.delete_bucket(Bucket=store.bucket)

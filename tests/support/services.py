@@ -324,6 +324,11 @@ class S3Server:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the S3 server is not running"
+        return self._process.pid
+
     def start(self) -> Self:
         import requests
 
