@@ -9,6 +9,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -232,14 +233,25 @@ CACHES = {
 }
 
 TASK_QUEUES = ["default"]
+
+
+def rq_queue_settings(url: str) -> dict:
+    """An RQ queue on the Redis at `url` (also used by the tests). Its commands give up
+    after REDIS_TIMEOUT, as the cache's do, so a web request starting a run never hangs
+    on a Redis that accepts and does not answer; RQ's worker lengthens the timeout
+    itself for its blocking wait for the next task."""
+    parts = urlsplit(url)
+    timeouts = urlencode({"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT})
+    return {"URL": urlunsplit(parts._replace(query=f"{parts.query}&{timeouts}" if parts.query else timeouts))}
+
+
 if TASKS_BACKEND == "rq":
     if not REDIS_URL:
         raise ImproperlyConfigured("TASKS_BACKEND=rq keeps the tasks in Redis: set REDIS_URL too.")
     INSTALLED_APPS.append("django_rq")
     # dashboard/runs/backends/rq.py: django-tasks-rq, answering in Django's own exceptions.
     TASKS = {"default": {"BACKEND": "dashboard.runs.backends.rq.RQBackend", "QUEUES": TASK_QUEUES}}
-    # No socket timeout (unlike the cache's): the worker waits on Redis for the next task.
-    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in TASK_QUEUES}
+    RQ_QUEUES = {name: rq_queue_settings(REDIS_URL) for name in TASK_QUEUES}
     RQ = {
         # django-tasks-rq's jobs run Django tasks; rqworker needs their class too.
         "JOB_CLASS": "django_tasks_rq.backend.Job",

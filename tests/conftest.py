@@ -178,3 +178,16 @@ def syncing(settings, transactional_db):
 
     with sync_running(settings) as thread:
         yield thread
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked rq_only are left out (deselected, not skipped) of the runs on the
+    database task backend: what they check does not exist there."""
+    from django.conf import settings
+
+    if settings.TASKS_BACKEND == "rq":
+        return
+    kept = [item for item in items if item.get_closest_marker("rq_only") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept

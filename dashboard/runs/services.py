@@ -165,12 +165,20 @@ def _enqueue(
 ) -> None:
     """One send task per (cell, attempt). `reserved`: the task keeps the send time
     `run_after` it already took from the pacer, rather than taking another."""
+    from dashboard.runs.backends import store_unreachable
     from dashboard.runs.tasks import send_cell
 
     task = send_cell.using(run_after=run_after) if run_after else send_cell
     reserved_at = run_after.isoformat() if reserved and run_after else ""
-    for cell_id, attempt in cells:
-        result = task.enqueue(cell_id, attempt, tries, reserved_at)
+    for done, (cell_id, attempt) in enumerate(cells):
+        try:
+            result = task.enqueue(cell_id, attempt, tries, reserved_at)
+        except store_unreachable() as exc:
+            # The cells are recorded, queued and without a live task: a worker's tending
+            # (revive, every beat) enqueues them once the store answers. Nothing is lost,
+            # and the designer who started the run is answered now.
+            logger.warning("the task store did not answer (%s): %s cells wait to be enqueued", exc, len(cells) - done)
+            return
         RunCell.objects.filter(pk=cell_id, attempt=attempt).update(task_id=result.id)
 
 

@@ -19,8 +19,18 @@ class WorkerLoop:
     store_errors: tuple[type[Exception], ...]
     # The backend's own tidying, given the living workers' names, at every heartbeat.
     tidy: Callable[[set[str]], object] | None
+    # Errors of the backend's store not answering (down, hung past its timeout): an
+    # enqueue that meets one leaves its cell to a worker's tending (runs.revive).
+    unreachable: tuple[type[Exception], ...]
 
 
 def worker_loop(backend: str) -> WorkerLoop:
     """The worker loop of TASKS_BACKEND's backend ("database" or "rq")."""
     return import_module(f"dashboard.runs.backends.{backend}").LOOP
+
+
+def store_unreachable() -> tuple[type[Exception], ...]:
+    """The errors of the configured backend's store not answering."""
+    from django.conf import settings
+
+    return worker_loop(settings.TASKS_BACKEND).unreachable

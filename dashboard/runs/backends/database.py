@@ -39,4 +39,6 @@ def fail_orphaned_task_rows(living: set[str]) -> int:
 
 
 # A database that goes away (PostgreSQL restarted) stops db_worker with an error.
-LOOP = WorkerLoop(work=work, store_errors=(DatabaseError,), tidy=fail_orphaned_task_rows)
+# Its store is the database itself: a request that cannot reach it fails whole (the 503
+# page), and a database error caught inside a transaction would leave it unusable.
+LOOP = WorkerLoop(work=work, store_errors=(DatabaseError,), tidy=fail_orphaned_task_rows, unreachable=())

@@ -103,4 +103,5 @@ def work(name: str, *, interval: float, startup_delay: bool, verbosity: int) -> 
         scheduler.stop()
 
 
-LOOP = WorkerLoop(work=work, store_errors=(), tidy=release_dead_schedulers)
+# RQ's worker waits for a Redis that went away by itself; an enqueue gives up after REDIS_TIMEOUT.
+LOOP = WorkerLoop(work=work, store_errors=(), tidy=release_dead_schedulers, unreachable=(redis.RedisError,))
