@@ -120,9 +120,10 @@ class Outcome:
     RATED = (DISLIKED, LIKED)
 
 
-def outcome_of(rows: QuerySet, item_id: str) -> Subquery:
+def outcome_of(rows: QuerySet, item_id: str, **also_equal: str) -> Subquery:
     """The Outcome of the result among `rows` whose upstream id is the outer query's
-    `item_id` (NULL when the filters leave it out)."""
+    `item_id` (NULL when the filters leave it out), and whose fields named in
+    `also_equal` equal those outer fields."""
     outcome = Case(
         When(LIKED, then=Value(Outcome.LIKED)),
         When(DISLIKED, then=Value(Outcome.DISLIKED)),
@@ -131,7 +132,8 @@ def outcome_of(rows: QuerySet, item_id: str) -> Subquery:
         default=Value(Outcome.RUNNING),
         output_field=IntegerField(),
     )
-    result = rows.order_by().filter(history_item_id=OuterRef(item_id)).annotate(outcome=outcome)
+    outer = {field: OuterRef(outer_field) for field, outer_field in also_equal.items()}
+    result = rows.order_by().filter(history_item_id=OuterRef(item_id), **outer).annotate(outcome=outcome)
     return Subquery(result.values("outcome")[:1])
 
 
@@ -158,7 +160,8 @@ def by_designer(rows: QuerySet) -> list[RatingCounts]:
     index copies it from there (index.services)."""
     grouped = (
         Job.objects.filter(designer__isnull=False)
-        .annotate(outcome=outcome_of(rows, "history_item_id"))
+        # The result as the gallery's designer filter finds it: made by this job's designer.
+        .annotate(outcome=outcome_of(rows, "history_item_id", made_by_id="designer_id"))
         .values("designer__username", "outcome")
         .annotate(jobs=Count("id"))
         .order_by()
