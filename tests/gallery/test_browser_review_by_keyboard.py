@@ -82,6 +82,9 @@ def test_reviewing_45_filtered_results_across_3_pages_by_keyboard(keyboard_page,
             rate(page, dialog, "l", "like")
         elif index % 3 == 1:
             rate(page, dialog, "d", "dislike")
+            # The reasons arrive with the server's answer to the dislike: a digit pressed
+            # before they are there goes nowhere (as on CI's busiest machine once).
+            expect(dialog.locator("[data-reason-key]")).to_have_count(7)
             page.keyboard.press("6")
             expect(dialog.get_by_role("button", name="Colour off")).to_have_attribute("aria-pressed", "true")
         if index + 1 < WALKED:
