@@ -83,7 +83,13 @@ class TestGenerate:
         assert (204, b"") in polls
         assert polls[-1][0] == 200 and b"job-complete" in polls[-1][1]
         assert page.locator("#job-tray[hx-trigger]").count() == 0
-        natural_width = card.get_by_role("img", name=re.compile("Result")).evaluate("img => img.naturalWidth")
+        # Visible is not loaded: the width is read once the image has finished loading or failed.
+        natural_width = card.get_by_role("img", name=re.compile("Result")).evaluate(
+            """img => img.complete ? img.naturalWidth : new Promise((done) => {
+                img.addEventListener("load", () => done(img.naturalWidth), {once: true});
+                img.addEventListener("error", () => done(0), {once: true});
+            })"""
+        )
         assert natural_width > 100  # a real image, not a broken icon
         assert axe_violations(page) == []
         assert page.console_errors == []
