@@ -187,7 +187,9 @@ def pytest_collection_modifyitems(config, items):
 
     if settings.TASKS_BACKEND == "rq":
         return
-    kept = [item for item in items if item.get_closest_marker("rq_only") is None]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.get_closest_marker("rq_only") else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
         items[:] = kept
