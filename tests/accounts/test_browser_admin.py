@@ -25,9 +25,14 @@ def test_a_team_admin_adds_a_designer_in_the_admin(page, live_app):
     screenshot(page, "admin-index")
     page.get_by_role("link", name="Users").click()
     page.get_by_role("link", name="Add user").click()
+    # The form takes the focus to Username when it has loaded (autofocus): typing before
+    # that sent a password into Username once, on CI's busiest machine.
+    page.wait_for_load_state("load")
+    expect(page.get_by_label("Username")).to_be_focused()
     page.get_by_label("Username").fill("nina")
     page.locator("#id_password1").fill("linen-drapes-in-october")
     page.locator("#id_password2").fill("linen-drapes-in-october")
+    expect(page.get_by_label("Username")).to_have_value("nina")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("nina")
     expect(page.get_by_label("Team admin")).not_to_be_checked()
