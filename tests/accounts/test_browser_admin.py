@@ -17,6 +17,7 @@ def test_a_team_admin_adds_a_designer_in_the_admin(page, live_app):
     set_team_admin(DesignerFactory(username="tess"), True)
     page.goto(live_app.url + "/admin/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/admin/$"))
+    expect(page.get_by_label("Username")).to_be_focused()  # autofocus done: typing goes where aimed
     page.get_by_label("Username").fill("tess")
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Log in").click()
