@@ -27,7 +27,7 @@ def test_a_team_admin_adds_a_designer_in_the_admin(page, live_app):
     page.get_by_role("link", name="Users").click()
     page.get_by_role("link", name="Add user").click()
     # The form takes the focus to Username when it has loaded (autofocus): typing before
-    # that sent a password into Username once, on CI's busiest machine.
+    # that sent a password into Username once, in a loaded full run.
     page.wait_for_load_state("load")
     expect(page.get_by_label("Username")).to_be_focused()
     page.get_by_label("Username").fill("nina")
