@@ -45,9 +45,15 @@ CREATE TABLE IF NOT EXISTS history (
     error              TEXT,
     inputs             TEXT NOT NULL DEFAULT '{}'
 );
-CREATE INDEX IF NOT EXISTS history_newest ON history (created_at DESC, id DESC);
+DROP INDEX IF EXISTS history_newest;
+CREATE INDEX IF NOT EXISTS history_newest_by_second ON history (CAST(created_at AS INTEGER) DESC, id DESC);
 CREATE INDEX IF NOT EXISTS history_due ON history (status, due_at);
 """
+
+# Newest first by the second the API shows, then by id: the order a client can tell from
+# what it is given (times at second precision), so two results made in one second are
+# listed the same way every time, by the simulator and by the dashboard's index alike.
+_NEWEST_FIRST = "CAST(created_at AS INTEGER) DESC, id DESC"
 
 _COLUMNS = "id, tool, generation_type_id, status, created_at, due_at, finished_at, liked, error, inputs"
 
@@ -213,7 +219,7 @@ class Store:
         with self._lock:
             total = self._db.execute(f"SELECT COUNT(*) FROM history {where}", params).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM history {where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                f"SELECT {_COLUMNS} FROM history {where} ORDER BY {_NEWEST_FIRST} LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return total, [HistoryRecord.from_row(row) for row in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -394,6 +395,26 @@ def test_listing_pagination_filters_and_order(sim: SimulatorProcess, api: Api) -
 
     stamps = [item["created_at"] for item in api.history(limit=100)["items"]]
     assert stamps == sorted(stamps, reverse=True)
+
+
+def test_results_of_one_second_are_listed_by_id_whatever_their_fraction_of_it(sim: SimulatorProcess, api: Api) -> None:
+    """A client sees times to the second only: the order within one second must follow
+    from what it sees (the id), not from fractions it is never shown, or the dashboard's
+    index could not list such results as the API does (the seed makes such pairs)."""
+    second = 1_000_000_000  # 2001: the oldest of the module's history, so the last page
+    ids = ["3b9aca00" + "0" * 15 + "1", "3b9aca00" + "0" * 15 + "2"]  # the lower id later in the second
+    with sqlite3.connect(sim.data_dir / "simulator.sqlite3", timeout=10) as db:
+        db.executemany(
+            "INSERT INTO history (id, tool, status, created_at, due_at) VALUES (?, 'fabric', 'error', ?, ?)",
+            [(ids[0], second + 0.9, second + 1), (ids[1], second + 0.1, second + 1)],
+        )
+    try:
+        total = api.history(limit=1)["total_count"]
+        last_two = [api.history(limit=1, page=page)["items"][0]["id"] for page in (total - 1, total)]
+        assert last_two == [ids[1], ids[0]]
+    finally:
+        for item_id in ids:
+            assert api.delete(f"/user/generation-history/{item_id}").status_code == 204
 
 
 @pytest.mark.parametrize(
