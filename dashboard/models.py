@@ -424,6 +424,8 @@ class IndexedResult(models.Model):
     # Fields outside the contract, shown in the lightbox's technical details.
     extra = models.JSONField(default=dict, blank=True)
     # Newest first is the gallery's order: the upstream's time, else when first seen.
+    # Results of one second (the upstream's times have no finer grain) follow by their
+    # id, highest first, as the upstream lists them; never by the order the sync met them.
     sort_at = models.DateTimeField()
     made_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -436,14 +438,24 @@ class IndexedResult(models.Model):
     seen_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["-sort_at", "-id"]
+        ordering = ["-sort_at", "-history_item_id"]
         indexes = [
             # The gallery's: newest first, with every column its filters compare, so a
             # count or a page under any combination of them reads this index alone (on
             # 100,000 results a per-filter index left SQLite a row read for each match:
             # 140 to 350 ms a count). Migration 0012 adds the search's.
             models.Index(
-                fields=["in_trash", "-sort_at", "-id", "status", "tool", "style_id", "rating", "reasons", "created_at"],
+                fields=[
+                    "in_trash",
+                    "-sort_at",
+                    "-history_item_id",
+                    "status",
+                    "tool",
+                    "style_id",
+                    "rating",
+                    "reasons",
+                    "created_at",
+                ],
                 name="index_newest",
             ),
             models.Index(fields=["made_by", "-sort_at"], name="index_by_designer"),

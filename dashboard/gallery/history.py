@@ -177,7 +177,7 @@ def matching(filters: Filters, designer) -> QuerySet[IndexedResult]:
         rows = rows.filter(created_at__lt=end)
     if filters.q:
         rows = searched(rows, filters.q)
-    return rows.order_by("-sort_at", "-id")
+    return rows.order_by("-sort_at", "-history_item_id")
 
 
 def searched(rows: QuerySet[IndexedResult], q: str) -> QuerySet[IndexedResult]:
@@ -341,16 +341,17 @@ def neighbours(item_id: str, filters: Filters, designer) -> Neighbours:
     if filters.run:
         return run_neighbours(item_id, filters, designer)
     rows = matching(filters, designer)
-    row = rows.filter(history_item_id=item_id).values("sort_at", "id").first()
-    if row is None:
+    at = rows.filter(history_item_id=item_id).values_list("sort_at", flat=True).first()
+    if at is None:
         return Neighbours(previous=None, next=None, page=filters.page)
     # Each side also as a plain range of sort_at, which the index can seek to; the
-    # tie-break on id alone would make the database walk from one end of the index.
-    at, row_id = row["sort_at"], row["id"]
-    newer = Q(sort_at__gte=at) & (Q(sort_at__gt=at) | Q(id__gt=row_id))
-    older = Q(sort_at__lte=at) & (Q(sort_at__lt=at) | Q(id__lt=row_id))
+    # tie-break on the id alone would make the database walk from one end of the index.
+    newer = Q(sort_at__gte=at) & (Q(sort_at__gt=at) | Q(history_item_id__gt=item_id))
+    older = Q(sort_at__lte=at) & (Q(sort_at__lt=at) | Q(history_item_id__lt=item_id))
     position = rows.filter(newer).count()
-    previous = rows.filter(newer).order_by("sort_at", "id").values_list("history_item_id", flat=True).first()
+    previous = (
+        rows.filter(newer).order_by("sort_at", "history_item_id").values_list("history_item_id", flat=True).first()
+    )
     following = rows.filter(older).values_list("history_item_id", flat=True).first()
     return Neighbours(
         previous=(previous, (position - 1) // filters.limit + 1) if previous else None,

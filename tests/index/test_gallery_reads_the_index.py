@@ -164,6 +164,23 @@ class TestTheLightbox:
         assert f'href="/history/{20:024x}/" data-nav="previous"' in page.content.decode()
         assert f'href="/history/{22:024x}/?page=2" data-nav="next"' in page.content.decode()
 
+    def test_results_of_one_second_follow_the_upstream_s_order_across_a_page_edge(self, client, designer):
+        # Stored as the sync meets them, the upstream's first first; the upstream lists a
+        # second's results by id, highest first.
+        second = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+        ids = [f"{number:024x}" for number in (9, 8, 7, 6, 5)]
+        for item_id in ids:
+            IndexedResultFactory(history_item_id=item_id, created_at=second, sort_at=second)
+        assert shown(gallery(client, "limit=10")) == ids
+        filters = history.Filters(limit=2)
+        assert [history.neighbours(item_id, filters, designer) for item_id in ids] == [
+            history.Neighbours(previous=None, next=(ids[1], 1), page=1),
+            history.Neighbours(previous=(ids[0], 1), next=(ids[2], 2), page=1),
+            history.Neighbours(previous=(ids[1], 1), next=(ids[3], 2), page=2),
+            history.Neighbours(previous=(ids[2], 2), next=(ids[4], 3), page=2),
+            history.Neighbours(previous=(ids[3], 2), next=None, page=3),
+        ]
+
     def test_a_result_in_the_trash_still_opens_by_its_address_but_is_no_one_s_neighbour(self, client, designer):
         for number in range(1, 4):
             indexed(number)
