@@ -163,8 +163,10 @@ def record_seen(items: Iterable[genapi.HistoryItem], known: Catalogue, *, asked_
             if was_running and not item.is_pending:
                 row.finished_at = finished_at(item) or now
                 seen.finished.append(item)
+            if row.created_at:  # a job made here was placed by our clock until the upstream's time came
+                row.sort_at = row.created_at
             row.rating = rating_of(row.like, reviews.get(item_id))
-            row.save(update_fields=[*changed, "finished_at", "rating"])
+            row.save(update_fields=[*changed, "finished_at", "rating", "sort_at"])
             seen.changed.append(item_id)
         IndexedResult.objects.bulk_create(new, ignore_conflicts=True)
         IndexedResult.objects.filter(history_item_id__in=list(wanted)).update(seen_at=now)

@@ -10,6 +10,7 @@ import responses
 from django.utils import timezone
 
 from dashboard import genapi
+from dashboard.index import services as index
 from dashboard.index import sync
 from dashboard.models import IndexedResult, Job, SyncState
 
@@ -150,6 +151,23 @@ class TestRunningResults:
         worker.running(worker.catalogue())
         assert len(api.calls) == before
         assert upstream.calls() == before
+
+    def test_a_job_made_here_takes_its_place_by_the_upstream_s_time_once_the_upstream_lists_it(self, api):
+        # Shown at once by our clock (to the microsecond, and perhaps a little off), the
+        # job then sits where the upstream lists it: among the results of its second, by id.
+        second = (timezone.now() - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        upstream = Upstream(api, [{**item(n), "created_at": second} for n in (4, 6)])
+        sync.catch_up()
+        made = {**item(5, "pending"), "created_at": second}
+        job = Job.objects.create(history_item_id=made["id"], tool="fashion_swap")
+        index.record_created(job)
+        assert IndexedResult.objects.first().history_item_id == made["id"]  # our clock: the newest
+        upstream.items.append(made)
+        worker = syncer()
+        worker.running(worker.catalogue())
+        assert list(IndexedResult.objects.values_list("history_item_id", flat=True)) == [
+            entry["id"] for entry in sorted(upstream.items, key=lambda entry: entry["id"], reverse=True)
+        ]
 
     def test_a_job_made_here_keeps_its_record_for_the_grace_when_the_upstream_loses_it(
         self, api, django_user_model, settings
