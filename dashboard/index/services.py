@@ -154,25 +154,30 @@ def record_seen(items: Iterable[genapi.HistoryItem], known: Catalogue, *, asked_
                 if not item.is_pending:
                     seen.finished.append(item)
                 continue
-            changed = [name for name in UPSTREAM_FIELDS if getattr(row, name) != values[name]]
-            if not changed:
-                continue
-            was_running = row.status == genapi.Status.PENDING
-            for name in changed:
-                setattr(row, name, values[name])
-            if was_running and not item.is_pending:
-                row.finished_at = finished_at(item) or now
-                seen.finished.append(item)
-            if row.created_at:  # a job made here was placed by our clock until the upstream's time came
-                row.sort_at = row.created_at
-            row.rating = rating_of(row.like, reviews.get(item_id))
-            row.save(update_fields=[*changed, "finished_at", "rating", "sort_at"])
-            seen.changed.append(item_id)
+            _update_row(row, item, values, reviews.get(item_id), now, seen)
         IndexedResult.objects.bulk_create(new, ignore_conflicts=True)
         IndexedResult.objects.filter(history_item_id__in=list(wanted)).update(seen_at=now)
         if seen.touched:
             note_change(seen)
     return seen
+
+
+def _update_row(row: IndexedResult, item, values: dict, review: Review | None, now: datetime, seen: Seen) -> None:
+    """Writes what the upstream changed of a row (nothing if it changed nothing)."""
+    changed = [name for name in UPSTREAM_FIELDS if getattr(row, name) != values[name]]
+    if not changed:
+        return
+    was_running = row.status == genapi.Status.PENDING
+    for name in changed:
+        setattr(row, name, values[name])
+    if was_running and not item.is_pending:
+        row.finished_at = finished_at(item) or now
+        seen.finished.append(item)
+    if row.created_at:  # a job made here was placed by our clock until the upstream's time came
+        row.sort_at = row.created_at
+    row.rating = rating_of(row.like, review)
+    row.save(update_fields=[*changed, "finished_at", "rating", "sort_at"])
+    seen.changed.append(row.history_item_id)
 
 
 def _not_older(wanted: dict[str, genapi.HistoryItem], rows: dict, asked_at: datetime | None) -> dict:
