@@ -1,9 +1,9 @@
 """The background workers' liveness, and taking over a dead one's work.
 
-Each worker (`manage.py run_worker`) beats every WORKER_BEAT_SECONDS and, as often,
-tends the runs (`tend`): a worker silent for WORKER_DEAD_AFTER_SECONDS is dead (killed,
-out of memory, its machine gone), and what it held is taken over by whichever worker
-tends next, with nobody watching a run page:
+Each worker (`manage.py run_worker`) beats every WORKER_BEAT_SECONDS, and as often the
+first of the living workers by name tends the runs (`tend`): a worker silent for
+WORKER_DEAD_AFTER_SECONDS is dead (killed, out of memory, its machine gone), and what it
+held is taken over at the next tending, with nobody watching a run page:
 
 - a queued cell whose task died with it (or was lost) gets a new task;
 - a cell it was sending when it died may or may not have been made upstream (the API
@@ -65,11 +65,20 @@ def any_alive() -> bool:
     return WorkerBeat.objects.filter(beat_at__gte=timezone.now() - dead_after()).exists()
 
 
-def tend() -> int:
+def tends(name: str, living: set[str]) -> bool:
+    """Whether the worker `name` is the one that tends: the first of the living by name.
+    One is enough: what is taken over is a dead worker's, out of `living` whoever looks
+    (the first dying, the next is first the moment its work can be taken over), and the
+    task backend is asked about each queued cell once a beat, not once a beat per worker."""
+    return name == min(living | {name})
+
+
+def tend(living: set[str] | None = None) -> int:
     """Take over what dead workers held (see the module's docstring); how many cells."""
     from dashboard.runs import services as runs
 
-    living = alive()
+    if living is None:
+        living = alive()
     taken = runs.fail_cells_of_dead_workers(living) + runs.revive(living)
     WorkerBeat.objects.filter(beat_at__lt=timezone.now() - FORGET_AFTER).delete()
     return taken
@@ -95,9 +104,11 @@ class Heart(threading.Thread):
                 while self.former_names:
                     stopped(self.former_names[0])
                     self.former_names.pop(0)
-                tend()
-                if self.also:
-                    self.also(alive())
+                living = alive()
+                if tends(self.worker_name, living):
+                    tend(living)
+                    if self.also:
+                        self.also(living)
             except DatabaseError as exc:
                 logger.warning("worker %s: the database is away (%s); trying again", self.worker_name, exc)
             except Exception:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -373,7 +374,7 @@ class TestTheHeart:
         settings.WORKER_BEAT_SECONDS = 0.05
         tended = []
 
-        def failing_tend():
+        def failing_tend(living=None):
             tended.append(1)
             raise ValueError("a task backend's surprise")
 
@@ -387,3 +388,22 @@ class TestTheHeart:
         finally:
             heart.stop()
         assert "worker-1" not in workers.alive(), "a clean stop is dead at once"
+
+    def test_one_worker_tends_at_a_time_and_the_next_takes_its_turn_when_it_dies(
+        self, settings, monkeypatch, transactional_db
+    ):
+        settings.WORKER_BEAT_SECONDS = 0.05
+        tended_by = []
+        monkeypatch.setattr(workers, "tend", lambda living=None: tended_by.append(sorted(living)))
+        workers.beat("host:1:aaaaaa")
+        heart = workers.Heart("host:2:bbbbbb")
+        heart.start()
+        try:
+            wait_until(lambda: "host:2:bbbbbb" in workers.alive(), timeout=10, message="the second worker beats")
+            time.sleep(0.5)  # ten beats of the second worker
+            assert tended_by == [], "the first of the living tends; the others only beat"
+            WorkerBeat.objects.filter(name="host:1:aaaaaa").update(beat_at=timezone.now() - workers.dead_after() * 2)
+            wait_until(lambda: tended_by, timeout=10, message="the second tends once the first is dead")
+            assert tended_by[0] == ["host:2:bbbbbb"]
+        finally:
+            heart.stop()

@@ -17,7 +17,7 @@ class WorkerLoop:
     work: Callable[..., None]
     # Errors of the backend's store that end `work`: run_worker waits and starts it again.
     store_errors: tuple[type[Exception], ...]
-    # The backend's own tidying, given the living workers' names, at every heartbeat.
+    # The backend's own tidying, given the living workers' names, at every tending.
     tidy: Callable[[set[str]], object] | None
     # Errors of the backend's store not answering (down, hung past its timeout): an
     # enqueue that meets one leaves its cell to a worker's tending (runs.revive).
