@@ -186,11 +186,16 @@ def revive(living: set[str]) -> int:
     """Enqueue again the queued cells whose task will never run: it died with its worker
     (not among `living`, the workers still beating), or was lost. Sending twice is not a
     risk: a duplicate task finds the cell claimed. How many were enqueued again."""
-    orphans = [
-        (cell.pk, cell.attempt)
-        for cell in RunCell.objects.filter(state=RunCell.State.QUEUED).only("pk", "attempt", "task_id", "claimed_at")
+    queued = RunCell.objects.filter(state=RunCell.State.QUEUED)
+    seen_dead = {
+        (cell.pk, cell.attempt, cell.task_id)
+        for cell in queued.only("pk", "attempt", "task_id")
         if not _task_alive(cell.task_id, living)
-    ]
+    }
+    # A task seen ended may have moved its cell on after the cells were read (sent it, or
+    # put it off under a new task): an orphan is a cell still queued under the task seen.
+    now_queued = queued.filter(pk__in=[pk for pk, _, _ in seen_dead]).values_list("pk", "attempt", "task_id")
+    orphans = [(pk, attempt) for pk, attempt, task_id in now_queued if (pk, attempt, task_id) in seen_dead]
     if orphans:
         logger.warning("%s queued cells had lost their task (a worker died); enqueued again", len(orphans))
         _enqueue(orphans)
@@ -212,7 +217,9 @@ def _task_alive(task_id: object, living: set[str]) -> bool:
         return True
     if result.status == TaskResultStatus.RUNNING:
         started = result.last_attempted_at or result.started_at
-        if started is None or started < timezone.now() - STUCK_AFTER:
+        if started is None:
+            return True  # read as its worker took it (RQ's status is read apart from its times)
+        if started < timezone.now() - STUCK_AFTER:
             return False  # no send takes this long: the worker lost it (its database failed mid-task)
         if started > timezone.now() - workers.dead_after():
             return True  # just taken: its worker may not have beaten yet

@@ -330,6 +330,31 @@ class TestTakingOverADeadWorker:
         DBTaskResult.objects.filter(id=cell.task_id).update(status="FAILED")
         assert workers.tend() == 1
 
+    def test_a_task_being_taken_when_read_is_alive(self, run):
+        # RQ reads a task's status apart from its times: a task read as its worker takes it
+        # is running with no start time yet.
+        DBTaskResult.objects.filter(id=first_cell(run).task_id).update(status="RUNNING", started_at=None)
+        assert workers.tend() == 0
+
+    @pytest.mark.parametrize("move", ["sent", "put off"])
+    def test_a_cell_its_task_moved_on_while_the_cells_were_read_is_no_orphan(self, run, monkeypatch, move):
+        cell = first_cell(run)
+        task_alive = runs._task_alive
+
+        def worker_moves_the_cell_meanwhile(task_id, living):
+            if task_id == cell.task_id:  # between the cells' read and this task's: the task ends
+                if move == "sent":
+                    assert runs.claim(cell.pk, cell.attempt, "living")
+                else:
+                    runs._enqueue([(cell.pk, cell.attempt)], run_after=timezone.now() + timedelta(seconds=10))
+                DBTaskResult.objects.filter(id=task_id).update(status="SUCCESSFUL")
+            return task_alive(task_id, living)
+
+        monkeypatch.setattr(runs, "_task_alive", worker_moves_the_cell_meanwhile)
+        workers.beat("living")
+        assert workers.tend() == 0
+        assert waiting_cells().count(cell.pk) == (0 if move == "sent" else 1), "no second task for the cell"
+
     def test_a_cell_a_dead_worker_was_sending_is_shown_failed_at_once_and_never_sent_again(self, run):
         cell = first_cell(run)
         taken_by(cell, "dead", ago=timedelta(seconds=1))
