@@ -155,7 +155,7 @@ def newest_first(rows) -> list[sqlite3.Row]:
 def test_results_made_in_the_same_second_are_listed_as_the_upstream_lists_them(indexed_history):
     """The index used to break a tie of two results made in one second by the order the
     sync happened to store them: the gallery then showed such a pair the other way round
-    from the upstream, and a page edge between them repeated one and skipped the other."""
+    from the upstream."""
     from dashboard.gallery.history import Filters, matching
 
     listed, page = [], 1
