@@ -47,6 +47,7 @@ function showUploadError(slot, message) {
     errors.className = "field-error";
     errors.id = name + "-errors";
     errors.setAttribute("role", "alert");
+    errors.tabIndex = -1;
     slot.appendChild(errors);
     const input = slot.querySelector("input[type=file]");
     input.setAttribute("aria-describedby", (input.getAttribute("aria-describedby") || "") + " " + errors.id);
@@ -66,6 +67,7 @@ function clearUploadError(slot) {
   });
   input.setAttribute("aria-describedby", describedBy.join(" "));
   slot.classList.remove("has-error");
+  delete slot.dataset.refused;
 }
 
 function stopUpload(slot) {
@@ -124,6 +126,18 @@ function refuse(slot, file, message) {
   slot.querySelector("[data-dropzone]").classList.remove("has-file");
   slot.querySelector("[data-clear-slot]").hidden = true;
   showUploadError(slot, message);
+  slot.dataset.refused = "true";
+}
+
+// A slot whose file was refused holds Generate back, its reason in view: sent, the form
+// would only say the slot is empty, and the reason would be gone.
+function heldByARefusal(form) {
+  const slot = form.querySelector("[data-slot][data-refused]");
+  if (!slot) return false;
+  const reason = slot.querySelector("[role=alert]");
+  reason.focus();
+  reason.scrollIntoView({ block: "center" });
+  return true;
 }
 
 function answerOf(request) {
@@ -208,14 +222,18 @@ function clearSlot(slot) {
   input.focus();
 }
 
-// Generate waits for the uploads still under way, then sends the references.
+// Generate waits for the uploads still under way, then sends the references (unless one
+// of them was refused).
 document.addEventListener("htmx:confirm", function (event) {
   const form = event.detail.elt;
   if (!form.matches || !form.matches("[data-generate-form]")) return;
   const pending = Array.from(uploads.entries()).filter(function (entry) {
     return form.contains(entry[0]);
   }).map(function (entry) { return entry[1].done; });
-  if (!pending.length) return;
+  if (!pending.length) {
+    if (heldByARefusal(form)) event.preventDefault();
+    return;
+  }
   event.preventDefault();
   // Pressed again while waiting: the one send already waiting is enough.
   if (form.dataset.waitingForUploads) return;
@@ -224,7 +242,7 @@ document.addEventListener("htmx:confirm", function (event) {
   Promise.all(pending).then(function () {
     delete form.dataset.waitingForUploads;
     form.removeAttribute("aria-busy");
-    event.detail.issueRequest(true);
+    if (!heldByARefusal(form)) event.detail.issueRequest(true);
   });
 });
 

@@ -148,13 +148,30 @@ class TestGenerate:
         page = signed_in_page
         fake = tmp_path / "notes.png"
         fake.write_text("not an image at all " * 50)
+        held = []  # the garment's upload, answered once Generate has been pressed
+        page.route("**/photos/clothes", lambda route: held.append(route))
+        sent = []
+        page.on(
+            "request", lambda request: request.method == "POST" and request.url == live_app.url + "/" and sent.append(1)
+        )
         page.goto(live_app.url + "/")
         page.get_by_label("Garment").set_input_files(fake)
         page.get_by_label("Model photo").set_input_files(photos["person"])
-        page.get_by_role("button", name="Generate").click()
-        expect(slot(page, "clothes").get_by_role("alert")).to_contain_text("not an image we can read")
         expect(slot(page, "person").locator("[data-file-meta]")).to_contain_text("model.jpg")
-        assert Job.objects.count() == 0
+        while not held:
+            page.wait_for_timeout(50)
+        page.get_by_role("button", name="Generate").click()
+        held[0].continue_()
+        reason = slot(page, "clothes").get_by_role("alert")
+        expect(reason).to_contain_text("not an image we can read")
+        expect(reason).to_be_focused()
+        # Pressed again: still held back, the reason still in view (sent, the form would
+        # only have said "Add the garment.").
+        page.get_by_role("button", name="Generate").click()
+        expect(reason).to_contain_text("not an image we can read")
+        expect(reason).to_be_focused()
+        expect(slot(page, "person").locator("[data-file-meta]")).to_contain_text("model.jpg")
+        assert sent == [] and Job.objects.count() == 0
         assert axe_violations(page) == []
 
     def test_keyboard_alone_reaches_tools_slots_and_the_button(self, signed_in_page, live_app):
