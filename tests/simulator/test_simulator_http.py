@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import socket
 import sqlite3
 import threading
 import time
@@ -20,7 +21,7 @@ import requests
 from PIL import Image, ImageDraw
 
 from tests.support.seed import SEED_TOOLS
-from tests.support.simulator import SimulatorProcess
+from tests.support.simulator import SimulatorProcess, control_session
 from tests.support.waiting import wait_until
 
 READONLY_KEY = "sim-readonly-key"
@@ -618,3 +619,24 @@ def test_it_starts_where_a_deployment_exports_web_concurrency(tmp_path):
     # WEB_CONCURRENCY is for the web processes; uvicorn read it too and refused to start.
     with SimulatorProcess(tmp_path, env={"WEB_CONCURRENCY": "3"}) as process:
         assert requests.get(f"{process.base_url}/user/generation-history", headers=process.headers, timeout=5).ok
+
+
+def test_a_control_call_whose_connection_closed_unanswered_is_sent_again() -> None:
+    """What a kept-alive connection the server closes as idle, just as a call is sent on
+    it, looks like: the request goes out and the connection closes without an answer."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        with listener:
+            for answer in (b"", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"):
+                connection, _ = listener.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(answer)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    response = control_session().patch(f"http://127.0.0.1:{port}/_simulator/config", json={"latency_ms": 0}, timeout=5)
+    assert response.json() == {}
+    server.join(timeout=5)

@@ -21,6 +21,8 @@ from types import TracebackType
 from typing import IO, Any, Self
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 # The project root (where `python -m simulator` is importable), found from this file so
 # the helper works from any checkout location and any working directory.
@@ -57,6 +59,17 @@ def read_output(output: IO[bytes]) -> str:
     return os.pread(output.fileno(), os.fstat(output.fileno()).st_size, 0).decode("utf-8", "replace")
 
 
+def control_session() -> requests.Session:
+    """The session of the control calls. The simulator's server closes a connection idle
+    for 5 s (uvicorn's keep-alive), and a call can pick it just as it closes: CI once saw
+    "Remote end closed connection without response". Such a call is sent again on a new
+    connection; every control call sets or reads, so a repeat changes nothing."""
+    session = requests.Session()
+    retry = Retry(total=2, connect=2, read=2, status=0, other=0, allowed_methods=None, backoff_factor=0)
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 class SimulatorError(RuntimeError):
     """The simulator did not start, or a control call failed."""
 
@@ -69,7 +82,7 @@ class SimulatorProcess:
         self.extra_env = dict(env or {})
         self._process: subprocess.Popen[bytes] | None = None
         self._output: IO[bytes] | None = None
-        self._http = requests.Session()
+        self._http = control_session()
 
     # --- Facts ----------------------------------------------------------------------
 
@@ -151,7 +164,7 @@ class SimulatorProcess:
         end_process(self._process, self._output)
         self._process, self._output = None, None
         self._http.close()
-        self._http = requests.Session()  # connections to the old process are dead
+        self._http = control_session()  # connections to the old process are dead
 
     def restart(self) -> Self:
         """Stop and start again on the same port and data dir (state must survive)."""
