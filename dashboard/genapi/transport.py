@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from dashboard.genapi.parsing import (
@@ -182,6 +182,20 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
 
 
+class _ReadRetry(Retry):
+    """The retries of reads. urllib3 files a connection closed with no answer ("connection
+    aborted") with read timeouts, which are not tried again. But that is also what a GET
+    meets when it is sent on a kept-alive connection just as the upstream closes it as
+    idle, and a GET can be sent again: on a new connection, like one refused on connect.
+    Not once the call's deadline has passed: the deadline is what closed it."""
+
+    def _is_read_error(self, err: Exception) -> bool:
+        if isinstance(err, ProtocolError):
+            deadline = getattr(_calls, "deadline", None)
+            return deadline is not None and deadline.expired
+        return super()._is_read_error(err)
+
+
 class _TooLarge(Exception):
     pass
 
@@ -276,7 +290,7 @@ class GenApiClient:
             session = requests.Session()
             if for_reads:
                 # 429 is handled in _request, where a long Retry-After can be refused.
-                retry = Retry(
+                retry: Retry = _ReadRetry(
                     total=self._read_retries,
                     connect=self._read_retries,
                     # A read that timed out is not tried again: the upstream took the
