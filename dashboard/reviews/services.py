@@ -203,6 +203,9 @@ def review_panel(item_id: str, like: bool | None, review: Review | None, problem
         "item_id": item_id,
         "like": like,
         "review": review,
+        # Which of two drawings of the panel is newer (gallery.js: news asked before a
+        # change and answered after it must not draw the review back as it was).
+        "review_version": int(review.updated_at.timestamp() * 1_000_000) if review else 0,
         "feedback_problem": problem,
         "activity": audit.recent(item_id),
         "note_form": NoteForm(initial={"note": review.note if review else ""}, item_id=item_id),

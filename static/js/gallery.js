@@ -388,10 +388,23 @@ function sameControl(root, focused) {
   return selector ? root.querySelector(selector) : null;
 }
 let refocus = null;
+// News is asked with what the page shows and answered later: meanwhile the designer may
+// have changed the review (its answer drawn newer) or moved the lightbox on.
+function staleReview(target, fresh) {
+  const dialog = target.closest("dialog[data-lightbox]");
+  if (dialog && fresh.dataset.itemId !== dialog.dataset.itemId) return true;
+  const shown = target.querySelector("[data-review]");
+  const drawn = fresh.querySelector("[data-review]");
+  return Boolean(shown && drawn && Number(drawn.dataset.version) < Number(shown.dataset.version));
+}
 document.addEventListener("htmx:oobBeforeSwap", function (event) {
   const target = event.detail.target;
   const fresh = event.detail.fragment;
   if (!target.matches("[id^='card-'], #lightbox-review")) return;
+  if (target.id === "lightbox-review" && staleReview(target, fresh)) {
+    event.detail.shouldSwap = false;
+    return;
+  }
   const box = target.querySelector("[data-select]");
   const freshBox = fresh.querySelector("[data-select]");
   if (box && freshBox) freshBox.checked = box.checked;

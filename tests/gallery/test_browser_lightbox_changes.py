@@ -12,12 +12,12 @@ import re
 
 import pytest
 from django.conf import settings as django_settings
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from dashboard.core.slots import Slot
 from dashboard.core.tokens import new as new_token
 from dashboard.jobs import services as jobs
-from dashboard.models import InputImage, TrashedResult
+from dashboard.models import IndexedResult, InputImage, Review, TrashedResult
 from tests.support.browser import SCREENSHOTS, axe_violations
 from tests.support.index import catch_up
 from tests.support.library import library_image
@@ -198,3 +198,72 @@ class TestDeleteInTheLightbox:
         expect(page.locator(f"#card-{ids[0]}")).to_have_count(0)
         expect(page.locator(f"#card-{ids[1]} .result-media")).to_be_focused()
         assert not page.evaluate("document.documentElement.classList.contains('has-lightbox')")
+
+
+def unrated_result() -> str:
+    row = IndexedResult.objects.filter(status="complete", in_trash=False, rating=IndexedResult.Rating.UNRATED).first()
+    assert row is not None, "the seeded history has no unrated result left"
+    return row.history_item_id
+
+
+def ask_news_and_hold_it(page) -> Route:
+    """Asks the gallery's news now (as the server's push does) and holds the request
+    before it reaches the server: the test lets it through, and answers it, when it likes."""
+    held: list[Route] = []
+    page.route(re.compile(r"/history/news\?"), lambda route: held.append(route))
+    page.evaluate("htmx.trigger(document.getElementById('gallery-news'), 'live-refresh')")
+    wait_until(lambda: page.wait_for_timeout(50) or held, timeout=10, message="the news to be asked")
+    return held[0]
+
+
+def news_answered(page, route: Route, response) -> None:
+    page.evaluate(
+        """() => { window.newsAnswered = false;
+        document.getElementById('gallery-news').addEventListener('htmx:afterRequest',
+          () => { window.newsAnswered = true; }, { once: true }); }"""
+    )
+    route.fulfill(response=response)
+    page.wait_for_function("window.newsAnswered === true")
+    page.wait_for_timeout(100)  # its swaps settle (htmx's 20 ms)
+
+
+class TestNewsAnsweredLate:
+    """News asked before the designer's own change and answered after it draws an older
+    review; it must not replace the newer one the page shows (CI saw a reason chosen
+    shown as not chosen, and pressing it again would have taken it back)."""
+
+    def test_a_reason_chosen_meanwhile_stays_chosen(self, review_page, live_server):
+        page = review_page
+        item_id = unrated_result()
+        dialog = open_lightbox(page, live_server, item_id)
+        late = ask_news_and_hold_it(page)  # the page shows the result unrated
+
+        page.keyboard.press("d")
+        expect(dialog.locator("[data-reason-key]")).to_have_count(len(Review.Reason))
+        answer = late.fetch()  # the server reads it now: disliked, no reason yet
+        page.keyboard.press("6")
+        colour = dialog.get_by_role("button", name="Colour off")
+        expect(colour).to_have_attribute("aria-pressed", "true")
+
+        news_answered(page, late, answer)
+        expect(colour).to_have_attribute("aria-pressed", "true")
+        expect(dialog.locator("[data-feedback=dislike]")).to_have_attribute("aria-pressed", "true")
+        assert Review.objects.get(history_item_id=item_id).reason_codes == ["colour"]
+
+    def test_news_of_the_result_left_is_not_drawn_into_the_next_ones(self, review_page, live_server):
+        page = review_page
+        item_id = unrated_result()
+        dialog = open_lightbox(page, live_server, item_id)
+        late = ask_news_and_hold_it(page)  # about this result, shown unrated
+
+        page.keyboard.press("l")
+        expect(dialog.locator("[data-feedback=like]")).to_have_attribute("aria-pressed", "true")
+        answer = late.fetch()  # this result, liked
+        page.keyboard.press("ArrowRight")
+        expect(dialog).not_to_have_attribute("data-item-id", item_id)
+        following = dialog.get_attribute("data-item-id")
+        shown = dialog.locator("#lightbox-review").inner_html()
+
+        news_answered(page, late, answer)
+        expect(dialog).to_have_attribute("data-item-id", following)
+        assert dialog.locator("#lightbox-review").inner_html() == shown

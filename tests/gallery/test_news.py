@@ -179,7 +179,7 @@ class TestCardsShown:
         url = drawn(client)
         IndexedResult.objects.filter(pk=shown.pk).update(like=False, rating="disliked")
         body = asked(client, url, lightbox=f"unrated:{shown.history_item_id}").content.decode()
-        assert '<div id="lightbox-review" hx-swap-oob="innerHTML">' in body
+        assert f'<div id="lightbox-review" hx-swap-oob="innerHTML" data-item-id="{shown.history_item_id}">' in body
         assert "What is wrong?" in body  # a dislike opens its reasons
         TrashedResult.objects.create(
             history_item_id=shown.history_item_id,
@@ -190,6 +190,7 @@ class TestCardsShown:
         index.set_in_trash([shown.history_item_id], True)
         body = asked(client, url, lightbox=f"disliked:{shown.history_item_id}").content.decode()
         assert "This result was moved to the trash by grace." in body
+        assert f'data-item-id="{shown.history_item_id}"' in body  # whose news it is
 
     def test_what_a_page_cannot_show_is_left_out(self, client, designer):
         indexed()
