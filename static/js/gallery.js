@@ -109,7 +109,8 @@ function handleLightboxKey(dialog, key) {
 }
 
 // A key pressed while a request runs, or before htmx has wired up what it just
-// swapped in, waits for the swap to settle and then acts on the new content.
+// swapped in, waits for the swap to settle and then acts on the new content; or, when
+// the answer draws nothing (a poll's 204, a failure), for the answer.
 const BUSY = ".htmx-request, .htmx-settling, .htmx-added";
 let queuedKey = null;
 document.addEventListener("keydown", function (event) {
@@ -126,13 +127,15 @@ document.addEventListener("keydown", function (event) {
   }
   if (handleLightboxKey(dialog, key)) event.preventDefault();
 });
-document.addEventListener("htmx:afterSettle", function () {
+function pressQueuedKey() {
   const dialog = currentLightbox();
   if (!queuedKey || !dialog || dialog.closest(BUSY) || dialog.querySelector(BUSY)) return;
   const key = queuedKey;
   queuedKey = null;
   handleLightboxKey(dialog, key);
-});
+}
+document.addEventListener("htmx:afterSettle", pressQueuedKey);
+document.addEventListener("htmx:afterRequest", pressQueuedKey);
 
 // The before/after slider: the range input reveals the result over the input photo.
 document.addEventListener("input", function (event) {

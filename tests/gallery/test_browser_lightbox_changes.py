@@ -123,6 +123,28 @@ class TestRunAgainInTheLightbox:
         expect(dialog).to_have_attribute("data-item-id", new_id)
         expect(page).to_have_url(re.compile(rf"/history/{new_id}/"))
 
+    def test_a_key_pressed_while_the_running_one_is_asked_after_acts_when_it_is_answered(
+        self, review_page, live_server, simulator, designer
+    ):
+        # The lightbox holds a key pressed while one of its requests runs until that
+        # request's answer is drawn; the poll of a job still running draws nothing (204).
+        page = review_page
+        original = job_made_here(designer)
+        dialog = open_lightbox(page, live_server, original)
+        simulator.configure(job_seconds=60.0)
+        dialog.get_by_role("button", name="Run again").click()
+        expect(dialog.locator("#lightbox-reruns .rerun .badge")).to_have_text("Running")
+        following = re.search(r"/history/(\w+)/", dialog.locator("[data-nav=next]").get_attribute("href")).group(1)
+
+        polls: list[Route] = []
+        page.route(re.compile(r"[?&]running="), lambda route: polls.append(route), times=1)
+        wait_until(lambda: page.wait_for_timeout(50) or polls, timeout=10, message="the running job to be asked after")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(200)
+        expect(dialog).to_have_attribute("data-item-id", original)  # held while the poll runs
+        polls[0].continue_()
+        expect(dialog).to_have_attribute("data-item-id", following)
+
     def test_a_photo_the_designer_may_not_use_is_refused_in_the_lightbox(
         self, review_page, live_server, designer, bob, simulator
     ):
