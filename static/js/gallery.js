@@ -110,7 +110,9 @@ function handleLightboxKey(dialog, key) {
 
 // A key pressed while a request runs, or before htmx has wired up what it just
 // swapped in, waits for the swap to settle and then acts on the new content; or, when
-// the answer draws nothing (a poll's 204, a failure), for the answer.
+// the answer draws nothing (a poll's 204, a failure), for the answer. (An answer that
+// swaps is settling by its afterRequest: true while no swap here is delayed or made in
+// a view transition, which would swap after it.)
 const BUSY = ".htmx-request, .htmx-settling, .htmx-added";
 let queuedKey = null;
 document.addEventListener("keydown", function (event) {
